@@ -1,0 +1,93 @@
+import type { Logger } from "pino";
+import { type Config, parseDevice, resolveModelDir, threadsPerWorker } from "./config.js";
+import { Encoder } from "./core/encoder.js";
+import { notFound } from "./core/errors.js";
+import { readModelDirectory } from "./core/model-directory.js";
+import { PoolingMode, type PoolingName } from "./core/pooling.js";
+import { createLogger } from "./telemetry/logger.js";
+import { CallLogger } from "./transport/calls.js";
+import { encoderService } from "./transport/encoder-service.js";
+import { GrpcServer } from "./transport/server.js";
+import type { ClassifyRequest } from "./gen/bertd/v1/encoder_pb.js";
+
+export interface App {
+  readonly port: number;
+  readonly log: Logger;
+  /** Health NOT_SERVING, in-flight calls finish (up to the shutdown timeout), workers stop. */
+  stop(): Promise<void>;
+  /** SIGTERM and SIGINT drain and exit 0. */
+  stopOnSignals(): void;
+}
+
+/** Start-up: config → logger → server (NOT_SERVING) → model and workers → warm-up → SERVING. */
+export async function startBertd(config: Config): Promise<App> {
+  const log = createLogger(config.logLevel, config.logPretty);
+  const model = readModelDirectory(resolveModelDir(config.modelDir));
+  let encoder: Encoder | undefined;
+  const calls = new CallLogger(log);
+  const server = new GrpcServer(
+    {
+      encoder: encoderService({
+        encoder: () => encoder,
+        calls,
+        classify: calls.unary("Classify", async (request: ClassifyRequest) => {
+          throw notFound(`head "${request.head}" does not exist`);
+        }),
+      }),
+    },
+    { maxReceiveMessageBytes: config.maxReceiveMessageBytes },
+  );
+  const port = await server.bind(config.host, config.port);
+  log.info({ port, host: config.host }, "listening; loading the model");
+
+  const started = performance.now();
+  try {
+    encoder = await Encoder.open({
+      model,
+      device: parseDevice(config.device),
+      workers: config.workers,
+      intraOpThreads: threadsPerWorker(config),
+      limits: config,
+      maxClientBatchSize: config.maxClientBatchSize,
+      maxInputChars: config.maxInputChars,
+      maxSequenceLength: config.maxSequenceLength,
+      defaultPooling: config.pooling ? PoolingMode[config.pooling as PoolingName] : undefined,
+      defaultTruncation: config.truncation as "right" | "left" | "none",
+      log,
+    });
+    if (config.warmup) await encoder.warmUp();
+  } catch (error) {
+    server.server.forceShutdown();
+    throw error;
+  }
+  server.setServing(true);
+  const { info } = encoder;
+  log.info(
+    { port, model: info.id, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
+    "serving",
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      log.info("shutting down: NOT_SERVING, draining in-flight calls");
+      server.setServing(false);
+      await server.shutdown(config.shutdownTimeoutMs);
+      await encoder?.close();
+      log.info("stopped");
+    })();
+    return stopping;
+  };
+  return {
+    port,
+    log,
+    stop,
+    stopOnSignals() {
+      for (const signal of ["SIGTERM", "SIGINT"] as const) {
+        process.once(signal, () => {
+          void stop().then(() => process.exit(0));
+        });
+      }
+    },
+  };
+}

@@ -1,0 +1,145 @@
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+
+/** Every option of the server: flag, environment variable, default and meaning, in one table. */
+type Kind = "string" | "int" | "number" | "bool";
+
+interface OptionSpec {
+  readonly flag: string;
+  readonly env: string;
+  readonly kind: Kind;
+  readonly default: string;
+  readonly help: string;
+  readonly choices?: readonly string[];
+  readonly min?: number;
+}
+
+const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+export const DEFAULT_MODEL_DIR = `${projectRoot}models/default`;
+
+export const OPTIONS = {
+  modelDir: { flag: "model-dir", env: "BERTD_MODEL_DIR", kind: "string", default: "models/default", help: "Model directory: model.onnx, config.json, tokenizer.json or vocab.txt" },
+  host: { flag: "host", env: "BERTD_HOST", kind: "string", default: "0.0.0.0", help: "Address the gRPC server binds" },
+  port: { flag: "port", env: "BERTD_PORT", kind: "int", default: "50051", help: "gRPC port (0 picks a free port)", min: 0 },
+  device: { flag: "device", env: "BERTD_DEVICE", kind: "string", default: "cpu", help: "Execution provider: cpu, cuda, cuda:N, or auto (CUDA when available, else CPU)" },
+  workers: { flag: "workers", env: "BERTD_WORKERS", kind: "int", default: "1", help: "Inference worker threads, each with its own ONNX Runtime session", min: 1 },
+  intraOpThreads: { flag: "intra-op-threads", env: "BERTD_INTRA_OP_THREADS", kind: "int", default: "0", help: "ONNX Runtime intra-op threads per worker (0 = cores / workers)", min: 0 },
+  pooling: { flag: "pooling", env: "BERTD_POOLING", kind: "string", default: "", help: "Default pooling when a request leaves it unset: cls, mean, max or pooler (empty = the model's sentence-transformers config, else mean)", choices: ["", "cls", "mean", "max", "pooler"] },
+  truncation: { flag: "truncation", env: "BERTD_TRUNCATION", kind: "string", default: "right", help: "Default truncation of over-long inputs: right, left or none (reject)", choices: ["right", "left", "none"] },
+  maxSequenceLength: { flag: "max-sequence-length", env: "BERTD_MAX_SEQUENCE_LENGTH", kind: "int", default: "0", help: "Tokens per input including [CLS]/[SEP] (0 = the model's maximum)", min: 0 },
+  maxClientBatchSize: { flag: "max-client-batch-size", env: "BERTD_MAX_CLIENT_BATCH_SIZE", kind: "int", default: "256", help: "Most inputs in one request", min: 1 },
+  maxInputChars: { flag: "max-input-chars", env: "BERTD_MAX_INPUT_CHARS", kind: "int", default: "100000", help: "Most characters in one input", min: 1 },
+  maxReceiveMessageBytes: { flag: "max-receive-message-bytes", env: "BERTD_MAX_RECEIVE_MESSAGE_BYTES", kind: "int", default: "8388608", help: "Largest request message accepted (larger: RESOURCE_EXHAUSTED)", min: 1024 },
+  maxBatchTokens: { flag: "max-batch-tokens", env: "BERTD_MAX_BATCH_TOKENS", kind: "int", default: "8192", help: "Padded tokens (batch size × longest input) per inference batch", min: 1 },
+  maxBatchSize: { flag: "max-batch-size", env: "BERTD_MAX_BATCH_SIZE", kind: "int", default: "128", help: "Inputs per inference batch", min: 1 },
+  maxBatchDelayMs: { flag: "max-batch-delay-ms", env: "BERTD_MAX_BATCH_DELAY_MS", kind: "number", default: "0", help: "How long an idle worker waits for a batch to fill before running a partial one", min: 0 },
+  maxQueueTokens: { flag: "max-queue-tokens", env: "BERTD_MAX_QUEUE_TOKENS", kind: "int", default: "262144", help: "Tokens waiting for inference before new calls get RESOURCE_EXHAUSTED", min: 1 },
+  maxQueueRequests: { flag: "max-queue-requests", env: "BERTD_MAX_QUEUE_REQUESTS", kind: "int", default: "2048", help: "Requests waiting for inference before new calls get RESOURCE_EXHAUSTED", min: 1 },
+  warmup: { flag: "warmup", env: "BERTD_WARMUP", kind: "bool", default: "true", help: "Run warm-up batches over the length buckets before reporting SERVING" },
+  shutdownTimeoutMs: { flag: "shutdown-timeout-ms", env: "BERTD_SHUTDOWN_TIMEOUT_MS", kind: "int", default: "30000", help: "On SIGTERM/SIGINT, how long in-flight calls may finish before the server stops anyway", min: 0 },
+  logLevel: { flag: "log-level", env: "BERTD_LOG_LEVEL", kind: "string", default: "info", help: "pino log level", choices: ["trace", "debug", "info", "warn", "error", "fatal", "silent"] },
+  logPretty: { flag: "log-pretty", env: "BERTD_LOG_PRETTY", kind: "bool", default: "false", help: "Human-readable logs instead of JSON lines" },
+} as const satisfies Record<string, OptionSpec>;
+
+type OptionKey = keyof typeof OPTIONS;
+type ValueOf<S extends OptionSpec> = S["kind"] extends "string" ? string : S["kind"] extends "bool" ? boolean : number;
+export type Config = { -readonly [K in OptionKey]: ValueOf<(typeof OPTIONS)[K]> };
+
+export class ConfigError extends Error {}
+
+/** Flags win over environment variables, which win over defaults. */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Config {
+  const raw = new Map<OptionKey, string>();
+  const byFlag = new Map<string, OptionKey>();
+  for (const key of Object.keys(OPTIONS) as OptionKey[]) {
+    byFlag.set(OPTIONS[key].flag, key);
+    const fromEnv = env[OPTIONS[key].env];
+    if (fromEnv !== undefined && fromEnv !== "") raw.set(key, fromEnv);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument "${arg}" (see --help)`);
+    const eq = arg.indexOf("=");
+    let name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    let negated = false;
+    if (!byFlag.has(name) && name.startsWith("no-") && byFlag.has(name.slice(3))) {
+      name = name.slice(3);
+      negated = true;
+    }
+    const key = byFlag.get(name);
+    if (key === undefined) throw new ConfigError(`unknown option --${name} (see --help)`);
+    if (OPTIONS[key].kind === "bool" && eq === -1) {
+      raw.set(key, negated ? "false" : "true");
+      continue;
+    }
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined) throw new ConfigError(`--${name} needs a value`);
+    raw.set(key, value);
+  }
+  const config: Record<string, string | number | boolean> = {};
+  for (const key of Object.keys(OPTIONS) as OptionKey[]) {
+    config[key] = parseValue(OPTIONS[key], raw.get(key) ?? OPTIONS[key].default);
+  }
+  const parsed = config as Config;
+  parseDevice(parsed.device);
+  return parsed;
+}
+
+function parseValue(spec: OptionSpec, text: string): string | number | boolean {
+  const where = `--${spec.flag} (${spec.env})`;
+  switch (spec.kind) {
+    case "string":
+      if (spec.choices && !spec.choices.includes(text)) {
+        throw new ConfigError(`${where} must be one of ${spec.choices.filter((c) => c).join(", ")}; got "${text}"`);
+      }
+      return text;
+    case "bool":
+      if (/^(1|true|yes|on)$/i.test(text)) return true;
+      if (/^(0|false|no|off)$/i.test(text)) return false;
+      throw new ConfigError(`${where} must be true or false; got "${text}"`);
+    case "int":
+    case "number": {
+      const value = Number(text);
+      if (text.trim() === "" || !Number.isFinite(value) || (spec.kind === "int" && !Number.isInteger(value))) {
+        throw new ConfigError(`${where} must be ${spec.kind === "int" ? "an integer" : "a number"}; got "${text}"`);
+      }
+      if (spec.min !== undefined && value < spec.min) throw new ConfigError(`${where} must be ≥ ${spec.min}; got ${value}`);
+      return value;
+    }
+  }
+}
+
+export type Device = { kind: "cpu" } | { kind: "cuda"; deviceId: number } | { kind: "auto"; deviceId: number };
+
+export function parseDevice(text: string): Device {
+  if (text === "cpu") return { kind: "cpu" };
+  const match = /^(cuda|auto)(?::(\d+))?$/.exec(text);
+  if (!match) throw new ConfigError(`--device must be cpu, cuda, cuda:N or auto; got "${text}"`);
+  return { kind: match[1] as "cuda" | "auto", deviceId: match[2] === undefined ? 0 : Number(match[2]) };
+}
+
+export function resolveModelDir(dir: string): string {
+  return dir === OPTIONS.modelDir.default ? DEFAULT_MODEL_DIR : dir;
+}
+
+export function threadsPerWorker(config: Config): number {
+  if (config.intraOpThreads > 0) return config.intraOpThreads;
+  return Math.max(1, Math.floor(availableParallelism() / config.workers));
+}
+
+export function helpText(): string {
+  const lines = ["Usage: bertd serve [options]   (npm start -- [options])", "", "Options (flag, environment variable, default):"];
+  for (const spec of Object.values(OPTIONS) as OptionSpec[]) {
+    lines.push(`  --${spec.flag.padEnd(28)} ${spec.env.padEnd(34)} [${spec.default}]`, `      ${spec.help}`);
+  }
+  return lines.join("\n");
+}
+
+/** The README's option table, so docs and code cannot drift (a test compares them). */
+export function markdownOptionTable(): string {
+  const rows = ["| flag | environment | default | meaning |", "| --- | --- | --- | --- |"];
+  for (const spec of Object.values(OPTIONS) as OptionSpec[]) {
+    rows.push(`| \`--${spec.flag}\` | \`${spec.env}\` | \`${spec.default}\` | ${spec.help} |`);
+  }
+  return rows.join("\n");
+}

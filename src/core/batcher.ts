@@ -1,0 +1,309 @@
+import { ServiceError, resourceExhausted } from "./errors.js";
+import type { PoolingMode } from "./pooling.js";
+import type { WorkerPool } from "./workers/pool.js";
+
+export type Priority = "interactive" | "background";
+
+export interface BatcherLimits {
+  readonly maxBatchTokens: number;
+  readonly maxBatchSize: number;
+  readonly maxBatchDelayMs: number;
+  readonly maxQueueTokens: number;
+  readonly maxQueueRequests: number;
+}
+
+export interface SequenceInput {
+  readonly ids: Int32Array;
+  readonly mode: PoolingMode;
+}
+
+export interface SubmitOptions {
+  readonly priority?: Priority;
+  /** Epoch milliseconds after which the request is dropped before it costs compute. */
+  readonly deadline?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** What a finished batch reports, for metrics. */
+export interface BatchReport {
+  readonly priority: Priority;
+  readonly size: number;
+  readonly tokens: number;
+  readonly paddedTokens: number;
+  readonly queueWaitMs: readonly number[];
+  readonly inferenceMs: number;
+  readonly poolingMs: number;
+}
+
+export interface BatcherObserver {
+  batch?(report: BatchReport): void;
+  rejected?(reason: "queue_full" | "deadline" | "cancelled"): void;
+}
+
+interface Request {
+  readonly inputs: readonly SequenceInput[];
+  readonly results: Float32Array[];
+  readonly deadline: number;
+  readonly enqueuedAt: number;
+  remaining: number;
+  queuedTokens: number;
+  queuedItems: number;
+  done: boolean;
+  resolve(results: Float32Array[]): void;
+  reject(error: Error): void;
+}
+
+interface Item {
+  readonly request: Request;
+  readonly index: number;
+  readonly length: number;
+  taken: boolean;
+}
+
+/** Background work runs at least once every this many batches while interactive work waits. */
+const BACKGROUND_SHARE = 4;
+
+/**
+ * The queue between gRPC handlers and inference workers. Inputs of all requests queue; when a worker
+ * is free, a batch forms around the oldest input from inputs of similar length, within a token
+ * budget (batch size × longest input) and a size cap. Inputs of one request may land in different
+ * batches; results come back in the request's order.
+ */
+export class Batcher {
+  private readonly queues: Record<Priority, Item[]> = { interactive: [], background: [] };
+  private queuedTokens = 0;
+  private queuedRequests = 0;
+  private batchesSinceBackground = 0;
+  private delayTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly limits: BatcherLimits,
+    private readonly observer: BatcherObserver = {},
+  ) {
+    pool.onIdle(() => this.pump());
+  }
+
+  get depth(): { requests: number; tokens: number } {
+    return { requests: this.queuedRequests, tokens: this.queuedTokens };
+  }
+
+  /** Resolves with one pooled vector (hidden size) per input, in order. */
+  submit(inputs: readonly SequenceInput[], options: SubmitOptions = {}): Promise<Float32Array[]> {
+    if (this.closed) return Promise.reject(new ServiceError("unavailable", "the server is shutting down"));
+    if (inputs.length === 0) return Promise.resolve([]);
+    let tokens = 0;
+    for (const input of inputs) tokens += input.ids.length;
+    if (this.queuedRequests + 1 > this.limits.maxQueueRequests || this.queuedTokens + tokens > this.limits.maxQueueTokens) {
+      this.observer.rejected?.("queue_full");
+      return Promise.reject(
+        resourceExhausted(
+          `inference queue is full (${this.queuedRequests} requests, ${this.queuedTokens} tokens waiting; ` +
+            `limits ${this.limits.maxQueueRequests} requests, ${this.limits.maxQueueTokens} tokens): retry with backoff`,
+        ),
+      );
+    }
+    if (options.signal?.aborted) return Promise.reject(new ServiceError("cancelled", "the call was cancelled"));
+    return new Promise<Float32Array[]>((resolve, reject) => {
+      const request: Request = {
+        inputs,
+        results: new Array<Float32Array>(inputs.length),
+        deadline: options.deadline ?? Infinity,
+        enqueuedAt: performance.now(),
+        remaining: inputs.length,
+        queuedTokens: tokens,
+        queuedItems: inputs.length,
+        done: false,
+        resolve,
+        reject,
+      };
+      options.signal?.addEventListener("abort", () => this.fail(request, new ServiceError("cancelled", "the call was cancelled"), "cancelled"), { once: true });
+      const queue = this.queues[options.priority ?? "interactive"];
+      for (let i = 0; i < inputs.length; i++) queue.push({ request, index: i, length: inputs[i].ids.length, taken: false });
+      this.queuedTokens += tokens;
+      this.queuedRequests++;
+      this.pump();
+    });
+  }
+
+  /** Rejects new work; queued and running work still finishes. */
+  close(): void {
+    this.closed = true;
+  }
+
+  private pump(): void {
+    while (this.pool.idle > 0) {
+      const priority = this.nextPriority();
+      if (priority === undefined) return;
+      const batch = this.formBatch(this.queues[priority]);
+      if (batch.length === 0) continue;
+      if (this.shouldWait(batch)) {
+        for (const item of batch) item.taken = false;
+        return;
+      }
+      this.commitTaken(this.queues[priority]);
+      this.batchesSinceBackground = priority === "background" ? 0 : this.batchesSinceBackground + 1;
+      this.dispatch(batch, priority);
+    }
+  }
+
+  private nextPriority(): Priority | undefined {
+    const interactive = this.liveHead(this.queues.interactive);
+    const background = this.liveHead(this.queues.background);
+    if (background && (!interactive || this.batchesSinceBackground >= BACKGROUND_SHARE)) return "background";
+    return interactive ? "interactive" : undefined;
+  }
+
+  /** Drops finished, cancelled and expired requests' items from the queue's head; true if one remains. */
+  private liveHead(queue: Item[]): boolean {
+    const now = Date.now();
+    let skip = 0;
+    while (skip < queue.length) {
+      const { request } = queue[skip];
+      if (!request.done && request.deadline < now) {
+        this.fail(request, new ServiceError("deadline_exceeded", "the deadline passed while the call waited for inference"), "deadline");
+      }
+      if (!request.done) break;
+      skip++;
+    }
+    if (skip > 0) queue.splice(0, skip);
+    return queue.length > 0;
+  }
+
+  /** Picks inputs around the oldest one, closest in length first, within the budget. */
+  private formBatch(queue: Item[]): Item[] {
+    const { maxBatchTokens, maxBatchSize } = this.limits;
+    const scan = Math.min(queue.length, Math.max(4 * maxBatchSize, 256));
+    const now = Date.now();
+    const candidates: Item[] = [];
+    for (let i = 0; i < scan; i++) {
+      const item = queue[i];
+      if (item.request.done) continue;
+      if (item.request.deadline < now) {
+        this.fail(item.request, new ServiceError("deadline_exceeded", "the deadline passed while the call waited for inference"), "deadline");
+        continue;
+      }
+      candidates.push(item);
+    }
+    if (candidates.length === 0) return [];
+    const anchor = candidates[0];
+    const sorted = candidates.slice().sort((a, b) => a.length - b.length);
+    let lo = sorted.indexOf(anchor);
+    let hi = lo;
+    let longest = anchor.length;
+    let count = 1;
+    while (count < maxBatchSize) {
+      const below = lo > 0 ? sorted[lo - 1] : undefined;
+      const above = hi < sorted.length - 1 ? sorted[hi + 1] : undefined;
+      const belowFits = below !== undefined && (count + 1) * longest <= maxBatchTokens;
+      const aboveFits = above !== undefined && (count + 1) * Math.max(longest, above.length) <= maxBatchTokens;
+      if (!belowFits && !aboveFits) break;
+      const belowWaste = belowFits ? longest - below.length : Infinity;
+      const aboveWaste = aboveFits ? (above.length - longest) * count : Infinity;
+      if (belowWaste <= aboveWaste) lo--;
+      else {
+        hi++;
+        longest = Math.max(longest, above!.length);
+      }
+      count++;
+    }
+    const batch = sorted.slice(lo, hi + 1);
+    for (const item of batch) item.taken = true;
+    return batch;
+  }
+
+  private shouldWait(batch: Item[]): boolean {
+    const { maxBatchDelayMs, maxBatchSize, maxBatchTokens } = this.limits;
+    if (maxBatchDelayMs <= 0 || batch.length >= maxBatchSize) return false;
+    let longest = 0;
+    for (const item of batch) longest = Math.max(longest, item.length);
+    if ((batch.length + 1) * longest > maxBatchTokens) return false;
+    const waited = performance.now() - batch[0].request.enqueuedAt;
+    if (waited >= maxBatchDelayMs) return false;
+    if (this.delayTimer === undefined) {
+      this.delayTimer = setTimeout(() => {
+        this.delayTimer = undefined;
+        this.pump();
+      }, maxBatchDelayMs - waited);
+    }
+    return true;
+  }
+
+  private commitTaken(queue: Item[]): void {
+    let write = 0;
+    for (let read = 0; read < queue.length; read++) {
+      if (!queue[read].taken && !queue[read].request.done) queue[write++] = queue[read];
+    }
+    queue.length = write;
+  }
+
+  private dispatch(batch: Item[], priority: Priority): void {
+    let tokens = 0;
+    let longest = 0;
+    for (const item of batch) {
+      tokens += item.length;
+      longest = Math.max(longest, item.length);
+    }
+    const ids = new Int32Array(tokens);
+    const lengths = new Int32Array(batch.length);
+    const modes = new Uint8Array(batch.length);
+    const queueWaitMs: number[] = [];
+    const now = performance.now();
+    let offset = 0;
+    for (let b = 0; b < batch.length; b++) {
+      const { request, index } = batch[b];
+      const input = request.inputs[index];
+      ids.set(input.ids, offset);
+      offset += input.ids.length;
+      lengths[b] = input.ids.length;
+      modes[b] = input.mode;
+      queueWaitMs.push(now - request.enqueuedAt);
+      this.dequeued(request, input.ids.length);
+    }
+    this.pool.run(ids, lengths, modes).then(
+      (done) => {
+        for (let b = 0; b < batch.length; b++) {
+          const { request, index } = batch[b];
+          if (request.done) continue;
+          request.results[index] = done.pooled.subarray(b * done.hiddenSize, (b + 1) * done.hiddenSize);
+          if (--request.remaining === 0) {
+            request.done = true;
+            request.resolve(request.results);
+          }
+        }
+        this.observer.batch?.({
+          priority,
+          size: batch.length,
+          tokens,
+          paddedTokens: batch.length * longest,
+          queueWaitMs,
+          inferenceMs: done.inferenceMs,
+          poolingMs: done.poolingMs,
+        });
+      },
+      (error: Error) => {
+        for (const { request } of batch) this.fail(request, error);
+      },
+    );
+  }
+
+  private dequeued(request: Request, tokens: number): void {
+    request.queuedTokens -= tokens;
+    this.queuedTokens -= tokens;
+    if (--request.queuedItems === 0) this.queuedRequests--;
+  }
+
+  private fail(request: Request, error: Error, reason?: "deadline" | "cancelled"): void {
+    if (request.done) return;
+    request.done = true;
+    if (request.queuedItems > 0) {
+      this.queuedTokens -= request.queuedTokens;
+      this.queuedRequests--;
+      request.queuedItems = 0;
+      request.queuedTokens = 0;
+    }
+    if (reason) this.observer.rejected?.(reason);
+    request.reject(error);
+  }
+}

@@ -1,0 +1,183 @@
+import type { Logger } from "pino";
+import type { Device } from "../config.js";
+import { ONNXRUNTIME_VERSION } from "../backends/onnx-session.js";
+import { Batcher, type BatcherLimits, type BatcherObserver, type Priority } from "./batcher.js";
+import { invalidArgument } from "./errors.js";
+import { hashModel, type ModelDirectory } from "./model-directory.js";
+import { PoolingMode, finishVector, poolingName } from "./pooling.js";
+import { BertTokenizer, truncateIds } from "./tokenizer/index.js";
+import { WorkerPool } from "./workers/pool.js";
+
+export type TruncationSide = "right" | "left" | "none";
+
+export interface EncoderOptions {
+  readonly model: ModelDirectory;
+  readonly device: Device;
+  readonly workers: number;
+  readonly intraOpThreads: number;
+  readonly limits: BatcherLimits;
+  readonly maxClientBatchSize: number;
+  readonly maxInputChars: number;
+  /** 0 = the model's maximum. */
+  readonly maxSequenceLength: number;
+  readonly defaultPooling?: PoolingMode;
+  readonly defaultTruncation: TruncationSide;
+  readonly observer?: BatcherObserver;
+  readonly log: Logger;
+}
+
+export interface EmbedOptions {
+  readonly pooling?: PoolingMode;
+  readonly normalize: boolean;
+  readonly truncation?: TruncationSide;
+  readonly dimensions: number;
+}
+
+export interface CallOptions {
+  readonly deadline?: number;
+  readonly signal?: AbortSignal;
+  readonly priority?: Priority;
+}
+
+export interface ModelInfo {
+  readonly id: string;
+  readonly path: string;
+  readonly hiddenSize: number;
+  readonly maxSequenceLength: number;
+  readonly vocabularySize: number;
+  readonly defaultPooling: PoolingMode;
+  readonly provider: string;
+  readonly onnxRuntimeVersion: string;
+  readonly hash: string;
+  readonly hasPooler: boolean;
+  readonly poolingModes: readonly PoolingMode[];
+}
+
+export interface Embedded {
+  readonly vectors: Float32Array[];
+  readonly inputTokens: number;
+}
+
+/** The encoder: tokenization, the batching queue and the inference workers behind one API. */
+export class Encoder {
+  private constructor(
+    private readonly options: EncoderOptions,
+    readonly tokenizer: BertTokenizer,
+    private readonly pool: WorkerPool,
+    readonly batcher: Batcher,
+    readonly info: ModelInfo,
+  ) {}
+
+  static async open(options: EncoderOptions): Promise<Encoder> {
+    const { model } = options;
+    const tokenizer = BertTokenizer.fromDirectory(model.dir);
+    const [pool, hash] = await Promise.all([
+      WorkerPool.start(options.workers, { modelPath: model.modelPath, device: options.device, intraOpThreads: options.intraOpThreads }, options.log),
+      hashModel(model),
+    ]);
+    const ready = pool.info;
+    for (const name of ["input_ids", "attention_mask"]) {
+      if (!ready.inputNames.includes(name)) {
+        await pool.close();
+        throw new Error(`${model.modelPath} has no ${name} input (inputs: ${ready.inputNames.join(", ")})`);
+      }
+    }
+    const hasPooler = ready.outputNames.includes("pooler_output");
+    const limits = [model.maxPositionEmbeddings, tokenizer.config.modelMaxLength, options.maxSequenceLength || undefined];
+    const maxSequenceLength = Math.min(...limits.filter((n): n is number => typeof n === "number" && n > 0), 512);
+    const poolingModes: PoolingMode[] = [PoolingMode.cls, PoolingMode.mean, PoolingMode.max];
+    if (hasPooler) poolingModes.push(PoolingMode.pooler);
+    const defaultPooling = options.defaultPooling ?? model.sentenceTransformersPooling ?? PoolingMode.mean;
+    if (!poolingModes.includes(defaultPooling)) {
+      await pool.close();
+      throw new Error(`default pooling ${poolingName(defaultPooling)} is not available: the model has no pooler_output`);
+    }
+    const info: ModelInfo = {
+      id: model.id,
+      path: model.dir,
+      hiddenSize: ready.hiddenSize,
+      maxSequenceLength,
+      vocabularySize: tokenizer.vocabSize,
+      defaultPooling,
+      provider: ready.provider,
+      onnxRuntimeVersion: ONNXRUNTIME_VERSION,
+      hash,
+      hasPooler,
+      poolingModes,
+    };
+    return new Encoder(options, tokenizer, pool, new Batcher(pool, options.limits, options.observer), info);
+  }
+
+  /** Tokenizes and checks every input; throws INVALID_ARGUMENT naming the first bad one. */
+  encodeInputs(inputs: readonly string[], truncation: TruncationSide | undefined): { ids: Int32Array[]; tokens: number } {
+    this.checkInputs(inputs);
+    const side = truncation ?? this.options.defaultTruncation;
+    const max = this.info.maxSequenceLength;
+    const ids: Int32Array[] = new Array<Int32Array>(inputs.length);
+    let tokens = 0;
+    for (let i = 0; i < inputs.length; i++) {
+      let encoded = this.tokenizer.encode(inputs[i]).ids;
+      if (encoded.length > max) {
+        if (side === "none") {
+          throw invalidArgument(`inputs[${i}] has ${encoded.length} tokens, over the model's maximum of ${max}, and truncation is NONE`);
+        }
+        encoded = truncateIds(encoded, max, side, true);
+      }
+      ids[i] = encoded;
+      tokens += encoded.length;
+    }
+    return { ids, tokens };
+  }
+
+  checkInputs(inputs: readonly string[]): void {
+    if (inputs.length === 0) throw invalidArgument("inputs is empty: send at least one text");
+    if (inputs.length > this.options.maxClientBatchSize) {
+      throw invalidArgument(`inputs has ${inputs.length} texts, over the limit of ${this.options.maxClientBatchSize} (--max-client-batch-size)`);
+    }
+    for (let i = 0; i < inputs.length; i++) {
+      if (inputs[i].length > this.options.maxInputChars) {
+        throw invalidArgument(`inputs[${i}] has ${inputs[i].length} characters, over the limit of ${this.options.maxInputChars} (--max-input-chars)`);
+      }
+    }
+  }
+
+  async embed(inputs: readonly string[], options: EmbedOptions, call: CallOptions = {}): Promise<Embedded> {
+    const mode = options.pooling ?? this.info.defaultPooling;
+    if (!this.info.poolingModes.includes(mode)) {
+      throw invalidArgument(`pooling ${poolingName(mode).toUpperCase()} is not available: the model has no pooler_output`);
+    }
+    if (options.dimensions > this.info.hiddenSize) {
+      throw invalidArgument(`dimensions ${options.dimensions} is over the model's hidden size of ${this.info.hiddenSize}`);
+    }
+    const { ids, tokens } = this.encodeInputs(inputs, options.truncation);
+    const pooled = await this.batcher.submit(
+      ids.map((sequence) => ({ ids: sequence, mode })),
+      call,
+    );
+    return { vectors: pooled.map((vector) => finishVector(vector, options.dimensions, options.normalize)), inputTokens: tokens };
+  }
+
+  /** Pooled vectors for already-encoded inputs (heads, warm-up): no dimension cut, no normalization. */
+  pooled(ids: readonly Int32Array[], mode: PoolingMode, call: CallOptions = {}): Promise<Float32Array[]> {
+    return this.batcher.submit(
+      ids.map((sequence) => ({ ids: sequence, mode })),
+      call,
+    );
+  }
+
+  /** Runs one batch per length bucket through every worker so the first real call is not slow. */
+  async warmUp(): Promise<void> {
+    const buckets = [8, 32, 128, this.info.maxSequenceLength].filter((n, i, all) => n <= this.info.maxSequenceLength && all.indexOf(n) === i);
+    for (const length of buckets) {
+      const sequence = new Int32Array(length).fill(this.tokenizer.unkId);
+      sequence[0] = this.tokenizer.clsId;
+      sequence[length - 1] = this.tokenizer.sepId;
+      await Promise.all(Array.from({ length: this.pool.size }, () => this.pooled([sequence], this.info.defaultPooling)));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.batcher.close();
+    await this.pool.close();
+  }
+}

@@ -1,0 +1,73 @@
+/** Pooling turns a sequence's token states into one vector. Codes travel to workers as bytes. */
+export const PoolingMode = { cls: 1, mean: 2, max: 3, pooler: 4 } as const;
+export type PoolingMode = (typeof PoolingMode)[keyof typeof PoolingMode];
+export type PoolingName = keyof typeof PoolingMode;
+
+export function poolingName(mode: PoolingMode): PoolingName {
+  return (Object.keys(PoolingMode) as PoolingName[]).find((name) => PoolingMode[name] === mode)!;
+}
+
+/**
+ * Pools every row of a padded batch into `out` (batch × hidden).
+ * `hidden` is batch × sequence × hidden; `lengths[b]` counts the real tokens of row b, padding after them.
+ */
+export function poolBatch(
+  hidden: Float32Array,
+  pooler: Float32Array | undefined,
+  lengths: Int32Array,
+  modes: Uint8Array,
+  sequence: number,
+  width: number,
+  out: Float32Array,
+): void {
+  for (let b = 0; b < lengths.length; b++) {
+    const rowStart = b * sequence * width;
+    const target = b * width;
+    const length = lengths[b];
+    switch (modes[b]) {
+      case PoolingMode.cls:
+        out.set(hidden.subarray(rowStart, rowStart + width), target);
+        break;
+      case PoolingMode.pooler:
+        if (!pooler) throw new Error("the model has no pooler_output");
+        out.set(pooler.subarray(b * width, b * width + width), target);
+        break;
+      case PoolingMode.mean: {
+        out.fill(0, target, target + width);
+        for (let t = 0; t < length; t++) {
+          const token = rowStart + t * width;
+          for (let h = 0; h < width; h++) out[target + h] += hidden[token + h];
+        }
+        const scale = 1 / Math.max(length, 1);
+        for (let h = 0; h < width; h++) out[target + h] *= scale;
+        break;
+      }
+      case PoolingMode.max: {
+        out.set(hidden.subarray(rowStart, rowStart + width), target);
+        for (let t = 1; t < length; t++) {
+          const token = rowStart + t * width;
+          for (let h = 0; h < width; h++) {
+            const value = hidden[token + h];
+            if (value > out[target + h]) out[target + h] = value;
+          }
+        }
+        break;
+      }
+      default:
+        throw new Error(`unknown pooling mode ${modes[b]}`);
+    }
+  }
+}
+
+/** Keeps the first `dimensions` values (0 = all) and optionally L2-normalizes, into a new array. */
+export function finishVector(pooled: Float32Array, dimensions: number, normalize: boolean): Float32Array {
+  const width = dimensions > 0 && dimensions < pooled.length ? dimensions : pooled.length;
+  const vector = pooled.slice(0, width);
+  if (normalize) {
+    let sum = 0;
+    for (let i = 0; i < width; i++) sum += vector[i] * vector[i];
+    const norm = Math.sqrt(sum);
+    if (norm > 0) for (let i = 0; i < width; i++) vector[i] /= norm;
+  }
+  return vector;
+}

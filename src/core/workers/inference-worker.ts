@@ -1,0 +1,75 @@
+import { parentPort, workerData } from "node:worker_threads";
+import { openSession, ort } from "../../backends/onnx-session.js";
+import { poolBatch } from "../pooling.js";
+import type { BatchJob, FromWorker, WorkerInit } from "./protocol.js";
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+
+function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(message, transfer);
+}
+
+try {
+  const { session, provider } = await openSession(init);
+  const hiddenSize = hiddenSizeOf(session);
+  const hasTokenTypes = session.inputNames.includes("token_type_ids");
+  const hasPooler = session.outputNames.includes("pooler_output");
+  const fetches = hasPooler ? ["last_hidden_state", "pooler_output"] : ["last_hidden_state"];
+
+  port.on("message", (job: BatchJob) => {
+    void run(job).catch((error: unknown) => post({ type: "error", id: job.id, message: (error as Error).message }));
+  });
+
+  async function run(job: BatchJob): Promise<void> {
+    const rows = job.lengths.length;
+    let sequence = 0;
+    for (let b = 0; b < rows; b++) sequence = Math.max(sequence, job.lengths[b]);
+    const shape = [rows, sequence];
+    // int64 tensors written through an int32 view: ids are non-negative, so the high words stay 0.
+    const idsBuffer = new BigInt64Array(rows * sequence);
+    const maskBuffer = new BigInt64Array(rows * sequence);
+    const ids32 = new Int32Array(idsBuffer.buffer);
+    const mask32 = new Int32Array(maskBuffer.buffer);
+    let offset = 0;
+    for (let b = 0; b < rows; b++) {
+      const length = job.lengths[b];
+      const row = b * sequence;
+      for (let t = 0; t < length; t++) {
+        ids32[2 * (row + t)] = job.ids[offset + t];
+        mask32[2 * (row + t)] = 1;
+      }
+      offset += length;
+    }
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor("int64", idsBuffer, shape),
+      attention_mask: new ort.Tensor("int64", maskBuffer, shape),
+    };
+    if (hasTokenTypes) feeds.token_type_ids = new ort.Tensor("int64", new BigInt64Array(rows * sequence), shape);
+    const started = performance.now();
+    const outputs = await session.run(feeds, fetches);
+    const inferred = performance.now();
+    const hidden = outputs.last_hidden_state.data as Float32Array;
+    const pooler = hasPooler ? (outputs.pooler_output.data as Float32Array) : undefined;
+    const pooled = new Float32Array(rows * hiddenSize);
+    poolBatch(hidden, pooler, job.lengths, job.modes, sequence, hiddenSize, pooled);
+    for (const tensor of Object.values(outputs)) tensor.dispose();
+    post(
+      { type: "done", id: job.id, pooled, hiddenSize, inferenceMs: inferred - started, poolingMs: performance.now() - inferred },
+      [pooled.buffer],
+    );
+  }
+
+  post({ type: "ready", provider, inputNames: session.inputNames, outputNames: session.outputNames, hiddenSize });
+} catch (error) {
+  post({ type: "failed", message: (error as Error).message });
+}
+
+function hiddenSizeOf(session: ort.InferenceSession): number {
+  const meta = session.outputMetadata.find((m) => m.name === "last_hidden_state");
+  if (!meta) throw new Error(`the model has no last_hidden_state output (outputs: ${session.outputNames.join(", ")})`);
+  const dims = meta.isTensor ? meta.shape : [];
+  const width = dims[dims.length - 1];
+  if (typeof width !== "number" || width <= 0) throw new Error("last_hidden_state has no fixed hidden size");
+  return width;
+}

@@ -1,0 +1,48 @@
+import type { Device } from "../../config.js";
+
+/** Messages between the worker pool (main thread) and an inference worker. */
+export interface WorkerInit {
+  readonly modelPath: string;
+  readonly device: Device;
+  readonly intraOpThreads: number;
+}
+
+export interface WorkerReady {
+  readonly type: "ready";
+  readonly provider: string;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly hiddenSize: number;
+}
+
+export interface WorkerFailed {
+  readonly type: "failed";
+  readonly message: string;
+}
+
+/** One padded batch: the rows' token ids back to back, their lengths and pooling modes. */
+export interface BatchJob {
+  readonly type: "run";
+  readonly id: number;
+  readonly ids: Int32Array;
+  readonly lengths: Int32Array;
+  readonly modes: Uint8Array;
+}
+
+export interface BatchDone {
+  readonly type: "done";
+  readonly id: number;
+  /** rows × hidden pooled vectors. */
+  readonly pooled: Float32Array;
+  readonly hiddenSize: number;
+  readonly inferenceMs: number;
+  readonly poolingMs: number;
+}
+
+export interface BatchFailed {
+  readonly type: "error";
+  readonly id: number;
+  readonly message: string;
+}
+
+export type FromWorker = WorkerReady | WorkerFailed | BatchDone | BatchFailed;

@@ -1,0 +1,66 @@
+import type { Metadata, ServerUnaryCall, sendUnaryData, status } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { toStatus, statusName } from "./status.js";
+
+/** What a handler knows about its call, whatever its kind. */
+export interface CallContext {
+  readonly method: string;
+  readonly metadata: Metadata;
+  readonly signal: AbortSignal;
+  /** Epoch milliseconds, when the client set a deadline. */
+  readonly deadline?: number;
+}
+
+export interface CallObserver {
+  /** Called once per finished call. */
+  finished(method: string, code: status, seconds: number): void;
+}
+
+interface Cancellable {
+  readonly metadata: Metadata;
+  getDeadline(): Date | number;
+  on(event: "cancelled", listener: () => void): unknown;
+}
+
+export function callContext(method: string, call: Cancellable): CallContext {
+  const controller = new AbortController();
+  call.on("cancelled", () => controller.abort());
+  const raw = call.getDeadline();
+  const deadline = raw instanceof Date ? raw.getTime() : Number.isFinite(raw) ? raw : undefined;
+  return { method, metadata: call.metadata, signal: controller.signal, deadline };
+}
+
+export class CallLogger {
+  constructor(
+    private readonly log: Logger,
+    private readonly observer?: CallObserver,
+  ) {}
+
+  finished(context: CallContext, started: number, error: unknown, fields: Record<string, unknown> = {}): void {
+    const seconds = (performance.now() - started) / 1000;
+    const { code, details } = error === undefined ? { code: 0 as status, details: undefined } : toStatus(error);
+    this.observer?.finished(context.method, code, seconds);
+    const line = { method: context.method, status: statusName(code), durationMs: Math.round(seconds * 1e6) / 1e3, ...fields };
+    if (code === 13) this.log.error({ ...line, err: error }, "call failed");
+    else this.log.info(details ? { ...line, details } : line, "call");
+  }
+
+  /** Wraps an async handler as a grpc-js unary handler with status mapping and one log line. */
+  unary<Req, Res>(method: string, handler: (request: Req, context: CallContext) => Promise<{ response: Res; fields?: Record<string, unknown> }>) {
+    return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+      const started = performance.now();
+      const context = callContext(method, call);
+      handler(call.request, context).then(
+        ({ response, fields }) => {
+          this.finished(context, started, undefined, fields);
+          callback(null, response);
+        },
+        (error: unknown) => {
+          this.finished(context, started, error);
+          const { code, details } = toStatus(error);
+          callback({ code, details });
+        },
+      );
+    };
+  }
+}

@@ -1,0 +1,68 @@
+import { Server, ServerCredentials, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
+import { Encoder, file_bertd_v1_encoder } from "../gen/bertd/v1/encoder_pb.js";
+import { Heads, file_bertd_v1_heads } from "../gen/bertd/v1/heads_pb.js";
+import { encodedFileDescriptors, grpcServiceDefinition } from "./protobuf-glue.js";
+
+export const SERVICE_NAMES = ["bertd.v1.Encoder", "bertd.v1.Heads"] as const;
+
+export interface ServerOptions {
+  readonly maxReceiveMessageBytes: number;
+}
+
+export interface Services {
+  readonly encoder: UntypedServiceImplementation;
+  readonly heads?: UntypedServiceImplementation;
+}
+
+/** The gRPC server with our services, grpc.health.v1 and server reflection (v1 and v1alpha). */
+export class GrpcServer {
+  readonly server: Server;
+  readonly health = new HealthImplementation({ "": "NOT_SERVING", "bertd.v1.Encoder": "NOT_SERVING", "bertd.v1.Heads": "NOT_SERVING" });
+
+  constructor(services: Services, options: ServerOptions) {
+    this.server = new Server({
+      "grpc.max_receive_message_length": options.maxReceiveMessageBytes,
+      "grpc.max_send_message_length": 64 * 1024 * 1024,
+      "grpc.keepalive_permit_without_calls": 1,
+    });
+    this.server.addService(grpcServiceDefinition(Encoder), services.encoder);
+    if (services.heads) this.server.addService(grpcServiceDefinition(Heads), services.heads);
+    this.health.addToServer(this.server);
+    reflection().addToServer(this.server);
+  }
+
+  bind(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+      this.server.bindAsync(address, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+    });
+  }
+
+  setServing(serving: boolean): void {
+    const value = serving ? "SERVING" : "NOT_SERVING";
+    for (const name of ["", ...SERVICE_NAMES]) this.health.setStatus(name, value);
+  }
+
+  /** Lets in-flight calls finish, up to timeoutMs, then cuts the rest. */
+  shutdown(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, timeoutMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+function reflection(): ReflectionService {
+  const health = loadSync(healthProtoPath, { keepCase: true });
+  const ours = { "bertd.v1": { fileDescriptorProtos: encodedFileDescriptors([file_bertd_v1_encoder, file_bertd_v1_heads]) } };
+  return new ReflectionService({ ...health, ...ours } as unknown as ConstructorParameters<typeof ReflectionService>[0]);
+}

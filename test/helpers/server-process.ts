@@ -1,0 +1,77 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+import { Encoder } from "../../src/gen/bertd/v1/encoder_pb.js";
+import { Heads } from "../../src/gen/bertd/v1/heads_pb.js";
+import { ServiceClient, type ClientOptions } from "../../src/client/grpc-client.js";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+export interface ServerProcess {
+  readonly port: number;
+  readonly address: string;
+  readonly process: ChildProcess;
+  /** Every JSON log line the server printed so far. */
+  readonly logs: Record<string, unknown>[];
+  encoder(options?: ClientOptions): ServiceClient<typeof Encoder>;
+  heads(options?: ClientOptions): ServiceClient<typeof Heads>;
+  /** SIGTERM and wait; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `src/main.ts` on a free loopback port and waits until it logs "serving". */
+export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const clients: { close(): void }[] = [];
+  const port = await new Promise<number>((resolve, reject) => {
+    let buffered = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      let newline: number;
+      while ((newline = buffered.indexOf("\n")) !== -1) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        try {
+          const entry = JSON.parse(line) as Record<string, unknown>;
+          logs.push(entry);
+          if (entry.msg === "serving") resolve(entry.port as number);
+        } catch {
+          // not a log line
+        }
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`server exited with ${code} before serving: ${stderr}`)));
+  });
+  const address = `127.0.0.1:${port}`;
+  return {
+    port,
+    address,
+    process: child,
+    logs,
+    encoder(options) {
+      const client = new ServiceClient(Encoder, address, options);
+      clients.push(client);
+      return client;
+    },
+    heads(options) {
+      const client = new ServiceClient(Heads, address, options);
+      clients.push(client);
+      return client;
+    },
+    async stop(signal = "SIGTERM") {
+      for (const client of clients) client.close();
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = once(child, "exit");
+      child.kill(signal);
+      const [code] = (await exited) as [number | null];
+      return code;
+    },
+  };
+}

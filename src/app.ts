@@ -72,7 +72,7 @@ export async function startBertd(config: Config): Promise<App> {
     stopping ??= (async () => {
       log.info("shutting down: NOT_SERVING, draining in-flight calls");
       server.setServing(false);
-      await server.shutdown(config.shutdownTimeoutMs);
+      await server.shutdown(calls.idle(), config.shutdownTimeoutMs);
       await encoder?.close();
       log.info("stopped");
     })();

@@ -47,7 +47,7 @@ export class ServiceClient<S extends DescService> {
   }
 
   unary<K extends keyof S["method"] & string>(name: K): UnaryMethod<S["method"][K]> {
-    const method = this.service.method[name] as DescMethod;
+    const method = this.service.method[name];
     return (request, options = {}) =>
       new Promise((resolve, reject) => {
         const call = (this.raw as unknown as Record<string, (...args: unknown[]) => { cancel(): void }>)[method.name].call(
@@ -65,7 +65,7 @@ export class ServiceClient<S extends DescService> {
     name: K,
     options: UnaryOptions = {},
   ): ClientDuplexStream<MessageShape<S["method"][K]["input"]>, MessageShape<S["method"][K]["output"]>> {
-    const method = this.service.method[name] as DescMethod;
+    const method = this.service.method[name];
     const open = (this.raw as unknown as Record<string, (...args: unknown[]) => unknown>)[method.name];
     return open.call(this.raw, this.metadata(options.metadata), { deadline: options.deadline }) as ClientDuplexStream<
       MessageShape<S["method"][K]["input"]>,

@@ -1,4 +1,4 @@
-import type { Metadata, ServerUnaryCall, sendUnaryData, status } from "@grpc/grpc-js";
+import { type Metadata, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { toStatus, statusName } from "./status.js";
 
@@ -31,24 +31,43 @@ export function callContext(method: string, call: Cancellable): CallContext {
 }
 
 export class CallLogger {
+  private active = 0;
+  private drained: (() => void) | undefined;
+
   constructor(
     private readonly log: Logger,
     private readonly observer?: CallObserver,
   ) {}
 
+  /** Counts a call as in flight until `finished`; shutdown waits for these, not for health watches. */
+  started(): number {
+    this.active++;
+    return performance.now();
+  }
+
+  /** Resolves once no counted call is in flight. */
+  idle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.drained = resolve));
+  }
+
   finished(context: CallContext, started: number, error: unknown, fields: Record<string, unknown> = {}): void {
+    if (--this.active === 0 && this.drained) {
+      this.drained();
+      this.drained = undefined;
+    }
     const seconds = (performance.now() - started) / 1000;
     const { code, details } = error === undefined ? { code: 0 as status, details: undefined } : toStatus(error);
     this.observer?.finished(context.method, code, seconds);
     const line = { method: context.method, status: statusName(code), durationMs: Math.round(seconds * 1e6) / 1e3, ...fields };
-    if (code === 13) this.log.error({ ...line, err: error }, "call failed");
+    if (code === status.INTERNAL) this.log.error({ ...line, err: error }, "call failed");
     else this.log.info(details ? { ...line, details } : line, "call");
   }
 
   /** Wraps an async handler as a grpc-js unary handler with status mapping and one log line. */
   unary<Req, Res>(method: string, handler: (request: Req, context: CallContext) => Promise<{ response: Res; fields?: Record<string, unknown> }>) {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
-      const started = performance.now();
+      const started = this.started();
       const context = callContext(method, call);
       handler(call.request, context).then(
         ({ response, fields }) => {

@@ -69,7 +69,7 @@ export function encoderService(deps: EncoderServiceDeps): UntypedServiceImplemen
     Embed: deps.calls.unary("Embed", embed),
 
     EmbedStream: (call: ServerDuplexStream<EmbedStreamRequest, EmbedStreamResponse>): void => {
-      const started = performance.now();
+      const started = deps.calls.started();
       const context = callContext("EmbedStream", call);
       let inFlight = 0;
       let ended = false;

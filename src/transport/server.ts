@@ -6,6 +6,8 @@ import { Encoder, file_bertd_v1_encoder } from "../gen/bertd/v1/encoder_pb.js";
 import { Heads, file_bertd_v1_heads } from "../gen/bertd/v1/heads_pb.js";
 import { encodedFileDescriptors, grpcServiceDefinition } from "./protobuf-glue.js";
 
+const FLUSH_GRACE_MS = 250;
+
 export const SERVICE_NAMES = ["bertd.v1.Encoder", "bertd.v1.Heads"] as const;
 
 export interface ServerOptions {
@@ -46,18 +48,19 @@ export class GrpcServer {
     for (const name of ["", ...SERVICE_NAMES]) this.health.setStatus(name, value);
   }
 
-  /** Lets in-flight calls finish, up to timeoutMs, then cuts the rest. */
-  shutdown(timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, timeoutMs);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+  /**
+   * Stops accepting calls, waits for `drained` (our in-flight calls) up to timeoutMs, then closes
+   * what is left: long-lived streams such as health watches would otherwise hold shutdown open.
+   */
+  async shutdown(drained: Promise<void>, timeoutMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    // The last responses are still being written: give them a moment before cutting connections.
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, FLUSH_GRACE_MS))]);
+    this.server.forceShutdown();
+    await closed;
   }
 }
 

@@ -27,7 +27,7 @@ async function rejects(promise: Promise<unknown>, code: status, pattern: RegExp)
 }
 
 function floatsFromBytes(bytes: Uint8Array): Float32Array {
-  const copy = bytes.slice();
+  const copy = new Uint8Array(bytes); // a copy: grpc-js hands out views of pooled Buffers
   return new Float32Array(copy.buffer, 0, copy.byteLength / 4);
 }
 
@@ -168,8 +168,9 @@ describe("server lifecycle", () => {
     const seen: string[] = [];
     health.watch("bertd.v1.Encoder", (s) => seen.push(s));
     const embed = server.encoder().unary("embed");
+    await embed({ inputs: ["connect first, so the calls below reach the server before SIGTERM"] });
     const inFlight = Array.from({ length: 8 }, () => embed({ inputs: Array(16).fill(LONG) }));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 100));
     const exited = server.stop("SIGTERM");
     const results = await Promise.all(inFlight);
     for (const response of results) assert.equal(response.embeddings.length, 16);

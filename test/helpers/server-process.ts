@@ -28,11 +28,11 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
   });
   const logs: Record<string, unknown>[] = [];
   let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const clients: { close(): void }[] = [];
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
+    child.stdout.on("data", (chunk: Buffer) => {
       buffered += chunk.toString();
       let newline: number;
       while ((newline = buffered.indexOf("\n")) !== -1) {
@@ -66,12 +66,13 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
       return client;
     },
     async stop(signal = "SIGTERM") {
+      if (child.exitCode === null) {
+        const exited = once(child, "exit");
+        child.kill(signal);
+        await exited;
+      }
       for (const client of clients) client.close();
-      if (child.exitCode !== null) return child.exitCode;
-      const exited = once(child, "exit");
-      child.kill(signal);
-      const [code] = (await exited) as [number | null];
-      return code;
+      return child.exitCode;
     },
   };
 }

@@ -9,7 +9,9 @@ interface Slot {
   pending?: { resolve: (done: BatchDone) => void; reject: (error: Error) => void };
 }
 
-const workerUrl = new URL(`./inference-worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
+const fromTypeScript = import.meta.url.endsWith(".ts");
+const workerUrl = new URL(`./inference-worker${fromTypeScript ? ".ts" : ".js"}`, import.meta.url);
+const bootstrapUrl = new URL("./typescript-worker-bootstrap.mjs", import.meta.url);
 
 /** Inference worker threads, one ONNX Runtime session each. A worker that dies is replaced. */
 export class WorkerPool {
@@ -102,9 +104,9 @@ export class WorkerPool {
 }
 
 function spawn(init: WorkerInit): Promise<{ worker: Worker; ready: WorkerReady }> {
-  const execArgv = [...process.execArgv];
-  if (workerUrl.pathname.endsWith(".ts") && !execArgv.some((arg) => arg.includes("tsx"))) execArgv.push("--import", "tsx");
-  const worker = new Worker(workerUrl, { workerData: init, execArgv });
+  const worker = fromTypeScript
+    ? new Worker(bootstrapUrl, { workerData: { ...init, entry: workerUrl.href } })
+    : new Worker(workerUrl, { workerData: init });
   return new Promise((resolve, reject) => {
     const onMessage = (message: FromWorker): void => {
       worker.off("error", onError);

@@ -1,0 +1,198 @@
+// The BERT encoder (Devlin et al. 2019; Hugging Face BertModel) as an ONNX graph with random weights.
+//
+// Standard ONNX ops (opset 17), arranged as a PyTorch export of BertModel arranges them, so that
+// ONNX Runtime's graph optimizer fuses them: with onnxruntime-node 1.29 on CPU every residual Add +
+// LayerNormalization becomes SkipLayerNormalization, the Erf GELU becomes BiasGelu, the score scaling
+// and K transpose fold into FusedMatMul and the pooler dense into FusedGemm. (ORT's Attention fusion,
+// and the EmbedLayerNormalization fusion that needs it, match Add only up to opset 13: not here.)
+//
+// Weights are named as in BertModel's state dict, but each Linear weight is stored as MatMul wants
+// it: [in_features, out_features], the transpose of PyTorch's layout.
+
+import {
+  DataType,
+  GraphBuilder,
+  floatAttr,
+  intAttr,
+  intsAttr,
+  type OnnxModel,
+  type OnnxValueInfo,
+} from "./onnx-builder.js";
+import { Rng } from "./rng.js";
+
+/** Bumped whenever the same options and seed would give different bytes. */
+export const GENERATOR_VERSION = "bertd-model-generator/1";
+
+export const IR_VERSION = 8;
+export const OPSET_VERSION = 17;
+export const INITIALIZER_RANGE = 0.02;
+export const LAYER_NORM_EPS = 1e-12;
+/** Added to attention scores at padded positions; exp(-10000) is exactly 0 in float32. */
+export const MASK_FILL = -10000;
+
+export interface BertGraphOptions {
+  readonly vocabSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly numHeads: number;
+  readonly intermediateSize: number;
+  readonly maxPositions: number;
+  readonly typeVocabSize: number;
+  readonly seed: number;
+  /** Whether the graph takes a `token_type_ids` input; without it every token has type 0. */
+  readonly tokenTypeIds: boolean;
+  /** Whether `pooler_output` is a graph output. */
+  readonly pooler: boolean;
+  /** Classification labels: adds a `logits` output [batch, labels.length] over the pooled output. */
+  readonly labels: readonly string[] | null;
+}
+
+export function validateGraphOptions(o: BertGraphOptions): void {
+  const positive = {
+    vocabSize: o.vocabSize,
+    hiddenSize: o.hiddenSize,
+    numLayers: o.numLayers,
+    numHeads: o.numHeads,
+    intermediateSize: o.intermediateSize,
+    maxPositions: o.maxPositions,
+    typeVocabSize: o.typeVocabSize,
+  };
+  for (const [name, value] of Object.entries(positive)) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  }
+  if (o.hiddenSize % o.numHeads !== 0) {
+    throw new RangeError(`hiddenSize ${o.hiddenSize} is not a multiple of numHeads ${o.numHeads}`);
+  }
+  if (o.labels !== null) {
+    if (o.labels.length === 0) throw new RangeError("a classifier needs at least one label");
+    if (new Set(o.labels).size !== o.labels.length) throw new RangeError(`duplicate labels in ${o.labels.join(",")}`);
+  }
+}
+
+/** Number of weights (parameters) in the model the options describe. */
+export function parameterCount(o: BertGraphOptions): number {
+  const h = o.hiddenSize;
+  const embeddings = (o.vocabSize + o.maxPositions + o.typeVocabSize) * h + 2 * h;
+  const i = o.intermediateSize;
+  const layer = 4 * (h * h + h) + (h * i + i) + (i * h + h) + 2 * (2 * h); // attention, FFN, 2 LayerNorms
+  const pooler = h * h + h;
+  const classifier = o.labels === null ? 0 : (h + 1) * o.labels.length;
+  return embeddings + o.numLayers * layer + pooler + classifier;
+}
+
+export function buildBertGraph(o: BertGraphOptions): OnnxModel {
+  validateGraphOptions(o);
+  const b = new GraphBuilder();
+  const h = o.hiddenSize;
+  const headSize = h / o.numHeads;
+
+  const normal = (name: string, dims: number[]) =>
+    b.initializer(name, dims, new Rng(o.seed, name).fillNormal(new Float32Array(dims.reduce((x, y) => x * y, 1)), 0, INITIALIZER_RANGE));
+  const filled = (name: string, size: number, value: number) => b.initializer(name, [size], new Float32Array(size).fill(value));
+  const linear = (scope: string, name: string, input: string, inFeatures: number, outFeatures: number) => {
+    const w = normal(`${name}.weight`, [inFeatures, outFeatures]);
+    const bias = filled(`${name}.bias`, outFeatures, 0);
+    return b.op("Add", scope, [b.op("MatMul", scope, [input, w]), bias]);
+  };
+  const layerNorm = (scope: string, name: string, input: string, output?: string) =>
+    b.op(
+      "LayerNormalization",
+      scope,
+      [input, filled(`${name}.weight`, h, 1), filled(`${name}.bias`, h, 0)],
+      { axis: intAttr(-1), epsilon: floatAttr(LAYER_NORM_EPS) },
+      output,
+    );
+
+  // Constants shared by the graph.
+  const zero = b.int64Scalar("const.zero", 0);
+  const one = b.int64Scalar("const.one", 1);
+  const axes12 = b.int64Vector("const.axes_1_2", [1, 2]);
+  const floatOne = b.floatScalar("const.float_one", 1);
+  const maskFill = b.floatScalar("const.mask_fill", MASK_FILL);
+  const headsShape = b.int64Vector("const.shape_heads", [0, 0, o.numHeads, headSize]);
+  const hiddenShape = b.int64Vector("const.shape_hidden", [0, 0, h]);
+  const scoreScale = b.floatScalar("const.sqrt_head_size", Math.sqrt(headSize));
+  const sqrt2 = b.floatScalar("const.sqrt_2", Math.SQRT2);
+  const half = b.floatScalar("const.half", 0.5);
+
+  // Embeddings: (word + position) + token type, then LayerNorm. Position ids 0..S-1 are computed as
+  // CumSum(ones) - 1 over a ones tensor shaped like input_ids, rather than Range over Shape(input_ids):
+  // element-wise ops keep the inferred shape [batch_size, sequence_length], and ONNX Runtime's
+  // SkipLayerNormalization fusion needs the residual Adds' symbolic shapes to match.
+  let scope = "/embeddings";
+  const words = b.op("Gather", `${scope}/word_embeddings`, [normal("embeddings.word_embeddings.weight", [o.vocabSize, h]), "input_ids"]);
+  const ones = b.op("Add", scope, [b.op("Mul", scope, ["input_ids", zero]), one]); // [B, S] of 1
+  const positionIds = b.op("Sub", scope, [b.op("CumSum", scope, [ones, one]), one]); // [B, S] of 0..S-1
+  const positions = b.op("Gather", `${scope}/position_embeddings`, [normal("embeddings.position_embeddings.weight", [o.maxPositions, h]), positionIds]);
+  const typeTable = normal("embeddings.token_type_embeddings.weight", [o.typeVocabSize, h]);
+  const types = b.op("Gather", `${scope}/token_type_embeddings`, [typeTable, o.tokenTypeIds ? "token_type_ids" : zero]);
+  const summed = b.op("Add", scope, [b.op("Add", scope, [words, positions]), types]);
+  let hidden = layerNorm(`${scope}/LayerNorm`, "embeddings.LayerNorm", summed);
+
+  // Additive attention mask [B, 1, 1, S]: 0 where attention_mask is 1, MASK_FILL where it is 0.
+  scope = "/extended_attention_mask";
+  const maskFloat = b.op("Cast", scope, [b.op("Unsqueeze", scope, ["attention_mask", axes12])], { to: intAttr(DataType.FLOAT) });
+  const mask = b.op("Mul", scope, [b.op("Sub", scope, [floatOne, maskFloat]), maskFill]);
+
+  for (let i = 0; i < o.numLayers; i++) {
+    const name = `encoder.layer.${i}`;
+    scope = `/encoder/layer.${i}`;
+    const heads = (s: string, x: string, perm: number[]) =>
+      b.op("Transpose", s, [b.op("Reshape", s, [x, headsShape])], { perm: intsAttr(perm) });
+    const q = heads(`${scope}/attention/self/query`, linear(`${scope}/attention/self/query`, `${name}.attention.self.query`, hidden, h, h), [0, 2, 1, 3]);
+    const k = heads(`${scope}/attention/self/key`, linear(`${scope}/attention/self/key`, `${name}.attention.self.key`, hidden, h, h), [0, 2, 3, 1]);
+    const v = heads(`${scope}/attention/self/value`, linear(`${scope}/attention/self/value`, `${name}.attention.self.value`, hidden, h, h), [0, 2, 1, 3]);
+    const s = `${scope}/attention/self`;
+    const scores = b.op("Add", s, [b.op("Div", s, [b.op("MatMul", s, [q, k]), scoreScale]), mask]); // [B, A, S, S]
+    const probs = b.op("Softmax", s, [scores], { axis: intAttr(-1) });
+    const context = b.op("Transpose", s, [b.op("MatMul", s, [probs, v])], { perm: intsAttr([0, 2, 1, 3]) });
+    const merged = b.op("Reshape", s, [context, hiddenShape]); // [B, S, H]
+    const attnOut = linear(`${scope}/attention/output/dense`, `${name}.attention.output.dense`, merged, h, h);
+    const attnResidual = b.op("Add", `${scope}/attention/output`, [attnOut, hidden]);
+    const attention = layerNorm(`${scope}/attention/output/LayerNorm`, `${name}.attention.output.LayerNorm`, attnResidual);
+
+    const f = `${scope}/intermediate/intermediate_act_fn`;
+    const up = linear(`${scope}/intermediate/dense`, `${name}.intermediate.dense`, attention, h, o.intermediateSize);
+    const erf = b.op("Erf", f, [b.op("Div", f, [up, sqrt2])]);
+    const gelu = b.op("Mul", f, [b.op("Mul", f, [up, b.op("Add", f, [erf, floatOne])]), half]); // x·½(1 + erf(x/√2))
+    const down = linear(`${scope}/output/dense`, `${name}.output.dense`, gelu, o.intermediateSize, h);
+    const residual = b.op("Add", `${scope}/output`, [down, attention]);
+    const last = i === o.numLayers - 1;
+    hidden = layerNorm(`${scope}/output/LayerNorm`, `${name}.output.LayerNorm`, residual, last ? "last_hidden_state" : undefined);
+  }
+
+  const batch = "batch_size";
+  const sequence = "sequence_length";
+  const outputs: OnnxValueInfo[] = [{ name: "last_hidden_state", elemType: DataType.FLOAT, shape: [batch, sequence, h] }];
+  if (o.pooler || o.labels !== null) {
+    scope = "/pooler";
+    const first = b.op("Gather", scope, [hidden, zero], { axis: intAttr(1) }); // [B, H]: the [CLS] token
+    const pooled = b.op("Tanh", scope, [linear(`${scope}/dense`, "pooler.dense", first, h, h)], {}, o.pooler ? "pooler_output" : undefined);
+    if (o.pooler) outputs.push({ name: "pooler_output", elemType: DataType.FLOAT, shape: [batch, h] });
+    if (o.labels !== null) {
+      const n = o.labels.length;
+      const w = normal("classifier.weight", [h, n]);
+      b.op("Add", "/classifier", [b.op("MatMul", "/classifier", [pooled, w]), filled("classifier.bias", n, 0)], {}, "logits");
+      outputs.push({ name: "logits", elemType: DataType.FLOAT, shape: [batch, n] });
+    }
+  }
+
+  const inputNames = ["input_ids", "attention_mask", ...(o.tokenTypeIds ? ["token_type_ids"] : [])];
+  return {
+    irVersion: IR_VERSION,
+    opsetVersion: OPSET_VERSION,
+    producerName: "bertd",
+    producerVersion: GENERATOR_VERSION,
+    docString:
+      "BERT-architecture encoder with RANDOM weights (normal(0, 0.02), seeded), generated by bertd's model " +
+      "generator for trying and testing the service. Its outputs carry no meaning.",
+    metadata: { "bertd.generator": GENERATOR_VERSION, "bertd.seed": String(o.seed), "bertd.weights": "random" },
+    graph: {
+      name: "bert",
+      nodes: b.nodes,
+      initializers: b.initializers,
+      inputs: inputNames.map((name) => ({ name, elemType: DataType.INT64, shape: [batch, sequence] })),
+      outputs,
+    },
+  };
+}

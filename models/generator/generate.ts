@@ -1,0 +1,102 @@
+// CLI: write a BERT-architecture ONNX model with seeded random weights. See README.md beside this.
+//
+//   node --import tsx models/generator/generate.ts                     # models/default, seed 42
+//   node --import tsx models/generator/generate.ts --preset minilm --out /tmp/minilm
+
+import { parseArgs } from "node:util";
+import { DEFAULT_MODEL_DIR, PRESETS, generateBertModel, type GenerateOptions } from "./index.js";
+
+const USAGE = `usage: generate.ts [options]
+  --out DIR               output directory (default models/default)
+  --preset NAME           shape preset: ${Object.keys(PRESETS).join(", ")} (default: default)
+  --layers N              encoder layers (default 2)
+  --hidden H              hidden size (default 128)
+  --heads A               attention heads; must divide H (default 2)
+  --intermediate I        feed-forward size (default 512)
+  --max-position P        position embeddings (default 512)
+  --type-vocab T          token types (default 2)
+  --vocab-size V          word embeddings (default: lines of vocab.txt)
+  --seed S                integer in [0, 2^32) (default 42)
+  --vocab-dir DIR         copy ${"vocab.txt, tokenizer.json, tokenizer_config.json, NOTICE.md"} from DIR (default models/default)
+  --no-vocab              copy no vocabulary files (needs --vocab-size)
+  --no-token-type-ids     graph without the token_type_ids input (all tokens type 0)
+  --no-pooler             graph without the pooler_output output
+  --classifier L1,L2,...  add a logits output [batch, labels] over the pooled output
+  --multilabel            with --classifier: problem_type multi_label_classification
+  --quiet                 print nothing on success`;
+
+function integer(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new Error(`--${flag} wants a non-negative integer, got "${value}"`);
+  return Number(value);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      out: { type: "string" },
+      preset: { type: "string" },
+      layers: { type: "string" },
+      hidden: { type: "string" },
+      heads: { type: "string" },
+      intermediate: { type: "string" },
+      "max-position": { type: "string" },
+      "type-vocab": { type: "string" },
+      "vocab-size": { type: "string" },
+      seed: { type: "string" },
+      "vocab-dir": { type: "string" },
+      "no-vocab": { type: "boolean" },
+      "no-token-type-ids": { type: "boolean" },
+      "no-pooler": { type: "boolean" },
+      classifier: { type: "string" },
+      multilabel: { type: "boolean" },
+      quiet: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const presetName = values.preset ?? "default";
+  if (!Object.hasOwn(PRESETS, presetName)) throw new Error(`unknown --preset "${presetName}"`);
+  const preset = PRESETS[presetName as keyof typeof PRESETS];
+  if (values["no-vocab"] && values["vocab-dir"] !== undefined) throw new Error("--no-vocab and --vocab-dir exclude each other");
+
+  const options: GenerateOptions = {
+    outDir: values.out ?? DEFAULT_MODEL_DIR,
+    layers: integer("layers", values.layers) ?? preset.layers,
+    hidden: integer("hidden", values.hidden) ?? preset.hidden,
+    heads: integer("heads", values.heads) ?? preset.heads,
+    intermediate: integer("intermediate", values.intermediate) ?? preset.intermediate,
+    maxPosition: integer("max-position", values["max-position"]),
+    typeVocab: integer("type-vocab", values["type-vocab"]),
+    vocabSize: integer("vocab-size", values["vocab-size"]),
+    seed: integer("seed", values.seed),
+    vocabDir: values["no-vocab"] ? null : values["vocab-dir"],
+    tokenTypeIds: !values["no-token-type-ids"],
+    pooler: !values["no-pooler"],
+    labels: values.classifier?.split(",").map((label) => label.trim()),
+    multilabel: values.multilabel ?? false,
+  };
+  if (options.labels?.some((label) => label === "")) throw new Error(`--classifier has an empty label: "${values.classifier}"`);
+  if (options.multilabel && options.labels === undefined) throw new Error("--multilabel needs --classifier");
+
+  const started = performance.now();
+  const model = await generateBertModel(options);
+  if (!values.quiet) {
+    const seconds = ((performance.now() - started) / 1000).toFixed(2);
+    const mb = (model.modelBytes / 1e6).toFixed(1);
+    const params = (model.parameters / 1e6).toFixed(2);
+    console.log(`wrote ${model.modelPath} (${mb} MB, ${params}M random parameters) in ${seconds} s`);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  console.error(`generate: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(USAGE);
+  process.exit(2);
+});

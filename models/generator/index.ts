@@ -1,0 +1,196 @@
+// Writes a BERT-architecture ONNX model with seeded random weights, its config.json and vocabulary.
+
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  GENERATOR_VERSION,
+  LAYER_NORM_EPS,
+  INITIALIZER_RANGE,
+  buildBertGraph,
+  parameterCount,
+  validateGraphOptions,
+  type BertGraphOptions,
+} from "./bert-graph.js";
+import { encodeModel } from "./onnx-builder.js";
+
+export { GENERATOR_VERSION, buildBertGraph, parameterCount, type BertGraphOptions } from "./bert-graph.js";
+
+/** models/default, where the service looks for its model unless told otherwise. */
+export const DEFAULT_MODEL_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "default");
+
+/** Files copied from the vocabulary directory next to the model. */
+export const VOCAB_FILES = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "NOTICE.md"] as const;
+
+export interface GenerateOptions {
+  /** Directory to write model.onnx and config.json into (created if missing). */
+  readonly outDir: string;
+  readonly layers?: number;
+  readonly hidden?: number;
+  readonly heads?: number;
+  readonly intermediate?: number;
+  readonly maxPosition?: number;
+  readonly typeVocab?: number;
+  /** Rows of the word embedding table; defaults to the number of lines of vocabDir/vocab.txt. */
+  readonly vocabSize?: number;
+  /** Integer in [0, 2^32). */
+  readonly seed?: number;
+  /** Where to copy VOCAB_FILES from; null copies nothing (then vocabSize is required). */
+  readonly vocabDir?: string | null;
+  /** Default true: the graph takes token_type_ids. */
+  readonly tokenTypeIds?: boolean;
+  /** Default true: the graph outputs pooler_output. */
+  readonly pooler?: boolean;
+  /** Classifier labels, in id order: adds the `logits` output and id2label/label2id to config.json. */
+  readonly labels?: readonly string[];
+  /** With labels: problem_type multi_label_classification instead of single_label_classification. */
+  readonly multilabel?: boolean;
+}
+
+/** Shapes of the models bertd is tried and benchmarked with. */
+export const PRESETS = {
+  /** The default model: small enough to generate on every install. */
+  default: { layers: 2, hidden: 128, heads: 2, intermediate: 512 },
+  /** all-MiniLM-L6-v2's shape. */
+  minilm: { layers: 6, hidden: 384, heads: 12, intermediate: 1536 },
+  /** bert-base-uncased's shape. */
+  base: { layers: 12, hidden: 768, heads: 12, intermediate: 3072 },
+} as const satisfies Record<string, Pick<GenerateOptions, "layers" | "hidden" | "heads" | "intermediate">>;
+
+export const DEFAULT_SEED = 42;
+
+export interface GeneratedModel {
+  readonly modelPath: string;
+  readonly configPath: string;
+  /** Size of model.onnx in bytes. */
+  readonly modelBytes: number;
+  readonly parameters: number;
+  readonly config: BertConfigJson;
+}
+
+export type BertConfigJson = Record<string, unknown>;
+
+export async function resolveGraphOptions(options: GenerateOptions): Promise<BertGraphOptions> {
+  const vocabDir = options.vocabDir === undefined ? DEFAULT_MODEL_DIR : options.vocabDir;
+  const vocabLines = vocabDir === null ? null : await countVocab(join(vocabDir, "vocab.txt"));
+  const vocabSize = options.vocabSize ?? vocabLines;
+  if (vocabSize === null) throw new Error("vocabSize is required when no vocabulary directory is given");
+  if (vocabLines !== null && vocabSize < vocabLines) {
+    throw new RangeError(`vocabSize ${vocabSize} is smaller than the ${vocabLines} entries of ${vocabDir}/vocab.txt`);
+  }
+  const d = PRESETS.default;
+  const graph: BertGraphOptions = {
+    vocabSize,
+    hiddenSize: options.hidden ?? d.hidden,
+    numLayers: options.layers ?? d.layers,
+    numHeads: options.heads ?? d.heads,
+    intermediateSize: options.intermediate ?? d.intermediate,
+    maxPositions: options.maxPosition ?? 512,
+    typeVocabSize: options.typeVocab ?? 2,
+    seed: options.seed ?? DEFAULT_SEED,
+    tokenTypeIds: options.tokenTypeIds ?? true,
+    pooler: options.pooler ?? true,
+    labels: options.labels && options.labels.length > 0 ? [...options.labels] : null,
+  };
+  validateGraphOptions(graph);
+  if (!Number.isInteger(graph.seed) || graph.seed < 0 || graph.seed > 0xffffffff) {
+    throw new RangeError(`seed must be an integer in [0, 4294967295], got ${graph.seed}`);
+  }
+  if (options.multilabel && graph.labels === null) throw new Error("multilabel needs classifier labels");
+  return graph;
+}
+
+/** Hugging Face BertConfig fields for the model, plus a "bertd" section saying how it was made. */
+export function bertConfig(o: BertGraphOptions, multilabel = false): BertConfigJson {
+  const config: BertConfigJson = {
+    architectures: [o.labels === null ? "BertModel" : "BertForSequenceClassification"],
+    model_type: "bert",
+    vocab_size: o.vocabSize,
+    hidden_size: o.hiddenSize,
+    num_hidden_layers: o.numLayers,
+    num_attention_heads: o.numHeads,
+    intermediate_size: o.intermediateSize,
+    hidden_act: "gelu",
+    hidden_dropout_prob: 0.1,
+    attention_probs_dropout_prob: 0.1,
+    max_position_embeddings: o.maxPositions,
+    type_vocab_size: o.typeVocabSize,
+    initializer_range: INITIALIZER_RANGE,
+    layer_norm_eps: LAYER_NORM_EPS,
+    pad_token_id: 0,
+    position_embedding_type: "absolute",
+  };
+  if (o.labels !== null) {
+    config.id2label = Object.fromEntries(o.labels.map((label, id) => [String(id), label]));
+    config.label2id = Object.fromEntries(o.labels.map((label, id) => [label, id]));
+    config.problem_type = multilabel ? "multi_label_classification" : "single_label_classification";
+  }
+  config.bertd = {
+    generator: GENERATOR_VERSION,
+    seed: o.seed,
+    weights: "random",
+    inputs: ["input_ids", "attention_mask", ...(o.tokenTypeIds ? ["token_type_ids"] : [])],
+    outputs: [
+      "last_hidden_state",
+      ...(o.pooler ? ["pooler_output"] : []),
+      ...(o.labels !== null ? ["logits"] : []),
+    ],
+  };
+  return config;
+}
+
+/**
+ * Writes `model.onnx` and `config.json` into options.outDir, and copies the vocabulary files there
+ * unless it is the vocabulary directory itself. Same options → byte-identical files.
+ */
+export async function generateBertModel(options: GenerateOptions): Promise<GeneratedModel> {
+  const graphOptions = await resolveGraphOptions(options);
+  const outDir = resolve(options.outDir);
+  await mkdir(outDir, { recursive: true });
+
+  const { chunks, byteLength } = encodeModel(buildBertGraph(graphOptions));
+  const modelPath = join(outDir, "model.onnx");
+  await writeAtomically(modelPath, chunks);
+
+  const config = bertConfig(graphOptions, options.multilabel ?? false);
+  const configPath = join(outDir, "config.json");
+  await writeAtomically(configPath, [Buffer.from(`${JSON.stringify(config, null, 2)}\n`)]);
+
+  const vocabDir = options.vocabDir === undefined ? DEFAULT_MODEL_DIR : options.vocabDir;
+  if (vocabDir !== null && resolve(vocabDir) !== outDir) {
+    // Read and rename into place rather than copyFile: the sources may be read-only, and copyFile
+    // would carry that mode over and then fail to overwrite the copy next time.
+    for (const file of VOCAB_FILES) await writeAtomically(join(outDir, file), [await readFile(join(vocabDir, file))]);
+  }
+  return { modelPath, configPath, modelBytes: byteLength, parameters: parameterCount(graphOptions), config };
+}
+
+async function countVocab(path: string): Promise<number> {
+  const text = await readFile(path, "utf8");
+  const lines = text.split("\n");
+  if (lines[lines.length - 1] === "") lines.pop();
+  return lines.length;
+}
+
+/** Writes to a temporary file beside `path`, then renames it over `path`. */
+async function writeAtomically(path: string, chunks: readonly Uint8Array[]): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    const file = await open(tmp, "w");
+    try {
+      for (const chunk of chunks) {
+        for (let offset = 0; offset < chunk.byteLength; ) {
+          const { bytesWritten } = await file.write(chunk, offset, chunk.byteLength - offset);
+          offset += bytesWritten;
+        }
+      }
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
+}
+

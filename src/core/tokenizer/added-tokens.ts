@@ -1,0 +1,94 @@
+import { isJsWhitespace } from "./normalizer.js";
+import type { AddedTokenSpec } from "./types.js";
+
+/** A piece of text between added tokens ([start, end) of the text), or one added token. */
+export interface Segment {
+  start: number;
+  end: number;
+  token: AddedTokenSpec | null;
+}
+
+interface TrieNode {
+  next: Map<number, TrieNode>;
+  match: string | null;
+}
+
+/**
+ * transformers.js's DictionarySplitter: at each position the longest added-token content that
+ * starts there (leftmost-longest, case-sensitive, on UTF-16 units), then its lstrip/rstrip, which
+ * trim JS whitespace off the neighbouring text. single_word is not applied (transformers.js
+ * ignores it too).
+ */
+export class AddedTokenSplitter {
+  private readonly root: TrieNode = { next: new Map(), match: null };
+  /** First units of the contents: a text without any of them has no match. */
+  private readonly firstUnits: string[];
+
+  /** `lookup` maps matched contents to tokens (the added_tokens_map). */
+  constructor(
+    contents: readonly string[],
+    private readonly lookup: ReadonlyMap<string, AddedTokenSpec>,
+  ) {
+    const first = new Set<string>();
+    for (const content of contents) {
+      if (content.length === 0) continue;
+      first.add(content[0]);
+      let node = this.root;
+      for (let i = 0; i < content.length; i++) {
+        const c = content.charCodeAt(i);
+        let child = node.next.get(c);
+        if (!child) {
+          child = { next: new Map(), match: null };
+          node.next.set(c, child);
+        }
+        node = child;
+      }
+      node.match = content;
+    }
+    this.firstUnits = [...first];
+  }
+
+  get empty(): boolean {
+    return this.firstUnits.length === 0;
+  }
+
+  /** Cheap pre-check: false means split() would return the whole text as one segment. */
+  mayMatch(text: string): boolean {
+    for (const unit of this.firstUnits) if (text.includes(unit)) return true;
+    return false;
+  }
+
+  split(text: string, start: number, end: number): Segment[] {
+    const segments: Segment[] = [];
+    let textStart = start;
+    let i = start;
+    while (i < end) {
+      let node: TrieNode | undefined = this.root;
+      let match: string | null = null;
+      for (let j = i; j < end; j++) {
+        node = node.next.get(text.charCodeAt(j));
+        if (!node) break;
+        if (node.match !== null) match = node.match;
+      }
+      const token = match === null ? undefined : this.lookup.get(match);
+      if (match === null || !token) {
+        i++;
+        continue;
+      }
+      if (i > textStart) segments.push({ start: textStart, end: i, token: null });
+      segments.push({ start: i, end: i + match.length, token });
+      i += match.length;
+      textStart = i;
+    }
+    if (textStart < end) segments.push({ start: textStart, end, token: null });
+    for (let k = 0; k < segments.length; k++) {
+      const token = segments[k].token;
+      if (!token) continue;
+      const before = segments[k - 1];
+      if (token.lstrip && before && !before.token) while (before.end > before.start && isJsWhitespace(text.charCodeAt(before.end - 1))) before.end--;
+      const after = segments[k + 1];
+      if (token.rstrip && after && !after.token) while (after.start < after.end && isJsWhitespace(text.charCodeAt(after.start))) after.start++;
+    }
+    return segments;
+  }
+}

@@ -1,0 +1,483 @@
+/**
+ * A fast BERT tokenizer (BertNormalizer → BertPreTokenizer → WordPiece → [CLS] … [SEP]) whose ids
+ * equal Hugging Face's. The reference is transformers.js (@huggingface/transformers 4.3.1, i.e.
+ * @huggingface/tokenizers 0.2.0), which test/fixtures/tokenizer-parity.json was made with; on
+ * ordinary text that is also what the Rust/Python `tokenizers` give.
+ *
+ * Literal special tokens. The added tokens of tokenizer.json ([PAD] [UNK] [CLS] [SEP] [MASK] for
+ * BERT, all "normalized": false) are searched for in the RAW text, before normalization, and the
+ * match is case-sensitive: "[CLS]" typed in user text becomes id 101 (like HF, Rust and JS alike),
+ * while "[cls]" or "[Cls]" is ordinary text → "[", "cl", "##s", "]" (1031 18856 2015 1033). We do
+ * the same, since parity is the requirement; callers that must not let users inject special tokens
+ * have to escape or reject them before encode(). (Tokens with "normalized": true are searched for
+ * in the normalized text instead, as HF does.)
+ *
+ * Where transformers.js differs from the Rust crate, we follow transformers.js (the fixture):
+ *  - clean_text keeps unassigned code points (Cn); Rust drops them with the other C* categories;
+ *  - handle_chinese_chars looks at UTF-16 units, so astral CJK ideographs (U+20000…) get no spaces;
+ *  - lowercasing is String.prototype.toLowerCase on the whole text, so a capital sigma at the end
+ *    of a word becomes "ς" (Rust maps Σ → σ per char);
+ *  - lowercase happens before strip_accents (Rust strips first; same text in practice);
+ *  - a text section that normalizes to exactly an added token's content becomes that token;
+ *  - an added token's single_word flag is ignored;
+ *  - Unicode categories (\p{P}, \p{Mn}, \s…) come from the running V8/ICU, not from a fixed table.
+ *
+ * Speed: encode() walks the text once over UTF-16 units with a per-unit class table (normalizer.ts):
+ * ASCII words are looked up in a bounded word → piece-ids cache by their raw slice (no per-char
+ * strings), punctuation and CJK ideographs map straight to an id, dropped control/format chars are
+ * skipped. A whitespace-delimited chunk holding anything else (accented letters, marks, surrogates)
+ * is normalized as a string exactly as transformers.js does, then pre-tokenized with the same regex.
+ * Offsets, and tokenizers with normalized added tokens, always take that string path.
+ */
+import { AddedTokenSplitter, type Segment } from "./added-tokens.js";
+import { specFromDirectory, specFromTokenizerJson, specFromVocabList, TokenizerLoadError, type TokenizerSpec } from "./loader.js";
+import {
+  CLASS_DROP,
+  CLASS_SEPARATOR,
+  CLASS_STANDALONE,
+  CLASS_WORD,
+  PRE_TOKENIZE_RE,
+  charClasses,
+  normalizeAligned,
+  normalizeExact,
+  type NormalizerFlags,
+} from "./normalizer.js";
+import type { AddedTokenSpec, BertTokenizerOptions, EncodeOptions, Encoded, TokenizerConfig } from "./types.js";
+import { WordPiece } from "./wordpiece.js";
+
+const DEFAULT_WORD_CACHE_SIZE = 65_536;
+
+/** Internal knobs for tests; not part of the API. */
+export interface BertTokenizerInternals {
+  /** Encode every text the string-based way (the reference path), even without offsets. */
+  forceExactPath?: boolean;
+}
+
+interface QuirkToken {
+  content: string;
+  id: number;
+  /** The ids the fast path gives for a section that normalizes to `content`. */
+  plainIds: Int32Array;
+}
+
+export class BertTokenizer {
+  readonly config: TokenizerConfig;
+  readonly vocabSize: number;
+  readonly clsId: number;
+  readonly sepId: number;
+  readonly padId: number;
+  readonly unkId: number;
+  readonly maskId: number;
+
+  /** The model's tokens_to_ids, added tokens merged in (what tokenToId answers). */
+  private readonly vocab: Map<string, number>;
+  private readonly tokens: (string | undefined)[];
+  private readonly model: WordPiece;
+  private readonly flags: NormalizerFlags;
+  private readonly classes: Uint8Array;
+  private readonly standaloneIds: Int32Array;
+  private readonly prefixIds: Int32Array;
+  private readonly suffixIds: Int32Array;
+  /** added_tokens_map: content (and normalized content) → token. */
+  private readonly addedMap: Map<string, AddedTokenSpec>;
+  private readonly rawSplitter: AddedTokenSplitter | null;
+  private readonly normalizedSplitter: AddedTokenSplitter | null;
+  private readonly quirks: QuirkToken[];
+  private readonly exactOnly: boolean;
+  private readonly cache: Map<string, number | Int32Array>;
+  private readonly cacheLimit: number;
+  private readonly maxCachedWord: number;
+  private buf = new Int32Array(1024);
+
+  constructor(spec: TokenizerSpec, options: BertTokenizerOptions = {}, internals: BertTokenizerInternals = {}) {
+    const config = { ...spec.config };
+    this.config = Object.freeze(config);
+    this.flags = {
+      cleanText: config.cleanText,
+      handleChineseChars: config.handleChineseChars,
+      lowercase: config.lowercase,
+      stripAccents: config.stripAccents,
+    };
+
+    const modelUnkId = spec.vocab.get(config.unkToken);
+    if (modelUnkId === undefined) throw new TokenizerLoadError(`the unknown token ${JSON.stringify(config.unkToken)} is not in the vocabulary`);
+    this.vocab = new Map(spec.vocab);
+    this.tokens = [];
+    for (const [token, id] of spec.vocab) this.tokens[id] = token;
+    this.addedMap = new Map();
+    const rawContents: string[] = [];
+    const normalizedContents: string[] = [];
+    for (const token of spec.addedTokens) {
+      this.vocab.set(token.content, token.id);
+      this.tokens[token.id] = token.content;
+      this.addedMap.set(token.content, token);
+      if (token.normalized) {
+        const normalized = normalizeExact(token.content, this.flags);
+        normalizedContents.push(normalized);
+        this.addedMap.set(normalized, token);
+      } else {
+        rawContents.push(token.content);
+      }
+    }
+    this.vocabSize = this.tokens.length;
+
+    // transformers.js turns the model's token strings into ids through added_tokens_map first.
+    const resolve = (token: string): number => this.addedMap.get(token)?.id ?? this.vocab.get(token) ?? modelUnkId;
+    const pieceIds = new Map<string, number>();
+    for (const token of this.vocab.keys()) pieceIds.set(token, resolve(token));
+    this.model = new WordPiece(pieceIds, resolve(config.unkToken), config.continuingSubwordPrefix, config.maxInputCharsPerWord);
+
+    const required = (name: string, token: string): number => {
+      const id = this.vocab.get(token);
+      if (id === undefined) throw new TokenizerLoadError(`the ${name} token ${JSON.stringify(token)} is not in the vocabulary`);
+      return id;
+    };
+    this.unkId = required("unknown", config.unkToken);
+    this.clsId = required("classifier", config.clsToken);
+    this.sepId = required("separator", config.sepToken);
+    this.padId = required("padding", config.padToken);
+    this.maskId = required("mask", config.maskToken);
+    this.prefixIds = Int32Array.from(spec.template?.prefix ?? [], resolve);
+    this.suffixIds = Int32Array.from(spec.template?.suffix ?? [], resolve);
+
+    this.rawSplitter = rawContents.length > 0 ? new AddedTokenSplitter(rawContents, this.addedMap) : null;
+    this.normalizedSplitter = normalizedContents.length > 0 ? new AddedTokenSplitter(normalizedContents, this.addedMap) : null;
+    this.exactOnly = internals.forceExactPath === true || this.normalizedSplitter !== null;
+
+    this.cacheLimit = Math.max(0, Math.floor(options.wordCacheSize ?? DEFAULT_WORD_CACHE_SIZE));
+    this.cache = new Map();
+    this.maxCachedWord = Math.max(16, Math.min(config.maxInputCharsPerWord, 256));
+
+    const { classes, standalone } = charClasses(this.flags);
+    this.classes = classes;
+    this.standaloneIds = new Int32Array(0x10000);
+    for (const [unit, word] of standalone) {
+      const ids = this.model.tokenize(word);
+      this.standaloneIds[unit] = typeof ids === "number" ? ids : ids[0]; // one code point: one piece
+    }
+
+    this.quirks = [];
+    for (const [content, token] of this.addedMap) {
+      if (content.length === 0) continue;
+      const plain: number[] = [];
+      PRE_TOKENIZE_RE.lastIndex = 0;
+      for (const match of content.matchAll(PRE_TOKENIZE_RE)) {
+        const ids = this.model.tokenize(match[0]);
+        if (typeof ids === "number") plain.push(ids);
+        else plain.push(...ids);
+      }
+      this.quirks.push({ content, id: token.id, plainIds: Int32Array.from(plain) });
+    }
+  }
+
+  /**
+   * From a model directory: tokenizer.json when present, else vocab.txt + tokenizer_config.json
+   * (do_lower_case, strip_accents, tokenize_chinese_chars, model_max_length). Throws an Error
+   * naming the file when neither is usable.
+   */
+  static fromDirectory(dir: string, options?: BertTokenizerOptions): BertTokenizer {
+    return new BertTokenizer(specFromDirectory(dir), options);
+  }
+
+  /** From a parsed tokenizer.json (and optionally tokenizer_config.json, for token names and model_max_length). */
+  static fromTokenizerJson(tokenizerJson: unknown, tokenizerConfig?: unknown, options?: BertTokenizerOptions): BertTokenizer {
+    return new BertTokenizer(specFromTokenizerJson(tokenizerJson, tokenizerConfig), options);
+  }
+
+  /**
+   * From vocab.txt's tokens (id = index). Unset settings are BERT-uncased's; stripAccents defaults
+   * to `lowercase`. The special tokens become added tokens, the template [CLS] $A [SEP].
+   */
+  static fromVocab(tokens: string[], config?: Partial<TokenizerConfig>, options?: BertTokenizerOptions): BertTokenizer {
+    return new BertTokenizer(specFromVocabList(tokens, config), options);
+  }
+
+  idToToken(id: number): string {
+    const token = Number.isInteger(id) ? this.tokens[id] : undefined;
+    if (token === undefined) throw new RangeError(`token id ${id} is not in the vocabulary (size ${this.vocabSize})`);
+    return token;
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.vocab.get(token);
+  }
+
+  /** Entries in the word cache now (for tests and metrics). */
+  get cachedWords(): number {
+    return this.cache.size;
+  }
+
+  encode(text: string, options?: EncodeOptions): Encoded {
+    if (typeof text !== "string") throw new TypeError(`encode() needs a string, got ${typeof text}`);
+    const special = options?.addSpecialTokens ?? true;
+    const withOffsets = options?.offsets ?? false;
+    if (withOffsets || this.exactOnly) return this.encodeExact(text, special, withOffsets);
+
+    let n = 0;
+    const buf = this.reserve(text.length + this.prefixIds.length + this.suffixIds.length + 1);
+    if (special) for (let k = 0; k < this.prefixIds.length; k++) buf[n++] = this.prefixIds[k];
+    if (this.rawSplitter === null || !this.rawSplitter.mayMatch(text)) {
+      n = this.fastSection(text, 0, text.length, n);
+    } else {
+      for (const segment of this.rawSplitter.split(text, 0, text.length)) {
+        if (segment.token !== null) {
+          this.reserve(n + 1)[n++] = segment.token.id;
+        } else if (segment.end > segment.start) {
+          n = this.fastSection(text, segment.start, segment.end, n);
+        }
+      }
+    }
+    if (special) {
+      const out = this.reserve(n + this.suffixIds.length);
+      for (let k = 0; k < this.suffixIds.length; k++) out[n++] = this.suffixIds[k];
+    }
+    return { ids: this.buf.slice(0, n) };
+  }
+
+  /** Makes this.buf hold at least `size` ids (keeping its content) and returns it. */
+  private reserve(size: number): Int32Array {
+    if (size > this.buf.length) {
+      const grown = new Int32Array(Math.max(size, this.buf.length * 2));
+      grown.set(this.buf);
+      this.buf = grown;
+    }
+    return this.buf;
+  }
+
+  /**
+   * The hot loop: ids of text[start, end) (a section without added tokens) appended at n.
+   * Chunks (runs between separators) that hold a CLASS_OTHER unit are redone by exactChunk().
+   */
+  private fastSection(text: string, start: number, end: number, n: number): number {
+    const classes = this.classes;
+    const standaloneIds = this.standaloneIds;
+    const n0 = n;
+    let buf = this.reserve(n + (end - start) + 1);
+    let chunkStart = start;
+    let chunkOut = n;
+    let wordStart = -1;
+    let dirty = false;
+    let i = start;
+    while (i < end) {
+      const c = text.charCodeAt(i);
+      const cls = classes[c];
+      if (cls === CLASS_WORD) {
+        if (wordStart < 0) wordStart = i;
+        i++;
+        continue;
+      }
+      if (cls === CLASS_DROP) {
+        if (wordStart >= 0) dirty = true;
+        i++;
+        continue;
+      }
+      if (cls === CLASS_SEPARATOR || cls === CLASS_STANDALONE) {
+        if (wordStart >= 0) {
+          n = this.asciiWord(text, wordStart, i, dirty, n);
+          wordStart = -1;
+          dirty = false;
+        }
+        if (cls === CLASS_STANDALONE) {
+          buf[n++] = standaloneIds[c];
+        } else {
+          chunkStart = i + 1;
+          chunkOut = n;
+        }
+        i++;
+        continue;
+      }
+      // CLASS_OTHER: redo the whole chunk the exact way.
+      let chunkEnd = i + 1;
+      while (chunkEnd < end && classes[text.charCodeAt(chunkEnd)] !== CLASS_SEPARATOR) chunkEnd++;
+      n = this.exactChunk(text, chunkStart, chunkEnd, chunkOut);
+      buf = this.reserve(n + (end - chunkEnd) + 1);
+      wordStart = -1;
+      dirty = false;
+      i = chunkEnd;
+    }
+    if (wordStart >= 0) n = this.asciiWord(text, wordStart, end, dirty, n);
+    if (this.quirks.length > 0) n = this.applyQuirks(text, start, end, n0, n);
+    return n;
+  }
+
+  /** An ASCII word text[start, end), maybe with dropped units inside (dirty), appended at n. */
+  private asciiWord(text: string, start: number, end: number, dirty: boolean, n: number): number {
+    let key: string;
+    if (dirty) {
+      key = "";
+      let run = start;
+      for (let i = start; i < end; i++) {
+        if (this.classes[text.charCodeAt(i)] === CLASS_DROP) {
+          key += text.slice(run, i);
+          run = i + 1;
+        }
+      }
+      key += text.slice(run, end);
+    } else {
+      key = text.slice(start, end);
+    }
+    let ids = this.cache.get(key);
+    if (ids === undefined) {
+      ids = this.model.tokenize(this.flags.lowercase ? key.toLowerCase() : key);
+      this.remember(key, ids);
+    }
+    const buf = this.buf;
+    if (typeof ids === "number") {
+      buf[n++] = ids;
+    } else {
+      buf.set(ids, n);
+      n += ids.length;
+    }
+    return n;
+  }
+
+  private remember(key: string, ids: number | Int32Array): void {
+    if (this.cacheLimit === 0 || key.length > this.maxCachedWord) return;
+    if (this.cache.size >= this.cacheLimit) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
+    }
+    this.cache.set(key, ids);
+  }
+
+  /** Piece ids of one normalized pre-token (cached). */
+  private wordIds(word: string): number | Int32Array {
+    // Cache keys are raw ASCII words too, looked up as if lowercased: keep words with upper-case ASCII out.
+    const cacheable = !this.flags.lowercase || !/[A-Z]/.test(word);
+    let ids = cacheable ? this.cache.get(word) : undefined;
+    if (ids === undefined) {
+      ids = this.model.tokenize(word);
+      if (cacheable) this.remember(word, ids);
+    }
+    return ids;
+  }
+
+  /** text[start, end) normalized as a string and pre-tokenized with the regex; ids appended at n. */
+  private exactChunk(text: string, start: number, end: number, n: number): number {
+    const normalized = normalizeExact(text.slice(start, end), this.flags);
+    const re = PRE_TOKENIZE_RE;
+    re.lastIndex = 0;
+    let match: RegExpExecArray | null;
+    while ((match = re.exec(normalized)) !== null) {
+      const word = match[0];
+      const ids = this.wordIds(word);
+      const buf = this.reserve(n + word.length);
+      if (typeof ids === "number") {
+        buf[n++] = ids;
+      } else {
+        buf.set(ids, n);
+        n += ids.length;
+      }
+    }
+    return n;
+  }
+
+  /** transformers.js: a section whose normalized text is exactly an added token's content is that token. */
+  private applyQuirks(text: string, start: number, end: number, n0: number, n: number): number {
+    const count = n - n0;
+    for (const quirk of this.quirks) {
+      if (quirk.plainIds.length !== count) continue;
+      let same = true;
+      for (let k = 0; k < count && same; k++) same = this.buf[n0 + k] === quirk.plainIds[k];
+      if (same && normalizeExact(text.slice(start, end), this.flags) === quirk.content) {
+        this.buf[n0] = quirk.id;
+        return n0 + 1;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * The string-based path, a transcription of transformers.js's encode_text: split on raw added
+   * tokens, normalize each section, split on normalized added tokens, pre-tokenize, WordPiece.
+   * Computes offsets when asked (mapping normalized units back to the original text).
+   */
+  private encodeExact(text: string, special: boolean, withOffsets: boolean): Encoded {
+    const ids: number[] = [];
+    const offsets: number[] = [];
+    const push = (id: number, start: number, end: number): void => {
+      ids.push(id);
+      offsets.push(start, end);
+    };
+    if (special) for (const id of this.prefixIds) push(id, 0, 0);
+    const sections: Segment[] = this.rawSplitter ? this.rawSplitter.split(text, 0, text.length) : [{ start: 0, end: text.length, token: null }];
+    for (const section of sections) {
+      if (section.token) {
+        push(section.token.id, section.start, section.end);
+        continue;
+      }
+      if (section.end <= section.start) continue;
+      const raw = text.slice(section.start, section.end);
+      const direct = this.addedMap.get(raw);
+      if (direct) {
+        push(direct.id, section.start, section.end);
+        continue;
+      }
+      let normalized: string;
+      let origStart: Uint32Array | undefined;
+      let origEnd: Uint32Array | undefined;
+      if (withOffsets) {
+        ({ normalized, origStart, origEnd } = normalizeAligned(text, section.start, section.end, this.flags, this.classes));
+      } else {
+        normalized = normalizeExact(raw, this.flags);
+      }
+      if (normalized.length === 0) continue;
+      const from = (k: number): number => (origStart ? origStart[k] : 0);
+      const to = (k: number): number => (origEnd ? origEnd[k] : 0);
+      const subsections: Segment[] = this.normalizedSplitter
+        ? this.normalizedSplitter.split(normalized, 0, normalized.length)
+        : [{ start: 0, end: normalized.length, token: null }];
+      for (const sub of subsections) {
+        if (sub.end <= sub.start) continue;
+        const token = sub.token ?? this.addedMap.get(normalized.slice(sub.start, sub.end));
+        if (token) {
+          push(token.id, from(sub.start), to(sub.end - 1));
+          continue;
+        }
+        const subText = normalized.slice(sub.start, sub.end);
+        PRE_TOKENIZE_RE.lastIndex = 0; // matchAll copies lastIndex
+        for (const match of subText.matchAll(PRE_TOKENIZE_RE)) {
+          const word = match[0];
+          const wordStart = sub.start + match.index;
+          const wordEnd = wordStart + word.length;
+          const pieces = this.wordIds(word);
+          if (typeof pieces === "number") {
+            push(pieces, from(wordStart), to(wordEnd - 1));
+            continue;
+          }
+          let p = wordStart;
+          for (let k = 0; k < pieces.length; k++) {
+            const id = pieces[k];
+            const length = (this.tokens[id]?.length ?? 1) - (k > 0 ? this.config.continuingSubwordPrefix.length : 0);
+            const q = k === pieces.length - 1 ? wordEnd : Math.min(wordEnd, p + Math.max(1, length));
+            push(id, from(p), to(Math.max(p, q - 1)));
+            p = q;
+          }
+        }
+      }
+    }
+    if (special) for (const id of this.suffixIds) push(id, 0, 0);
+    const result: Encoded = { ids: Int32Array.from(ids) };
+    if (withOffsets) result.offsets = Uint32Array.from(offsets);
+    return result;
+  }
+}
+
+/**
+ * Cuts ids to maxLength, dropping from the end ('right') or the start ('left'). With hasSpecials
+ * the first id ([CLS]) and the last ([SEP]) are kept and the cut is made inside them. Returns the
+ * input itself when it already fits.
+ */
+export function truncateIds(ids: Int32Array, maxLength: number, side: "right" | "left", hasSpecials: boolean): Int32Array {
+  if (!Number.isInteger(maxLength) || maxLength < 0) throw new RangeError(`maxLength must be a non-negative integer, got ${maxLength}`);
+  if (ids.length <= maxLength) return ids;
+  if (!hasSpecials || ids.length < 2) return side === "right" ? ids.slice(0, maxLength) : ids.slice(ids.length - maxLength);
+  if (maxLength < 2) throw new RangeError(`maxLength ${maxLength} leaves no room for the first and last special tokens`);
+  const out = new Int32Array(maxLength);
+  out[0] = ids[0];
+  out[maxLength - 1] = ids[ids.length - 1];
+  const keep = maxLength - 2;
+  const bodyStart = side === "right" ? 1 : ids.length - 1 - keep;
+  out.set(ids.subarray(bodyStart, bodyStart + keep), 1);
+  return out;
+}

@@ -1,14 +1,17 @@
 import type { Logger } from "pino";
 import { type Config, parseDevice, resolveModelDir, threadsPerWorker } from "./config.js";
 import { Encoder } from "./core/encoder.js";
-import { notFound } from "./core/errors.js";
+import { EmbeddingCache } from "./adaptation/embedding-cache.js";
+import { HeadRegistry } from "./adaptation/head-registry.js";
+import type { AdaptDeps } from "./adaptation/adapt-run.js";
+import { SqliteHeadStore } from "./store/sqlite-store.js";
+import { classifyHandler, headsService, poolingOfStoredConfig } from "./transport/heads-service.js";
 import { readModelDirectory } from "./core/model-directory.js";
 import { PoolingMode, type PoolingName } from "./core/pooling.js";
 import { createLogger } from "./telemetry/logger.js";
 import { CallLogger } from "./transport/calls.js";
 import { encoderService } from "./transport/encoder-service.js";
 import { GrpcServer } from "./transport/server.js";
-import type { ClassifyRequest } from "./gen/bertd/v1/encoder_pb.js";
 
 export interface App {
   readonly port: number;
@@ -24,16 +27,17 @@ export async function startBertd(config: Config): Promise<App> {
   const log = createLogger(config.logLevel, config.logPretty);
   const model = readModelDirectory(resolveModelDir(config.modelDir));
   let encoder: Encoder | undefined;
+  let adapt: AdaptDeps | undefined;
+  const store = new SqliteHeadStore(config.dataDir);
   const calls = new CallLogger(log);
   const server = new GrpcServer(
     {
       encoder: encoderService({
         encoder: () => encoder,
         calls,
-        classify: calls.unary("Classify", async (request: ClassifyRequest) => {
-          throw notFound(`head "${request.head}" does not exist`);
-        }),
+        classify: classifyHandler({ encoder: () => encoder, registry: () => adapt?.registry, calls }),
       }),
+      heads: headsService({ adapt: () => adapt, calls }),
     },
     { maxReceiveMessageBytes: config.maxReceiveMessageBytes },
   );
@@ -56,8 +60,13 @@ export async function startBertd(config: Config): Promise<App> {
       log,
     });
     if (config.warmup) await encoder.warmUp();
+    const registry = new HeadRegistry(store, encoder.info.hash, poolingOfStoredConfig(encoder.info.defaultPooling), log);
+    await registry.loadAll();
+    adapt = { encoder, store, registry, cache: new EmbeddingCache(encoder.info.hash, config.embeddingCacheMb * 2 ** 20), log, busy: new Set() };
   } catch (error) {
     server.server.forceShutdown();
+    await encoder?.close();
+    await store.close();
     throw error;
   }
   server.setServing(true);
@@ -74,6 +83,7 @@ export async function startBertd(config: Config): Promise<App> {
       server.setServing(false);
       await server.shutdown(calls.idle(), config.shutdownTimeoutMs);
       await encoder?.close();
+      await store.close();
       log.info("stopped");
     })();
     return stopping;

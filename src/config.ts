@@ -35,6 +35,8 @@ export const OPTIONS = {
   maxBatchDelayMs: { flag: "max-batch-delay-ms", env: "BERTD_MAX_BATCH_DELAY_MS", kind: "number", default: "0", help: "How long an idle worker waits for a batch to fill before running a partial one", min: 0 },
   maxQueueTokens: { flag: "max-queue-tokens", env: "BERTD_MAX_QUEUE_TOKENS", kind: "int", default: "262144", help: "Tokens waiting for inference before new calls get RESOURCE_EXHAUSTED", min: 1 },
   maxQueueRequests: { flag: "max-queue-requests", env: "BERTD_MAX_QUEUE_REQUESTS", kind: "int", default: "2048", help: "Requests waiting for inference before new calls get RESOURCE_EXHAUSTED", min: 1 },
+  dataDir: { flag: "data-dir", env: "BERTD_DATA_DIR", kind: "string", default: "./data", help: "Where the embedded head store (SQLite, WAL) keeps heads, versions and the example log" },
+  embeddingCacheMb: { flag: "embedding-cache-mb", env: "BERTD_EMBEDDING_CACHE_MB", kind: "int", default: "256", help: "Memory for cached head features (replay and refits skip the encoder)", min: 0 },
   warmup: { flag: "warmup", env: "BERTD_WARMUP", kind: "bool", default: "true", help: "Run warm-up batches over the length buckets before reporting SERVING" },
   shutdownTimeoutMs: { flag: "shutdown-timeout-ms", env: "BERTD_SHUTDOWN_TIMEOUT_MS", kind: "int", default: "30000", help: "On SIGTERM/SIGINT, how long in-flight calls may finish before the server stops anyway", min: 0 },
   logLevel: { flag: "log-level", env: "BERTD_LOG_LEVEL", kind: "string", default: "info", help: "pino log level", choices: ["trace", "debug", "info", "warn", "error", "fatal", "silent"] },

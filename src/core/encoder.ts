@@ -109,8 +109,8 @@ export class Encoder {
   }
 
   /** Tokenizes and checks every input; throws INVALID_ARGUMENT naming the first bad one. */
-  encodeInputs(inputs: readonly string[], truncation: TruncationSide | undefined): { ids: Int32Array[]; tokens: number } {
-    this.checkInputs(inputs);
+  encodeInputs(inputs: readonly string[], truncation: TruncationSide | undefined, options: { unlimited?: boolean } = {}): { ids: Int32Array[]; tokens: number } {
+    if (!options.unlimited) this.checkInputs(inputs);
     const side = truncation ?? this.options.defaultTruncation;
     const max = this.info.maxSequenceLength;
     const ids: Int32Array[] = new Array<Int32Array>(inputs.length);

@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Encoder } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { Heads } from "../../src/gen/bertd/v1/heads_pb.js";
@@ -21,7 +24,8 @@ export interface ServerProcess {
 
 /** Starts `src/main.ts` on a free loopback port and waits until it logs "serving". */
 export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", ...args], {
+  const dataDir = args.includes("--data-dir") ? [] : ["--data-dir", mkdtempSync(join(tmpdir(), "bertd-test-"))];
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", ...dataDir, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

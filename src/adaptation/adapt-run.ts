@@ -1,0 +1,292 @@
+import type { Logger } from "pino";
+import type { Encoder } from "../core/encoder.js";
+import { ServiceError, aborted, failedPrecondition, invalidArgument } from "../core/errors.js";
+import type { PoolingMode } from "../core/pooling.js";
+import { ConfigError, HeadTrainer, isHoldout, resolveTrainConfig, type EvalMetrics, type LabelledExample, type TrainConfig } from "../heads/index.js";
+import type { HeadStore, StoredExample, StoredHeadType } from "../store/head-store.js";
+import type { EmbeddingCache } from "./embedding-cache.js";
+import { featuresFor } from "./features.js";
+import type { HeadRegistry } from "./head-registry.js";
+
+export interface AdaptSettings {
+  readonly head: string;
+  readonly type: StoredHeadType;
+  readonly labels: readonly string[];
+  readonly allowNewLabels: boolean;
+  readonly startFrom: "scratch" | "active" | "auto";
+  readonly architecture: "linear" | "mlp";
+  readonly pooling: PoolingMode;
+  readonly train: Partial<TrainConfig>;
+  readonly promotion: "always" | "if_better" | "never";
+  /** The request's config, protobuf-encoded, stored with each version. */
+  readonly configBytes: Uint8Array;
+}
+
+export interface IncomingExample {
+  readonly id: string;
+  readonly text: string;
+  readonly labels: readonly string[];
+  readonly weight?: number;
+}
+
+export interface Progress {
+  readonly accepted: number;
+  readonly duplicate: number;
+  readonly rejected: number;
+  readonly rejections: { id: string; reason: string }[];
+  readonly steps: number;
+  readonly learningRate: number;
+  readonly runningLoss: number;
+  readonly prequentialAccuracy: number;
+  readonly holdout: EvalMetrics;
+  readonly examplesPerSecond: number;
+  readonly durableExamples: number;
+  readonly lastDurableId: string;
+  readonly skippedUpdates: number;
+}
+
+export interface Committed {
+  readonly version: number;
+  readonly holdout: EvalMetrics;
+  readonly promoted: boolean;
+  readonly reason: string;
+}
+
+export interface AdaptDeps {
+  readonly encoder: Encoder;
+  readonly store: HeadStore;
+  readonly registry: HeadRegistry;
+  readonly cache: EmbeddingCache;
+  readonly log: Logger;
+  /** Heads with an Adapt stream open in this process. */
+  readonly busy: Set<string>;
+}
+
+const HEAD_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const EMPTY_METRICS: EvalMetrics = { examples: 0, accuracy: 0, macroF1: 0, logLoss: 0 };
+
+/** One Adapt stream: validates, logs durably, learns prequentially, commits versions. */
+export class AdaptRun {
+  private accepted = 0;
+  private duplicate = 0;
+  private rejected = 0;
+  private rejections: { id: string; reason: string }[] = [];
+  private durable = 0;
+  private lastDurableId = "";
+  private acceptedSinceCommit = 0;
+  private readonly holdout: LabelledExample[] = [];
+  private readonly started = performance.now();
+  private released = false;
+
+  private constructor(
+    private readonly deps: AdaptDeps,
+    readonly settings: AdaptSettings,
+    private readonly trainer: HeadTrainer,
+    private readonly trainConfig: TrainConfig,
+  ) {}
+
+  static async open(deps: AdaptDeps, settings: AdaptSettings): Promise<AdaptRun> {
+    if (!HEAD_NAME.test(settings.head)) {
+      throw invalidArgument(`config.head "${settings.head}" must be 1–64 characters of letters, digits, '_', '.', '-', starting with a letter or digit`);
+    }
+    if (settings.head === "model") throw invalidArgument(`config.head "model" is reserved for the model's own classifier`);
+    const labels = new Set<string>();
+    for (const label of settings.labels) {
+      if (!label) throw invalidArgument("config.labels has an empty label");
+      if (labels.has(label)) throw invalidArgument(`config.labels has "${label}" twice`);
+      labels.add(label);
+    }
+    if (deps.busy.has(settings.head)) {
+      throw aborted(`head "${settings.head}" is being adapted by another stream on this replica: one writer per head; retry when it ends`);
+    }
+    deps.busy.add(settings.head);
+    try {
+      const existing = await deps.store.getHead(settings.head);
+      if (existing && existing.type !== settings.type) {
+        throw failedPrecondition(`head "${settings.head}" is ${existing.type}, not ${settings.type}`);
+      }
+      if (existing && existing.modelHash !== deps.encoder.info.hash) {
+        throw failedPrecondition(`head "${settings.head}" was trained on another encoder (model hash ${existing.modelHash.slice(0, 12)}…)`);
+      }
+      const fromActive = settings.startFrom === "active" || (settings.startFrom === "auto" && (existing?.activeVersion ?? 0) > 0);
+      if (fromActive && !existing?.activeVersion) throw failedPrecondition(`config.start_from is ACTIVE but head "${settings.head}" has no active version`);
+      let trainer: HeadTrainer;
+      let trainConfig: TrainConfig;
+      try {
+        if (fromActive) {
+          const stored = (await deps.store.loadVersion(settings.head, existing!.activeVersion))!;
+          trainer = HeadTrainer.restore(stored.state, { config: settings.train });
+          trainConfig = trainer.config;
+        } else {
+          trainConfig = resolveTrainConfig(settings.train);
+          if (labels.size === 0 && !settings.allowNewLabels) throw invalidArgument("config.labels is empty and config.allow_new_labels is false: the head could learn nothing");
+          trainer = HeadTrainer.create(
+            { type: settings.type, architecture: settings.architecture, inputDim: deps.encoder.info.hiddenSize, labels: [...labels], allowNewLabels: settings.allowNewLabels },
+            trainConfig,
+          );
+        }
+      } catch (error) {
+        if (error instanceof ConfigError) throw invalidArgument(`config.hyperparameters.${snake(error.field)}: ${error.message}`);
+        throw error;
+      }
+      await deps.store.ensureHead(settings.head, settings.type, deps.encoder.info.hash);
+      return new AdaptRun(deps, settings, trainer, trainConfig);
+    } catch (error) {
+      deps.busy.delete(settings.head);
+      throw error;
+    }
+  }
+
+  /** Validates, logs (durably) and learns a chunk of examples, in order. */
+  async add(examples: readonly IncomingExample[], signal?: AbortSignal): Promise<void> {
+    const valid: StoredExample[] = [];
+    const seen = new Set<string>();
+    for (const example of examples) {
+      const reason = this.problem(example);
+      if (reason) {
+        this.reject(example.id, reason);
+        continue;
+      }
+      if (seen.has(example.id)) {
+        this.duplicate++;
+        continue;
+      }
+      seen.add(example.id);
+      valid.push({
+        id: example.id,
+        text: example.text,
+        labels: example.labels,
+        weight: example.weight ?? 1,
+        holdout: isHoldout(example.id, this.trainConfig.holdoutFraction, this.trainConfig.seed),
+      });
+    }
+    if (valid.length === 0) return;
+    const inserted = await this.deps.store.appendExamples(this.settings.head, valid);
+    const fresh = valid.filter((example) => inserted.has(example.id));
+    this.duplicate += valid.length - fresh.length;
+    this.durable += fresh.length;
+    if (fresh.length > 0) this.lastDurableId = fresh[fresh.length - 1].id;
+    const features = await featuresFor(this.deps.encoder, this.deps.cache, fresh.map((e) => e.text), this.settings.pooling, "background", signal);
+    fresh.forEach((example, i) => {
+      const labelled: LabelledExample = { features: features[i], labels: example.labels, weight: example.weight };
+      if (example.holdout) {
+        this.holdout.push(labelled);
+        this.accepted++;
+        return;
+      }
+      const outcome = this.trainer.learn(labelled);
+      if ("rejected" in outcome) this.reject(example.id, outcome.rejected);
+      else {
+        this.accepted++;
+        this.acceptedSinceCommit++;
+      }
+    });
+  }
+
+  get hasUncommitted(): boolean {
+    return this.acceptedSinceCommit > 0;
+  }
+
+  progress(): Progress {
+    const stats = this.trainer.stats;
+    const seconds = (performance.now() - this.started) / 1000;
+    const rejections = this.rejections;
+    this.rejections = [];
+    return {
+      accepted: this.accepted,
+      duplicate: this.duplicate,
+      rejected: this.rejected,
+      rejections,
+      steps: stats.steps,
+      learningRate: stats.learningRate,
+      runningLoss: Number.isFinite(stats.runningLoss) ? stats.runningLoss : 0,
+      prequentialAccuracy: stats.prequentialAccuracy,
+      holdout: this.holdout.length > 0 ? this.trainer.evaluate(this.holdout) : EMPTY_METRICS,
+      examplesPerSecond: seconds > 0 ? this.accepted / seconds : 0,
+      durableExamples: this.durable,
+      lastDurableId: this.lastDurableId,
+      skippedUpdates: stats.skippedUpdates,
+    };
+  }
+
+  /** Replays the head's logged training examples, evaluates on its logged holdout, stores a version. */
+  async commit(signal?: AbortSignal): Promise<Committed> {
+    const { head, pooling } = this.settings;
+    this.trainer.flush();
+    const logged = await this.deps.store.examples(head);
+    const features = await featuresFor(this.deps.encoder, this.deps.cache, logged.map((e) => e.text), pooling, "background", signal);
+    const training: LabelledExample[] = [];
+    const holdout: LabelledExample[] = [];
+    logged.forEach((example, i) => {
+      const labelled = { features: features[i], labels: example.labels, weight: example.weight };
+      (example.holdout ? holdout : training).push(labelled);
+    });
+    if (this.trainConfig.replayPasses > 0 && training.length > 0) this.trainer.replay(training, this.trainConfig.replayPasses);
+    if (!this.trainer.isFinite()) throw new ServiceError("internal", `head "${head}" has non-finite weights after training: not stored`);
+    const metrics = holdout.length > 0 ? this.trainer.evaluate(holdout) : EMPTY_METRICS;
+    const { promote, reason } = await this.decidePromotion(metrics, holdout);
+    const stats = this.trainer.stats;
+    const version = await this.deps.store.commitVersion(
+      head,
+      {
+        labels: this.trainer.labels,
+        config: this.settings.configBytes,
+        metrics,
+        state: this.trainer.serialize(),
+        trainedExamples: training.length,
+        steps: stats.steps,
+      },
+      promote,
+    );
+    if (promote) await this.deps.registry.refresh(head);
+    this.acceptedSinceCommit = 0;
+    this.deps.log.info({ head, version, promoted: promote, accuracy: metrics.accuracy, holdout: metrics.examples }, "head version committed");
+    return { version, holdout: metrics, promoted: promote, reason };
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.deps.busy.delete(this.settings.head);
+  }
+
+  private async decidePromotion(metrics: EvalMetrics, holdout: LabelledExample[]): Promise<{ promote: boolean; reason: string }> {
+    const { promotion, head } = this.settings;
+    if (promotion === "always") return { promote: true, reason: "promotion ALWAYS" };
+    if (promotion === "never") return { promote: false, reason: "promotion NEVER: promote with SetActiveVersion" };
+    const record = await this.deps.store.getHead(head);
+    if (!record?.activeVersion) return { promote: true, reason: "the head had no active version" };
+    if (holdout.length === 0) return { promote: true, reason: "no holdout examples to compare on" };
+    const active = await this.deps.store.loadVersion(head, record.activeVersion);
+    const previous = HeadTrainer.restore(active!.state).evaluate(holdout);
+    const better = metrics.accuracy >= previous.accuracy;
+    const comparison = `holdout accuracy ${metrics.accuracy.toFixed(4)} vs active v${record.activeVersion} ${previous.accuracy.toFixed(4)} on the same ${holdout.length} examples`;
+    return { promote: better, reason: better ? comparison : `${comparison}: kept the active version` };
+  }
+
+  private problem(example: IncomingExample): string | undefined {
+    if (!example.id) return "example.id is empty";
+    if (!example.text) return "example.text is empty";
+    if (example.text.length > 100_000) return `example.text has ${example.text.length} characters, over 100000`;
+    const weight = example.weight ?? 1;
+    if (!Number.isFinite(weight) || weight <= 0) return `example.weight ${weight} must be finite and > 0`;
+    if (this.settings.type === "multiclass" && example.labels.length !== 1) {
+      return `a MULTICLASS example needs exactly one label; got ${example.labels.length}`;
+    }
+    if (!this.trainer.allowNewLabels) {
+      const known = this.trainer.labels;
+      const unknown = example.labels.find((label) => !known.includes(label));
+      if (unknown !== undefined) return `label "${unknown}" is not one of the head's labels (and allow_new_labels is false)`;
+    }
+    return undefined;
+  }
+
+  private reject(id: string, reason: string): void {
+    this.rejected++;
+    if (this.rejections.length < 100) this.rejections.push({ id, reason });
+  }
+}
+
+function snake(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}

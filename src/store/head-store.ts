@@ -1,0 +1,70 @@
+/**
+ * Where heads live: immutable versions, an active-version pointer, and the append-only log of
+ * accepted examples. SQLite (embedded, the default) implements it; PostgreSQL can, for replicas.
+ */
+export type StoredHeadType = "multiclass" | "multilabel";
+
+export interface HeadRecord {
+  readonly name: string;
+  readonly type: StoredHeadType;
+  readonly modelHash: string;
+  /** 0 = no version is active. */
+  readonly activeVersion: number;
+  readonly latestVersion: number;
+  readonly createdAtMs: number;
+}
+
+export interface VersionMetrics {
+  readonly examples: number;
+  readonly accuracy: number;
+  readonly macroF1: number;
+  readonly logLoss: number;
+}
+
+export interface NewVersion {
+  readonly labels: readonly string[];
+  /** The AdaptConfig the version was trained with, protobuf-encoded. */
+  readonly config: Uint8Array;
+  readonly metrics: VersionMetrics;
+  /** The trainer's full state (weights, optimizer, normalizer, labels): HeadTrainer.serialize(). */
+  readonly state: Uint8Array;
+  readonly trainedExamples: number;
+  readonly steps: number;
+}
+
+export interface VersionSummary extends Omit<NewVersion, "state"> {
+  readonly version: number;
+  readonly createdAtMs: number;
+}
+
+export interface StoredVersion extends VersionSummary {
+  readonly state: Uint8Array;
+}
+
+export interface StoredExample {
+  readonly id: string;
+  readonly text: string;
+  readonly labels: readonly string[];
+  readonly weight: number;
+  readonly holdout: boolean;
+}
+
+export interface HeadStore {
+  listHeads(): Promise<HeadRecord[]>;
+  getHead(name: string): Promise<HeadRecord | undefined>;
+  /** Creates the head if it does not exist; returns it either way. */
+  ensureHead(name: string, type: StoredHeadType, modelHash: string): Promise<HeadRecord>;
+  listVersions(name: string): Promise<VersionSummary[]>;
+  loadVersion(name: string, version: number): Promise<StoredVersion | undefined>;
+  /** Appends examples whose ids the head has not seen; resolves, durably written, with the ids that were new. */
+  appendExamples(name: string, examples: readonly StoredExample[]): Promise<Set<string>>;
+  /** Every logged example of the head, in the order they were accepted. */
+  examples(name: string): Promise<StoredExample[]>;
+  countExamples(name: string): Promise<number>;
+  /** Stores a new immutable version (numbered latest + 1) and, if asked, makes it active. */
+  commitVersion(name: string, version: NewVersion, promote: boolean): Promise<number>;
+  /** Returns the previous active version. */
+  setActiveVersion(name: string, version: number): Promise<number>;
+  deleteHead(name: string): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,224 @@
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { failedPrecondition, notFound, unavailable } from "../core/errors.js";
+import type { HeadRecord, HeadStore, NewVersion, StoredExample, StoredHeadType, StoredVersion, VersionSummary } from "./head-store.js";
+
+const MIGRATIONS = [
+  `CREATE TABLE heads (
+     name TEXT PRIMARY KEY,
+     type TEXT NOT NULL,
+     model_hash TEXT NOT NULL,
+     active_version INTEGER NOT NULL DEFAULT 0,
+     latest_version INTEGER NOT NULL DEFAULT 0,
+     created_at_ms INTEGER NOT NULL
+   ) STRICT;
+   CREATE TABLE versions (
+     head TEXT NOT NULL REFERENCES heads(name) ON DELETE CASCADE,
+     version INTEGER NOT NULL,
+     created_at_ms INTEGER NOT NULL,
+     labels TEXT NOT NULL,
+     config BLOB NOT NULL,
+     metrics TEXT NOT NULL,
+     state BLOB NOT NULL,
+     trained_examples INTEGER NOT NULL,
+     steps INTEGER NOT NULL,
+     PRIMARY KEY (head, version)
+   ) STRICT;
+   CREATE TABLE examples (
+     head TEXT NOT NULL REFERENCES heads(name) ON DELETE CASCADE,
+     seq INTEGER NOT NULL,
+     id TEXT NOT NULL,
+     text TEXT NOT NULL,
+     labels TEXT NOT NULL,
+     weight REAL NOT NULL,
+     holdout INTEGER NOT NULL,
+     PRIMARY KEY (head, seq),
+     UNIQUE (head, id)
+   ) STRICT;`,
+];
+
+interface HeadRow {
+  name: string;
+  type: string;
+  model_hash: string;
+  active_version: number;
+  latest_version: number;
+  created_at_ms: number;
+}
+
+interface VersionRow {
+  version: number;
+  created_at_ms: number;
+  labels: string;
+  config: Buffer;
+  metrics: string;
+  state?: Buffer;
+  trained_examples: number;
+  steps: number;
+}
+
+interface ExampleRow {
+  id: string;
+  text: string;
+  labels: string;
+  weight: number;
+  holdout: number;
+}
+
+/** The embedded store: one SQLite file in WAL mode under --data-dir; every write is one transaction. */
+export class SqliteHeadStore implements HeadStore {
+  private readonly db: Database.Database;
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(join(dataDir, "heads.sqlite"));
+    this.db.pragma("journal_mode = WAL");
+    // FULL: a commit is on disk before the example is acknowledged as durable.
+    this.db.pragma("synchronous = FULL");
+    this.db.pragma("foreign_keys = ON");
+    this.db.pragma("busy_timeout = 5000");
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma("user_version", { simple: true }) as number;
+    for (let version = current; version < MIGRATIONS.length; version++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[version]);
+        this.db.pragma(`user_version = ${version + 1}`);
+      })();
+    }
+  }
+
+  /** SQLite's own check of the file, for tests and the torture script. */
+  integrityCheck(): string {
+    return this.db.pragma("integrity_check", { simple: true }) as string;
+  }
+
+  async listHeads(): Promise<HeadRecord[]> {
+    return (this.db.prepare("SELECT * FROM heads ORDER BY name").all() as HeadRow[]).map(toHead);
+  }
+
+  async getHead(name: string): Promise<HeadRecord | undefined> {
+    const row = this.db.prepare("SELECT * FROM heads WHERE name = ?").get(name) as HeadRow | undefined;
+    return row && toHead(row);
+  }
+
+  async ensureHead(name: string, type: StoredHeadType, modelHash: string): Promise<HeadRecord> {
+    return this.write(() => {
+      this.db
+        .prepare("INSERT INTO heads (name, type, model_hash, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING")
+        .run(name, type, modelHash, Date.now());
+      return toHead(this.db.prepare("SELECT * FROM heads WHERE name = ?").get(name) as HeadRow);
+    });
+  }
+
+  async listVersions(name: string): Promise<VersionSummary[]> {
+    const rows = this.db
+      .prepare("SELECT version, created_at_ms, labels, config, metrics, trained_examples, steps FROM versions WHERE head = ? ORDER BY version")
+      .all(name) as VersionRow[];
+    return rows.map(toSummary);
+  }
+
+  async loadVersion(name: string, version: number): Promise<StoredVersion | undefined> {
+    const row = this.db.prepare("SELECT * FROM versions WHERE head = ? AND version = ?").get(name, version) as VersionRow | undefined;
+    return row && { ...toSummary(row), state: new Uint8Array(row.state!) };
+  }
+
+  async appendExamples(name: string, examples: readonly StoredExample[]): Promise<Set<string>> {
+    return this.write(() => {
+      const next = (this.db.prepare("SELECT COALESCE(MAX(seq), 0) AS seq FROM examples WHERE head = ?").get(name) as { seq: number }).seq;
+      const insert = this.db.prepare(
+        "INSERT INTO examples (head, seq, id, text, labels, weight, holdout) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (head, id) DO NOTHING",
+      );
+      const inserted = new Set<string>();
+      let seq = next;
+      for (const example of examples) {
+        const result = insert.run(name, seq + 1, example.id, example.text, JSON.stringify(example.labels), example.weight, example.holdout ? 1 : 0);
+        if (result.changes > 0) {
+          seq++;
+          inserted.add(example.id);
+        }
+      }
+      return inserted;
+    });
+  }
+
+  async examples(name: string): Promise<StoredExample[]> {
+    const rows = this.db.prepare("SELECT id, text, labels, weight, holdout FROM examples WHERE head = ? ORDER BY seq").all(name) as ExampleRow[];
+    return rows.map((row) => ({ id: row.id, text: row.text, labels: JSON.parse(row.labels) as string[], weight: row.weight, holdout: row.holdout === 1 }));
+  }
+
+  async countExamples(name: string): Promise<number> {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM examples WHERE head = ?").get(name) as { n: number }).n;
+  }
+
+  async commitVersion(name: string, version: NewVersion, promote: boolean): Promise<number> {
+    return this.write(() => {
+      const head = this.db.prepare("SELECT * FROM heads WHERE name = ?").get(name) as HeadRow | undefined;
+      if (!head) throw notFound(`head "${name}" does not exist`);
+      const number = head.latest_version + 1;
+      this.db
+        .prepare(
+          "INSERT INTO versions (head, version, created_at_ms, labels, config, metrics, state, trained_examples, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .run(name, number, Date.now(), JSON.stringify(version.labels), Buffer.from(version.config), JSON.stringify(version.metrics), Buffer.from(version.state), version.trainedExamples, version.steps);
+      this.db.prepare(`UPDATE heads SET latest_version = ?${promote ? ", active_version = ?" : ""} WHERE name = ?`).run(...(promote ? [number, number, name] : [number, name]));
+      return number;
+    });
+  }
+
+  async setActiveVersion(name: string, version: number): Promise<number> {
+    return this.write(() => {
+      const head = this.db.prepare("SELECT * FROM heads WHERE name = ?").get(name) as HeadRow | undefined;
+      if (!head) throw notFound(`head "${name}" does not exist`);
+      const exists = this.db.prepare("SELECT 1 FROM versions WHERE head = ? AND version = ?").get(name, version);
+      if (!exists) throw failedPrecondition(`head "${name}" has no version ${version} (latest is ${head.latest_version})`);
+      this.db.prepare("UPDATE heads SET active_version = ? WHERE name = ?").run(version, name);
+      return head.active_version;
+    });
+  }
+
+  async deleteHead(name: string): Promise<boolean> {
+    return this.write(() => this.db.prepare("DELETE FROM heads WHERE name = ?").run(name).changes > 0);
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  /** Runs a write transaction; a read-only or full disk becomes UNAVAILABLE with SQLite's reason. */
+  private write<T>(body: () => T): T {
+    try {
+      return this.db.transaction(body)();
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? "";
+      if (/SQLITE_(READONLY|FULL|IOERR|CANTOPEN|BUSY)/.test(code)) throw unavailable(`the head store cannot write (${code}): ${(error as Error).message}`);
+      throw error;
+    }
+  }
+}
+
+function toHead(row: HeadRow): HeadRecord {
+  return {
+    name: row.name,
+    type: row.type as StoredHeadType,
+    modelHash: row.model_hash,
+    activeVersion: row.active_version,
+    latestVersion: row.latest_version,
+    createdAtMs: row.created_at_ms,
+  };
+}
+
+function toSummary(row: VersionRow): VersionSummary {
+  return {
+    version: row.version,
+    createdAtMs: row.created_at_ms,
+    labels: JSON.parse(row.labels) as string[],
+    config: new Uint8Array(row.config),
+    metrics: JSON.parse(row.metrics) as VersionSummary["metrics"],
+    trainedExamples: row.trained_examples,
+    steps: row.steps,
+  };
+}

@@ -1,0 +1,194 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { status, type ServiceError } from "@grpc/grpc-js";
+import Database from "better-sqlite3";
+import { HeadType, Promotion } from "../../src/gen/bertd/v1/heads_pb.js";
+import { adapt, toyExamples } from "../helpers/adapt-client.js";
+import { startServer, type ServerProcess } from "../helpers/server-process.js";
+
+const HYPER = { seed: 7n, replayPasses: 3, holdoutFraction: 0.2 };
+
+function stateOf(dataDir: string, head: string, version: number): Buffer {
+  const db = new Database(join(dataDir, "heads.sqlite"), { readonly: true });
+  try {
+    return (db.prepare("SELECT state FROM versions WHERE head = ? AND version = ?").get(head, version) as { state: Buffer }).state;
+  } finally {
+    db.close();
+  }
+}
+
+function loggedIds(dataDir: string, head: string): string[] {
+  const db = new Database(join(dataDir, "heads.sqlite"), { readonly: true });
+  try {
+    return (db.prepare("SELECT id FROM examples WHERE head = ? ORDER BY seq").all(head) as { id: string }[]).map((r) => r.id);
+  } finally {
+    db.close();
+  }
+}
+
+async function code(promise: Promise<unknown>, expected: status, pattern: RegExp): Promise<void> {
+  await assert.rejects(promise, (error: ServiceError) => {
+    assert.equal(error.code, expected, `${status[error.code]}: ${error.details}`);
+    assert.match(error.details, pattern);
+    return true;
+  });
+}
+
+describe("Adapt and Classify over gRPC", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "bertd-adapt-"));
+  let server: ServerProcess;
+  before(async () => {
+    server = await startServer(["--data-dir", dataDir]);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("learns a separable task to 100% holdout accuracy and serves it at once", async () => {
+    const examples = toyExamples(120);
+    const result = await adapt(server.heads(), { head: "topics", labels: ["sport", "food"], hyperparameters: HYPER, progressEvery: 40 }, examples);
+    assert.equal(result.committed.length, 1);
+    const [committed] = result.committed;
+    assert.equal(committed.version, 1);
+    assert.ok(committed.promoted);
+    assert.ok(Number(committed.holdout!.examples) > 5, "some examples were held out");
+    assert.equal(committed.holdout!.accuracy, 1);
+    const last = result.progress.at(-1)!;
+    assert.equal(Number(last.accepted), 120);
+    assert.equal(Number(last.durableExamples), 120);
+    assert.ok(last.prequentialAccuracy > 0.5 && last.prequentialAccuracy <= 1);
+    const classify = server.encoder().unary("classify");
+    const response = await classify({ head: "topics", inputs: ["goal football team stadium", "bake flour sugar oven"], topK: 1 });
+    assert.equal(response.headVersion, 1);
+    assert.deepEqual(
+      response.predictions.map((p) => p.labels[0].label),
+      ["sport", "food"],
+    );
+    const all = await classify({ head: "topics", inputs: ["referee"] });
+    assert.equal(all.predictions[0].labels.length, 2);
+    assert.ok(all.predictions[0].labels[0].score >= all.predictions[0].labels[1].score);
+    const head = await server.heads().unary("getHead")({ head: "topics" });
+    assert.equal(head.head?.activeVersion, 1);
+    assert.deepEqual(head.head?.labels, ["sport", "food"]);
+    assert.equal(head.versions[0].config?.hyperparameters?.replayPasses, 3);
+    const list = await server.heads().unary("listHeads")({});
+    assert.ok(list.heads.some((h) => h.name === "topics"));
+  });
+
+  it("learns multilabel heads and labels that arrive mid-stream", async () => {
+    const examples = toyExamples(90, ["sport", "food", "music"], "ml").map((e, i) => ({ ...e, labels: i % 5 === 0 ? [...e.labels, "music"].filter((v, j, a) => a.indexOf(v) === j) : e.labels }));
+    const multi = await adapt(server.heads(), { head: "multi", type: HeadType.MULTILABEL, labels: ["sport", "food", "music"], hyperparameters: HYPER }, examples);
+    assert.equal(multi.committed[0].version, 1);
+    assert.ok(multi.committed[0].holdout!.macroF1 > 0.5);
+    const grown = await adapt(server.heads(), { head: "grown", labels: ["sport"], allowNewLabels: true, hyperparameters: HYPER }, toyExamples(90, ["sport", "food", "music"], "gr"));
+    assert.equal(grown.committed[0].holdout!.accuracy, 1);
+    const head = await server.heads().unary("getHead")({ head: "grown" });
+    assert.deepEqual([...head.head!.labels].sort(), ["food", "music", "sport"]);
+  });
+
+  it("reports bad examples in progress and goes on; rejects bad configs naming the field", async () => {
+    const examples = [
+      ...toyExamples(20, ["sport", "food"], "ok"),
+      { id: "bad-label", text: "goal", labels: ["weather"] },
+      { id: "bad-text", text: "", labels: ["sport"] },
+      { id: "bad-weight", text: "goal", labels: ["sport"], weight: -1 },
+      { id: "two-labels", text: "goal", labels: ["sport", "food"] },
+      { id: "ok-0", text: "goal again", labels: ["sport"] },
+    ];
+    const result = await adapt(server.heads(), { head: "picky", labels: ["sport", "food"], hyperparameters: HYPER }, examples);
+    const reasons = result.progress.flatMap((p) => p.rejections.map((r) => `${r.id}: ${r.reason}`));
+    assert.equal(Number(result.progress.at(-1)!.rejected), 4);
+    assert.equal(Number(result.progress.at(-1)!.duplicate), 1);
+    assert.ok(reasons.some((r) => /bad-label: label "weather" is not one of the head's labels/.test(r)), reasons.join("; "));
+    assert.ok(reasons.some((r) => /bad-text: example.text is empty/.test(r)));
+    assert.ok(reasons.some((r) => /bad-weight: example.weight -1/.test(r)));
+    assert.ok(reasons.some((r) => /two-labels: a MULTICLASS example needs exactly one label/.test(r)));
+
+    const heads = server.heads();
+    await code(adapt(heads, {}, [], { first: { request: { case: "commit", value: {} } } }), status.INVALID_ARGUMENT, /first message must be a config/);
+    await code(adapt(heads, { head: "x", labels: ["a"], hyperparameters: { learningRate: -1 } }, []), status.INVALID_ARGUMENT, /hyperparameters\.learning_rate/);
+    await code(adapt(heads, { head: "x", labels: ["a"], hyperparameters: { batchSize: 0 } }, []), status.INVALID_ARGUMENT, /hyperparameters\.batch_size/);
+    await code(adapt(heads, { head: "bad name!", labels: ["a"] }, []), status.INVALID_ARGUMENT, /config.head/);
+    await code(adapt(heads, { head: "x", labels: [] }, []), status.INVALID_ARGUMENT, /labels is empty/);
+    await code(adapt(heads, { head: "x", labels: ["a"], type: 9 as HeadType }, []), status.INVALID_ARGUMENT, /config.type: unknown value 9/);
+    await code(server.encoder().unary("classify")({ head: "nope", inputs: ["a"] }), status.NOT_FOUND, /head "nope" does not exist/);
+    await code(server.encoder().unary("classify")({ head: "topics", inputs: ["a"], version: 42 }), status.NOT_FOUND, /no version 42/);
+  });
+
+  it("allows one Adapt stream per head: a second one is ABORTED", async () => {
+    const first = adapt(server.heads(), { head: "solo", labels: ["sport", "food"], hyperparameters: HYPER }, toyExamples(10), { end: false });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await code(adapt(server.heads(), { head: "solo", labels: ["sport", "food"] }, toyExamples(4)), status.ABORTED, /being adapted by another stream/);
+    void first.catch(() => {});
+  });
+
+  it("rolls back with SetActiveVersion, and IF_BETTER keeps a better active version", async () => {
+    const noisy = toyExamples(60, ["sport", "food"], "noise").map((e, i) => ({ ...e, labels: [i % 2 === 0 ? "food" : "sport"] }));
+    const worse = await adapt(server.heads(), { head: "topics", promotion: Promotion.IF_BETTER, hyperparameters: HYPER }, noisy);
+    assert.equal(worse.committed[0].version, 2);
+    const head = await server.heads().unary("getHead")({ head: "topics" });
+    const promotedTo = worse.committed[0].promoted ? 2 : 1;
+    assert.equal(head.head?.activeVersion, promotedTo, worse.committed[0].promotionReason);
+    const set = await server.heads().unary("setActiveVersion")({ head: "topics", version: 2 });
+    assert.equal(set.activeVersion, 2);
+    assert.equal((await server.encoder().unary("classify")({ head: "topics", inputs: ["goal"] })).headVersion, 2);
+    await server.heads().unary("setActiveVersion")({ head: "topics", version: 1 });
+    assert.equal((await server.encoder().unary("classify")({ head: "topics", inputs: ["goal"] })).headVersion, 1);
+    await code(server.heads().unary("setActiveVersion")({ head: "topics", version: 9 }), status.FAILED_PRECONDITION, /no version 9/);
+  });
+
+  it("gives bit-identical weights for the same examples and seed, and across a restart (resume)", async () => {
+    const a = toyExamples(50, ["sport", "food"], "a", 3);
+    const b = toyExamples(50, ["sport", "food"], "b", 4);
+    const config = { labels: ["sport", "food"], hyperparameters: HYPER, promotion: Promotion.ALWAYS };
+    await adapt(server.heads(), { ...config, head: "twin1" }, a);
+    await adapt(server.heads(), { ...config, head: "twin2" }, a);
+    assert.deepEqual(stateOf(dataDir, "twin1", 1), stateOf(dataDir, "twin2", 1));
+
+    await adapt(server.heads(), { ...config, head: "onego" }, [...a, "commit", ...b]);
+    await adapt(server.heads(), { ...config, head: "resumed" }, a);
+    await server.stop();
+    server = await startServer(["--data-dir", dataDir]);
+    await adapt(server.heads(), { ...config, head: "resumed" }, b);
+    assert.deepEqual(stateOf(dataDir, "resumed", 2), stateOf(dataDir, "onego", 2));
+    // The restarted server serves exactly the committed versions.
+    assert.equal((await server.encoder().unary("classify")({ head: "topics", inputs: ["goal"] })).headVersion, 1);
+    assert.equal((await server.encoder().unary("classify")({ head: "resumed", inputs: ["goal"] })).headVersion, 2);
+  });
+
+  it("keeps every committed version and every example acked as durable across kill -9", async () => {
+    const before = await adapt(server.heads(), { head: "crash", labels: ["sport", "food"], hyperparameters: HYPER }, toyExamples(30, ["sport", "food"], "c1"));
+    assert.equal(before.committed[0].version, 1);
+    const call = server.heads().stream("adapt");
+    let durable = 0;
+    let lastId = "";
+    const sawProgress = new Promise<void>((resolve) =>
+      call.on("data", (message: { response: { case: string; value: { durableExamples?: bigint; lastDurableId?: string } } }) => {
+        if (message.response.case === "progress") {
+          durable = Number(message.response.value.durableExamples);
+          lastId = message.response.value.lastDurableId ?? "";
+          if (durable >= 40) resolve();
+        }
+      }),
+    );
+    call.on("error", () => {});
+    const { create } = await import("@bufbuild/protobuf");
+    const { AdaptRequestSchema } = await import("../../src/gen/bertd/v1/heads_pb.js");
+    call.write(create(AdaptRequestSchema, { request: { case: "config", value: { head: "crash", labels: ["sport", "food"], hyperparameters: HYPER, progressEvery: 10 } } }));
+    for (const example of toyExamples(400, ["sport", "food"], "c2")) call.write(create(AdaptRequestSchema, { request: { case: "example", value: example } }));
+    await sawProgress;
+    server.process.kill("SIGKILL");
+    await server.stop();
+    server = await startServer(["--data-dir", dataDir]);
+    const ids = loggedIds(dataDir, "crash");
+    for (let i = 0; i < 30; i++) assert.ok(ids.includes(`c1-${i}`));
+    assert.ok(ids.includes(lastId), `last acked durable id ${lastId} is in the log`);
+    assert.ok(ids.filter((id) => id.startsWith("c2-")).length >= durable - 0);
+    const head = await server.heads().unary("getHead")({ head: "crash" });
+    assert.equal(head.head?.activeVersion, 1);
+    assert.equal((await server.encoder().unary("classify")({ head: "crash", inputs: ["goal"] })).headVersion, 1);
+  });
+});

@@ -4,7 +4,8 @@
  *
  * Options: --model minilm|default|base (shape generated with a fixed seed), --texts N, --quick.
  */
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -96,7 +97,8 @@ for (const text of corpora.short.slice(0, quick ? 100 : 300)) {
 await session.release();
 
 // 2. The server at saturation, then latency at concurrency 1 and at half of saturation.
-const server = await startServer(["--model-dir", modelDir, "--log-level", "warn", "--max-batch-tokens", String(MAX_BATCH_TOKENS), "--max-batch-size", String(MAX_BATCH_SIZE)]);
+const quiet = { captureLogs: false };
+const server = await startServer(["--model-dir", modelDir, "--max-batch-tokens", String(MAX_BATCH_TOKENS), "--max-batch-size", String(MAX_BATCH_SIZE)], {}, quiet);
 const embed = server.encoder().unary("embed");
 const saturation: Record<string, number> = {};
 async function saturate(name: string, texts: string[], perRequest: number, concurrency: number): Promise<number> {
@@ -126,7 +128,7 @@ await openLoop(halfRate, quick ? 3 : 8, async (i, scheduledAt) => {
 
 // 3. Overload: 10× the saturated rate for a few seconds against a server with a short queue.
 await server.stop();
-const burstServer = await startServer(["--model-dir", modelDir, "--log-level", "warn", "--max-queue-requests", "128"]);
+const burstServer = await startServer(["--model-dir", modelDir, "--max-queue-requests", "128"], {}, quiet);
 const burstEmbed = burstServer.encoder().unary("embed");
 const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${burstServer.process.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 const unloaded = new Latencies();
@@ -160,40 +162,16 @@ for (const text of corpora.short.slice(0, 100)) {
 }
 await burstServer.stop();
 
-// 4. transformers.js's feature-extraction pipeline, its best batch size.
-const tjsRoot = join(ROOT, "bench", "out", "transformers");
-const tjsModel = join(tjsRoot, preset);
-if (!existsSync(join(tjsModel, "onnx", "model.onnx"))) {
-  mkdirSync(join(tjsModel, "onnx"), { recursive: true });
-  for (const file of ["config.json", "tokenizer.json", "tokenizer_config.json"]) symlinkSync(join(modelDir, file), join(tjsModel, file));
-  symlinkSync(join(modelDir, "model.onnx"), join(tjsModel, "onnx", "model.onnx"));
-}
-const transformers = await import("@huggingface/transformers");
-transformers.env.allowRemoteModels = false;
-transformers.env.localModelPath = `${tjsRoot}/`;
-const extractor = await transformers.pipeline("feature-extraction", preset, {
-  dtype: "fp32",
-  device: "cpu",
-  session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 },
+// 4. transformers.js's feature-extraction pipeline, its best batch size. It brings its own
+// onnxruntime-node (1.30), which cannot load beside ours in one process: it runs in a child.
+const tjsRun = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "bench", "lib", "transformers-js.ts"), modelDir, preset, String(threads), String(quick ? 200 : 800)], {
+  encoding: "utf8",
+  maxBuffer: 1 << 26,
+  input: JSON.stringify(corpora),
 });
-const tjs: Record<string, number> = {};
-for (const [name, texts] of Object.entries(corpora)) {
-  const sample = texts.slice(0, quick ? 200 : 800);
-  let best = 0;
-  for (const batch of [1, 8, 32]) {
-    await extractor(sample.slice(0, batch), { pooling: "mean" });
-    const started = performance.now();
-    for (let i = 0; i < sample.length; i += batch) await extractor(sample.slice(i, i + batch), { pooling: "mean" });
-    const rate = sample.length / ((performance.now() - started) / 1000);
-    log(`transformers.js ${name} batch ${batch}: ${rate.toFixed(1)} seq/s`);
-    if (rate > best) {
-      best = rate;
-      tjs[`${name}Batch`] = batch;
-    }
-  }
-  tjs[name] = best;
-}
-await extractor.dispose();
+if (tjsRun.status !== 0) throw new Error(`transformers.js run failed: ${tjsRun.stderr}`);
+log(tjsRun.stderr.trim());
+const tjs = JSON.parse(tjsRun.stdout) as Record<string, number>;
 
 // The table.
 const f = (n: number, digits = 1): string => n.toFixed(digits);

@@ -51,6 +51,7 @@ export async function startBertd(config: Config): Promise<App> {
       device: parseDevice(config.device),
       workers: config.workers,
       intraOpThreads: threadsPerWorker(config),
+      spinning: config.intraOpSpinning,
       limits: config,
       maxClientBatchSize: config.maxClientBatchSize,
       maxInputChars: config.maxInputChars,

@@ -8,6 +8,8 @@ export interface BatcherLimits {
   readonly maxBatchTokens: number;
   readonly maxBatchSize: number;
   readonly maxBatchDelayMs: number;
+  /** Padded tokens per real token a batch may reach once it has a few rows. */
+  readonly maxPaddingRatio: number;
   readonly maxQueueTokens: number;
   readonly maxQueueRequests: number;
 }
@@ -60,6 +62,9 @@ interface Item {
   taken: boolean;
 }
 
+/** Below this many rows a batch grows regardless of padding: tiny matrices waste more than padding. */
+const EFFICIENT_ROWS = 8;
+
 /** Background work runs at least once every this many batches while interactive work waits. */
 const BACKGROUND_SHARE = 4;
 
@@ -73,6 +78,12 @@ export class Batcher {
   private readonly queues: Record<Priority, Item[]> = { interactive: [], background: [] };
   private queuedTokens = 0;
   private queuedRequests = 0;
+  private queuedItems = 0;
+  private runningItems = 0;
+  /** Recent peak of inputs in the system (queued + running), decaying over about a second. */
+  private peakLoad = 0;
+  private peakAt = 0;
+  private waitingSince: number | undefined;
   private batchesSinceBackground = 0;
   private delayTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -123,8 +134,17 @@ export class Batcher {
       for (let i = 0; i < inputs.length; i++) queue.push({ request, index: i, length: inputs[i].ids.length, taken: false });
       this.queuedTokens += tokens;
       this.queuedRequests++;
+      this.queuedItems += inputs.length;
+      this.notePeak();
       this.pump();
     });
+  }
+
+  private notePeak(): void {
+    const now = performance.now();
+    const load = this.queuedItems + this.runningItems;
+    this.peakLoad = Math.max(load, this.peakLoad * Math.exp(-(now - this.peakAt) / 1000));
+    this.peakAt = now;
   }
 
   /** Rejects new work; queued and running work still finishes. */
@@ -142,6 +162,7 @@ export class Batcher {
         for (const item of batch) item.taken = false;
         return;
       }
+      this.waitingSince = undefined;
       this.commitTaken(this.queues[priority]);
       this.batchesSinceBackground = priority === "background" ? 0 : this.batchesSinceBackground + 1;
       this.dispatch(batch, priority);
@@ -173,7 +194,7 @@ export class Batcher {
 
   /** Picks inputs around the oldest one, closest in length first, within the budget. */
   private formBatch(queue: Item[]): Item[] {
-    const { maxBatchTokens, maxBatchSize } = this.limits;
+    const { maxBatchSize } = this.limits;
     const scan = Math.min(queue.length, Math.max(4 * maxBatchSize, 256));
     const now = Date.now();
     const candidates: Item[] = [];
@@ -193,17 +214,19 @@ export class Batcher {
     let hi = lo;
     let longest = anchor.length;
     let count = 1;
+    let tokens = anchor.length;
     while (count < maxBatchSize) {
       const below = lo > 0 ? sorted[lo - 1] : undefined;
       const above = hi < sorted.length - 1 ? sorted[hi + 1] : undefined;
-      const belowFits = below !== undefined && (count + 1) * longest <= maxBatchTokens;
-      const aboveFits = above !== undefined && (count + 1) * Math.max(longest, above.length) <= maxBatchTokens;
+      const belowFits = below !== undefined && this.worthPadding(count + 1, longest, tokens + below.length);
+      const aboveFits = above !== undefined && this.worthPadding(count + 1, Math.max(longest, above.length), tokens + above.length);
       if (!belowFits && !aboveFits) break;
       const belowWaste = belowFits ? longest - below.length : Infinity;
       const aboveWaste = aboveFits ? (above.length - longest) * count : Infinity;
-      if (belowWaste <= aboveWaste) lo--;
+      if (belowWaste <= aboveWaste) tokens += sorted[--lo].length;
       else {
         hi++;
+        tokens += above!.length;
         longest = Math.max(longest, above!.length);
       }
       count++;
@@ -213,13 +236,30 @@ export class Batcher {
     return batch;
   }
 
+  /**
+   * Whether a batch of `rows` padded to `longest` stays within the token budget and, past a size
+   * where the matrix kernels are already efficient, does not exceed maxPaddingRatio × its real tokens
+   * in padded tokens (the rest of the queue makes the next batch instead).
+   */
+  private worthPadding(rows: number, longest: number, tokens: number): boolean {
+    const padded = rows * longest;
+    if (padded > this.limits.maxBatchTokens) return false;
+    return rows <= EFFICIENT_ROWS || padded <= this.limits.maxPaddingRatio * tokens;
+  }
+
   private shouldWait(batch: Item[]): boolean {
     const { maxBatchDelayMs, maxBatchSize, maxBatchTokens } = this.limits;
     if (maxBatchDelayMs <= 0 || batch.length >= maxBatchSize) return false;
     let longest = 0;
     for (const item of batch) longest = Math.max(longest, item.length);
     if ((batch.length + 1) * longest > maxBatchTokens) return false;
-    const waited = performance.now() - batch[0].request.enqueuedAt;
+    // Wait only when recent load says more inputs are about to arrive (clients whose answers just
+    // went out come back): at low load a lone request never waits.
+    this.notePeak();
+    if (this.queuedItems >= 0.75 * this.peakLoad) return false;
+    // The wait counts from when a worker could have run this batch, not from enqueueing.
+    this.waitingSince ??= performance.now();
+    const waited = performance.now() - this.waitingSince;
     if (waited >= maxBatchDelayMs) return false;
     if (this.delayTimer === undefined) {
       this.delayTimer = setTimeout(() => {
@@ -261,8 +301,13 @@ export class Batcher {
       queueWaitMs.push(now - request.enqueuedAt);
       this.dequeued(request, input.ids.length);
     }
+    this.runningItems += batch.length;
+    const finished = (): void => {
+      this.runningItems -= batch.length;
+    };
     this.pool.run(ids, lengths, modes).then(
       (done) => {
+        finished();
         for (let b = 0; b < batch.length; b++) {
           const { request, index } = batch[b];
           if (request.done) continue;
@@ -283,6 +328,7 @@ export class Batcher {
         });
       },
       (error: Error) => {
+        finished();
         for (const { request } of batch) this.fail(request, error);
       },
     );
@@ -291,6 +337,7 @@ export class Batcher {
   private dequeued(request: Request, tokens: number): void {
     request.queuedTokens -= tokens;
     this.queuedTokens -= tokens;
+    this.queuedItems--;
     if (--request.queuedItems === 0) this.queuedRequests--;
   }
 
@@ -299,6 +346,7 @@ export class Batcher {
     request.done = true;
     if (request.queuedItems > 0) {
       this.queuedTokens -= request.queuedTokens;
+      this.queuedItems -= request.queuedItems;
       this.queuedRequests--;
       request.queuedItems = 0;
       request.queuedTokens = 0;

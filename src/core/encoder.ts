@@ -15,6 +15,7 @@ export interface EncoderOptions {
   readonly device: Device;
   readonly workers: number;
   readonly intraOpThreads: number;
+  readonly spinning: boolean;
   readonly limits: BatcherLimits;
   readonly maxClientBatchSize: number;
   readonly maxInputChars: number;
@@ -72,7 +73,7 @@ export class Encoder {
     const { model } = options;
     const tokenizer = BertTokenizer.fromDirectory(model.dir);
     const [pool, hash] = await Promise.all([
-      WorkerPool.start(options.workers, { modelPath: model.modelPath, device: options.device, intraOpThreads: options.intraOpThreads }, options.log),
+      WorkerPool.start(options.workers, { modelPath: model.modelPath, device: options.device, intraOpThreads: options.intraOpThreads, spinning: options.spinning }, options.log),
       hashModel(model),
     ]);
     const ready = pool.info;

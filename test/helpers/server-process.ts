@@ -23,7 +23,12 @@ export interface ServerProcess {
 }
 
 /** Starts `src/main.ts` on a free loopback port and waits until it logs "serving". */
-export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+export interface StartOptions {
+  /** Keep parsing log lines after start-up (tests read them); benchmarks turn this off. */
+  readonly captureLogs?: boolean;
+}
+
+export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = {}, options: StartOptions = {}): Promise<ServerProcess> {
   const dataDir = args.includes("--data-dir") ? [] : ["--data-dir", mkdtempSync(join(tmpdir(), "bertd-test-"))];
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", ...dataDir, ...args], {
     cwd: ROOT,
@@ -36,7 +41,7 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
   const clients: { close(): void }[] = [];
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = "";
-    child.stdout.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       buffered += chunk.toString();
       let newline: number;
       while ((newline = buffered.indexOf("\n")) !== -1) {
@@ -45,12 +50,16 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
         try {
           const entry = JSON.parse(line) as Record<string, unknown>;
           logs.push(entry);
-          if (entry.msg === "serving") resolve(entry.port as number);
+          if (entry.msg === "serving") {
+            if (options.captureLogs === false) child.stdout.off("data", onData).resume();
+            resolve(entry.port as number);
+          }
         } catch {
           // not a log line
         }
       }
-    });
+    };
+    child.stdout.on("data", onData);
     child.once("exit", (code) => reject(new Error(`server exited with ${code} before serving: ${stderr}`)));
   });
   const address = `127.0.0.1:${port}`;

@@ -5,6 +5,7 @@ export interface WorkerInit {
   readonly modelPath: string;
   readonly device: Device;
   readonly intraOpThreads: number;
+  readonly spinning: boolean;
 }
 
 export interface WorkerReady {

@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { ConfigError, loadConfig, markdownOptionTable, parseDevice } from "../../src/config.js";
+import { ROOT } from "../helpers/server-process.js";
+
+describe("config", () => {
+  it("takes defaults, then environment variables, then flags", () => {
+    assert.equal(loadConfig([], {}).port, 50051);
+    assert.equal(loadConfig([], { BERTD_PORT: "7000" }).port, 7000);
+    assert.equal(loadConfig(["--port", "8000"], { BERTD_PORT: "7000" }).port, 8000);
+    assert.equal(loadConfig(["--port=9000"], {}).port, 9000);
+    assert.equal(loadConfig(["--no-warmup"], {}).warmup, false);
+    assert.equal(loadConfig(["--log-pretty"], {}).logPretty, true);
+  });
+
+  it("rejects bad values naming the option", () => {
+    assert.throws(() => loadConfig(["--port", "abc"], {}), (e: Error) => e instanceof ConfigError && /--port \(BERTD_PORT\) must be an integer/.test(e.message));
+    assert.throws(() => loadConfig(["--workers", "0"], {}), /--workers .* must be ≥ 1/);
+    assert.throws(() => loadConfig(["--truncation", "middle"], {}), /--truncation .* must be one of right, left, none/);
+    assert.throws(() => loadConfig(["--bogus"], {}), /unknown option --bogus/);
+    assert.throws(() => loadConfig(["--device", "tpu"], {}), /--device must be cpu, cuda, cuda:N or auto/);
+  });
+
+  it("parses devices", () => {
+    assert.deepEqual(parseDevice("cpu"), { kind: "cpu" });
+    assert.deepEqual(parseDevice("cuda"), { kind: "cuda", deviceId: 0 });
+    assert.deepEqual(parseDevice("cuda:3"), { kind: "cuda", deviceId: 3 });
+    assert.deepEqual(parseDevice("auto"), { kind: "auto", deviceId: 0 });
+  });
+
+  it("is documented in the README, option for option", () => {
+    const readme = readFileSync(`${ROOT}README.md`, "utf8");
+    assert.ok(readme.includes(markdownOptionTable()), "README's option table matches src/config.ts (regenerate it from markdownOptionTable())");
+  });
+});

@@ -62,6 +62,9 @@ interface Item {
   taken: boolean;
 }
 
+/** Time constant of the recent-load peak: long enough to span a batch, short enough that a lone caller after a burst does not wait. */
+const PEAK_DECAY_MS = 250;
+
 /** Below this many rows a batch grows regardless of padding: tiny matrices waste more than padding. */
 const EFFICIENT_ROWS = 8;
 
@@ -80,7 +83,7 @@ export class Batcher {
   private queuedRequests = 0;
   private queuedItems = 0;
   private runningItems = 0;
-  /** Recent peak of inputs in the system (queued + running), decaying over about a second. */
+  /** Recent peak of inputs in the system (queued + running), decaying with PEAK_DECAY_MS. */
   private peakLoad = 0;
   private peakAt = 0;
   private waitingSince: number | undefined;
@@ -143,7 +146,7 @@ export class Batcher {
   private notePeak(): void {
     const now = performance.now();
     const load = this.queuedItems + this.runningItems;
-    this.peakLoad = Math.max(load, this.peakLoad * Math.exp(-(now - this.peakAt) / 1000));
+    this.peakLoad = Math.max(load, this.peakLoad * Math.exp(-(now - this.peakAt) / PEAK_DECAY_MS));
     this.peakAt = now;
   }
 

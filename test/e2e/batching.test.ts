@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { pino } from "pino";
+import { Encoder as EncoderCore } from "../../src/core/encoder.js";
+import { readModelDirectory } from "../../src/core/model-directory.js";
+import { EmbedStreamRequestSchema, Encoding, type EmbedStreamResponse } from "../../src/gen/bertd/v1/encoder_pb.js";
+import { ROOT, startServer, type ServerProcess } from "../helpers/server-process.js";
+
+const LONG = "a long description of a package that does many things ".repeat(40);
+
+describe("batching queue over gRPC", () => {
+  let server: ServerProcess;
+  before(async () => {
+    server = await startServer(["--workers", "1", "--max-queue-requests", "3", "--max-batch-size", "8"]);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("answers RESOURCE_EXHAUSTED at once when the queue is full, and recovers", async () => {
+    const embed = server.encoder().unary("embed");
+    const results = await Promise.allSettled(Array.from({ length: 24 }, () => embed({ inputs: Array(8).fill(LONG) })));
+    const rejected = results.filter((r) => r.status === "rejected").map((r) => (r).reason as ServiceError);
+    assert.ok(rejected.length > 0, "some calls were rejected");
+    assert.ok(results.some((r) => r.status === "fulfilled"), "some calls were served");
+    for (const error of rejected) {
+      assert.equal(error.code, status.RESOURCE_EXHAUSTED);
+      assert.match(error.details, /inference queue is full.*limits 3 requests/);
+    }
+    assert.equal((await embed({ inputs: ["after the burst"] })).embeddings.length, 1);
+  });
+
+  it("drops calls whose deadline passes or that are cancelled while queued", async () => {
+    const embed = server.encoder().unary("embed");
+    const blockers = [embed({ inputs: Array(8).fill(LONG) }), embed({ inputs: Array(8).fill(LONG) })];
+    const late = embed({ inputs: ["too late"] }, { deadline: Date.now() + 30 });
+    const controller = new AbortController();
+    const cancelled = embed({ inputs: ["never mind"] }, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 20);
+    await Promise.all([
+      assert.rejects(late, (e: ServiceError) => e.code === status.DEADLINE_EXCEEDED),
+      assert.rejects(cancelled, (e: ServiceError) => e.code === status.CANCELLED),
+    ]);
+    await Promise.all(blockers);
+    // The server saw both and logged them with their status, and kept serving.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const statuses = server.logs.filter((l) => l.method === "Embed").map((l) => l.status);
+    assert.ok(statuses.includes("DEADLINE_EXCEEDED") || statuses.includes("CANCELLED"), statuses.join(","));
+  });
+
+  it("pipelines EmbedStream requests and answers each with its id, errors included", async () => {
+    // Its own server: this one's queue (3 requests) would rightly turn most of the burst away.
+    const roomy = await startServer(["--max-batch-size", "4"]);
+    after(() => roomy.stop());
+    const call = roomy.encoder().stream("embedStream");
+    const responses: EmbedStreamResponse[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      call.on("data", (r: EmbedStreamResponse) => responses.push(r));
+      call.on("end", resolve);
+      call.on("error", reject);
+    });
+    for (let i = 0; i < 10; i++) {
+      call.write(create(EmbedStreamRequestSchema, { id: `r${i}`, request: { inputs: i === 5 ? [] : [`text number ${i}`, "and another"], encoding: Encoding.BYTES } }));
+    }
+    call.end();
+    await done;
+    assert.deepEqual(responses.map((r) => r.id).sort(), Array.from({ length: 10 }, (_, i) => `r${i}`).sort());
+    for (const r of responses) {
+      if (r.id === "r5") {
+        assert.equal(r.error?.code, status.INVALID_ARGUMENT);
+        assert.match(r.error.message, /inputs is empty/);
+      } else assert.equal(r.response?.embeddings.length, 2);
+    }
+  });
+});
+
+describe("batcher priorities (in process, real worker)", () => {
+  it("runs interactive work before queued background work", async () => {
+    const encoder = await EncoderCore.open({
+      model: readModelDirectory(`${ROOT}models/default`),
+      device: { kind: "cpu" },
+      workers: 1,
+      intraOpThreads: 1,
+      spinning: false,
+      limits: { maxBatchTokens: 4096, maxBatchSize: 8, maxBatchDelayMs: 0, maxPaddingRatio: 1.2, maxQueueTokens: 1e6, maxQueueRequests: 1000 },
+      maxClientBatchSize: 256,
+      maxInputChars: 100_000,
+      maxSequenceLength: 0,
+      defaultTruncation: "right",
+      log: pino({ level: "silent" }),
+    });
+    try {
+      const ids = (text: string): Int32Array[] => encoder.encodeInputs([text], "right").ids;
+      const order: string[] = [];
+      const track = (name: string, p: Promise<unknown>): Promise<void> => p.then(() => void order.push(name));
+      const blocker = track("blocker", encoder.pooled(ids(LONG), 2));
+      const background = [0, 1].map((i) => track(`background${i}`, encoder.pooled(ids(`background ${i} ${"x ".repeat(i)}`), 2, { priority: "background" })));
+      const interactive = [0, 1].map((i) => track(`interactive${i}`, encoder.pooled(ids(`interactive ${i}`), 2, { priority: "interactive" })));
+      await Promise.all([blocker, ...background, ...interactive]);
+      assert.equal(order[0], "blocker");
+      assert.deepEqual(order.slice(1, 3).sort(), ["interactive0", "interactive1"]);
+    } finally {
+      await encoder.close();
+    }
+  });
+});

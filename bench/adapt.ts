@@ -86,26 +86,11 @@ for (const [name, replayPasses] of [
   runs[name] = { ...scores(test.map((r) => r.label), await classifyTest(`sections-${name}`)), rate: train.length / seconds, curve, holdout: result.committed[0].holdout!.accuracy };
   log(`adapt ${name}: ${JSON.stringify({ ...runs[name], curve: undefined })}`);
 }
-await server.stop();
 
 // (c) the offline baseline on the same features.
 const index = new Map(labels.map((l, i) => [l, i]));
-const valX = await (async () => {
-  const s = await startServer(args["model-dir"] ? ["--model-dir", args["model-dir"]] : [], {}, { captureLogs: false });
-  const e = s.encoder().unary("embed");
-  const get = async (texts: string[]): Promise<Float32Array[]> => {
-    const out: Float32Array[] = [];
-    for (let i = 0; i < texts.length; i += 64) {
-      const response = await e({ inputs: texts.slice(i, i + 64), pooling: Pooling.MEAN, encoding: Encoding.BYTES });
-      for (const x of response.embeddings) out.push(new Float32Array(new Uint8Array(x.bytes).buffer));
-    }
-    return out;
-  };
-  const v = await get(validation.map((r) => r.text));
-  const t = await get(test.map((r) => r.text));
-  await s.stop();
-  return { v, t };
-})();
+const valX = { v: await features(validation.map((r) => r.text)), t: await features(test.map((r) => r.text)) };
+await server.stop();
 const choice = chooseL2(trainX, train.map((r) => index.get(r.label)!), valX.v, validation.map((r) => index.get(r.label)!), [1e-4, 1e-3, 1e-2, 1e-1], { numClasses: labels.length, maxIterations: 300 });
 const offline = scores(
   test.map((r) => r.label),

@@ -1,5 +1,5 @@
 import { ServiceError, resourceExhausted } from "./errors.js";
-import type { PoolingMode } from "./pooling.js";
+import { LOGITS, type Readout } from "./pooling.js";
 import type { WorkerPool } from "./workers/pool.js";
 
 export type Priority = "interactive" | "background";
@@ -16,7 +16,7 @@ export interface BatcherLimits {
 
 export interface SequenceInput {
   readonly ids: Int32Array;
-  readonly mode: PoolingMode;
+  readonly mode: Readout;
 }
 
 export interface SubmitOptions {
@@ -103,7 +103,7 @@ export class Batcher {
     return { requests: this.queuedRequests, tokens: this.queuedTokens };
   }
 
-  /** Resolves with one pooled vector (hidden size) per input, in order. */
+  /** Resolves with one pooled vector (hidden size), or logits row, per input, in order. */
   submit(inputs: readonly SequenceInput[], options: SubmitOptions = {}): Promise<Float32Array[]> {
     if (this.closed) return Promise.reject(new ServiceError("unavailable", "the server is shutting down"));
     if (inputs.length === 0) return Promise.resolve([]);
@@ -314,7 +314,11 @@ export class Batcher {
         for (let b = 0; b < batch.length; b++) {
           const { request, index } = batch[b];
           if (request.done) continue;
-          request.results[index] = done.pooled.subarray(b * done.hiddenSize, (b + 1) * done.hiddenSize);
+          const { mode } = request.inputs[index];
+          request.results[index] =
+            mode === LOGITS && done.logits
+              ? done.logits.subarray(b * done.labelCount, (b + 1) * done.labelCount)
+              : done.pooled.subarray(b * done.hiddenSize, (b + 1) * done.hiddenSize);
           if (--request.remaining === 0) {
             request.done = true;
             request.resolve(request.results);

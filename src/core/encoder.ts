@@ -4,7 +4,7 @@ import { ONNXRUNTIME_VERSION } from "../backends/onnx-session.js";
 import { Batcher, type BatcherLimits, type BatcherObserver, type Priority } from "./batcher.js";
 import { invalidArgument } from "./errors.js";
 import { hashModel, type ModelDirectory } from "./model-directory.js";
-import { PoolingMode, finishVector, poolingName } from "./pooling.js";
+import { PoolingMode, finishVector, poolingName, type Readout } from "./pooling.js";
 import { BertTokenizer, truncateIds } from "./tokenizer/index.js";
 import { WorkerPool } from "./workers/pool.js";
 
@@ -52,6 +52,8 @@ export interface ModelInfo {
   readonly hash: string;
   readonly hasPooler: boolean;
   readonly poolingModes: readonly PoolingMode[];
+  /** The model's own classifier (config.json id2label, a `logits` output), served as head "model". */
+  readonly classifier?: { readonly labels: readonly string[]; readonly multilabel: boolean };
 }
 
 export interface Embedded {
@@ -105,6 +107,10 @@ export class Encoder {
       hash,
       hasPooler,
       poolingModes,
+      classifier:
+        model.labels && ready.outputNames.includes("logits")
+          ? { labels: model.labels, multilabel: model.problemType === "multi_label_classification" }
+          : undefined,
     };
     return new Encoder(options, tokenizer, pool, new Batcher(pool, options.limits, options.observer), info);
   }
@@ -159,7 +165,7 @@ export class Encoder {
   }
 
   /** Pooled vectors for already-encoded inputs (heads, warm-up): no dimension cut, no normalization. */
-  pooled(ids: readonly Int32Array[], mode: PoolingMode, call: CallOptions = {}): Promise<Float32Array[]> {
+  pooled(ids: readonly Int32Array[], mode: Readout, call: CallOptions = {}): Promise<Float32Array[]> {
     return this.batcher.submit(
       ids.map((sequence) => ({ ids: sequence, mode })),
       call,

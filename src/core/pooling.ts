@@ -3,6 +3,11 @@ export const PoolingMode = { cls: 1, mean: 2, max: 3, pooler: 4 } as const;
 export type PoolingMode = (typeof PoolingMode)[keyof typeof PoolingMode];
 export type PoolingName = keyof typeof PoolingMode;
 
+/** Not a pooling: the row of the model's own `logits` output, for models that end in a classifier. */
+export const LOGITS = 5;
+/** What a worker returns for one input: a pooled vector, or the classifier's logits. */
+export type Readout = PoolingMode | typeof LOGITS;
+
 export function poolingName(mode: PoolingMode): PoolingName {
   return (Object.keys(PoolingMode) as PoolingName[]).find((name) => PoolingMode[name] === mode)!;
 }
@@ -53,6 +58,8 @@ export function poolBatch(
         }
         break;
       }
+      case LOGITS:
+        break;
       default:
         throw new Error(`unknown pooling mode ${modes[b]}`);
     }

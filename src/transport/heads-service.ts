@@ -4,7 +4,7 @@ import { AdaptRun, type AdaptDeps, type AdaptSettings, type IncomingExample, typ
 import type { HeadRegistry } from "../adaptation/head-registry.js";
 import type { Encoder } from "../core/encoder.js";
 import { invalidArgument, notFound, unavailable } from "../core/errors.js";
-import { PoolingMode } from "../core/pooling.js";
+import { LOGITS, PoolingMode } from "../core/pooling.js";
 import type { EvalMetrics, TrainConfig } from "../heads/index.js";
 import { ClassifyResponseSchema, Pooling, type ClassifyRequest } from "../gen/bertd/v1/encoder_pb.js";
 import {
@@ -32,7 +32,7 @@ import {
 } from "../gen/bertd/v1/heads_pb.js";
 import type { HeadRecord } from "../store/head-store.js";
 import { fromBinary } from "@bufbuild/protobuf";
-import { type CallLogger, callContext } from "./calls.js";
+import { type CallContext, type CallLogger, callContext } from "./calls.js";
 import { poolingOf, truncationOf } from "./encoder-service.js";
 import { toStatus } from "./status.js";
 
@@ -161,6 +161,18 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
       const { store } = ready();
       const heads = await store.listHeads();
       const summaries = await Promise.all(heads.map((head) => summary(ready(), head)));
+      const classifier = ready().encoder.info.classifier;
+      if (classifier) {
+        summaries.unshift({
+          $typeName: "bertd.v1.HeadSummary",
+          name: MODEL_HEAD,
+          type: classifier.multilabel ? HeadType.MULTILABEL : HeadType.MULTICLASS,
+          labels: [...classifier.labels],
+          activeVersion: 1,
+          latestVersion: 1,
+          readOnly: true,
+        });
+      }
       return { response: create(ListHeadsResponseSchema, { heads: summaries }) };
     }),
 
@@ -214,19 +226,14 @@ export function classifyHandler(deps: { encoder: () => Encoder | undefined; regi
     const registry = deps.registry();
     if (!encoder || !registry) throw unavailable("the model is still loading: retry shortly");
     if (!request.head) throw invalidArgument("head is empty: name the head to classify with");
+    if (request.head === MODEL_HEAD) return classifyWithModel(encoder, request, context);
     const head = await registry.get(request.head, request.version);
     if (request.minVersion > 0 && head.version < request.minVersion) {
       throw invalidArgument(`head "${request.head}" serves version ${head.version}, older than min_version ${request.minVersion}`);
     }
     const { ids, tokens } = encoder.encodeInputs(request.inputs, truncationOf(request.truncation));
     const pooled = await encoder.pooled(ids, head.pooling, { deadline: context.deadline, signal: context.signal });
-    const labels = head.snapshot.labels;
-    const k = request.topK > 0 ? Math.min(request.topK, labels.length) : labels.length;
-    const predictions = pooled.map((features) => {
-      const scores = head.snapshot.predict(features);
-      const order = Array.from(scores.keys()).sort((a, b) => scores[b] - scores[a]);
-      return { labels: order.slice(0, k).map((i) => ({ label: labels[i], score: scores[i] })) };
-    });
+    const predictions = pooled.map((features) => ranked(head.snapshot.labels, head.snapshot.predict(features), request.topK));
     return {
       response: create(ClassifyResponseSchema, { predictions, headVersion: head.version, usage: { inputTokens: tokens } }),
       fields: { head: request.head, version: head.version, inputCount: request.inputs.length, inputTokens: tokens },
@@ -259,6 +266,42 @@ function progressMessage(p: Progress): AdaptResponse {
       },
     },
   });
+}
+
+/** The read-only head of a model that ends in a classifier (config.json id2label, a `logits` output). */
+export const MODEL_HEAD = "model";
+
+async function classifyWithModel(encoder: Encoder, request: ClassifyRequest, context: CallContext) {
+  const classifier = encoder.info.classifier;
+  if (!classifier) throw notFound(`head "model" does not exist: the served model has no classifier (no logits output with id2label)`);
+  if (request.version > 1) throw notFound(`head "model" has only version 1 (the model itself)`);
+  const { ids, tokens } = encoder.encodeInputs(request.inputs, truncationOf(request.truncation));
+  const logits = await encoder.pooled(ids, LOGITS, { deadline: context.deadline, signal: context.signal });
+  const predictions = logits.map((row) => ranked(classifier.labels, classifier.multilabel ? sigmoid(row) : softmax(row), request.topK));
+  return {
+    response: create(ClassifyResponseSchema, { predictions, headVersion: 1, usage: { inputTokens: tokens } }),
+    fields: { head: MODEL_HEAD, inputCount: request.inputs.length, inputTokens: tokens },
+  };
+}
+
+function ranked(labels: readonly string[], scores: ArrayLike<number>, topK: number): { labels: { label: string; score: number }[] } {
+  const k = topK > 0 ? Math.min(topK, labels.length) : labels.length;
+  const order = Array.from({ length: labels.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  return { labels: order.slice(0, k).map((i) => ({ label: labels[i], score: scores[i] })) };
+}
+
+function softmax(row: ArrayLike<number>): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) max = Math.max(max, row[i]);
+  const out = new Float64Array(row.length);
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += out[i] = Math.exp(row[i] - max);
+  for (let i = 0; i < row.length; i++) out[i] /= sum;
+  return out;
+}
+
+function sigmoid(row: ArrayLike<number>): Float64Array {
+  return Float64Array.from(row, (x) => 1 / (1 + Math.exp(-x)));
 }
 
 async function summary(adapt: AdaptDeps, head: HeadRecord): Promise<HeadSummary> {

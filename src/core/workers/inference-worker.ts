@@ -1,6 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { openSession, ort } from "../../backends/onnx-session.js";
-import { poolBatch } from "../pooling.js";
+import { LOGITS, poolBatch } from "../pooling.js";
 import type { BatchJob, FromWorker, WorkerInit } from "./protocol.js";
 
 const port = parentPort!;
@@ -15,6 +15,7 @@ try {
   const hiddenSize = hiddenSizeOf(session);
   const hasTokenTypes = session.inputNames.includes("token_type_ids");
   const hasPooler = session.outputNames.includes("pooler_output");
+  const hasLogits = session.outputNames.includes("logits");
   const fetches = hasPooler ? ["last_hidden_state", "pooler_output"] : ["last_hidden_state"];
 
   port.on("message", (job: BatchJob) => {
@@ -47,16 +48,19 @@ try {
     };
     if (hasTokenTypes) feeds.token_type_ids = new ort.Tensor("int64", new BigInt64Array(rows * sequence), shape);
     const started = performance.now();
-    const outputs = await session.run(feeds, fetches);
+    const wantsLogits = hasLogits && job.modes.includes(LOGITS);
+    const outputs = await session.run(feeds, wantsLogits ? [...fetches, "logits"] : fetches);
     const inferred = performance.now();
     const hidden = outputs.last_hidden_state.data as Float32Array;
     const pooler = hasPooler ? (outputs.pooler_output.data as Float32Array) : undefined;
     const pooled = new Float32Array(rows * hiddenSize);
     poolBatch(hidden, pooler, job.lengths, job.modes, sequence, hiddenSize, pooled);
+    const logits = wantsLogits ? (outputs.logits.data as Float32Array).slice() : undefined;
     for (const tensor of Object.values(outputs)) tensor.dispose();
+    const transfer = logits ? [pooled.buffer, logits.buffer] : [pooled.buffer];
     post(
-      { type: "done", id: job.id, pooled, hiddenSize, inferenceMs: inferred - started, poolingMs: performance.now() - inferred },
-      [pooled.buffer],
+      { type: "done", id: job.id, pooled, hiddenSize, logits, labelCount: logits ? logits.length / rows : 0, inferenceMs: inferred - started, poolingMs: performance.now() - inferred },
+      transfer,
     );
   }
 

@@ -36,6 +36,9 @@ export interface BatchDone {
   /** rows × hidden pooled vectors. */
   readonly pooled: Float32Array;
   readonly hiddenSize: number;
+  /** rows × labels, when a row asked for the model's logits. */
+  readonly logits?: Float32Array;
+  readonly labelCount: number;
   readonly inferenceMs: number;
   readonly poolingMs: number;
 }

@@ -16,7 +16,7 @@ import { readSplit } from "./lib/corpus.js";
 import { writeLineChart } from "./lib/line-chart.js";
 import { chooseL2 } from "./lib/logistic-regression.js";
 
-const { values: args } = parseArgs({ options: { "model-dir": { type: "string" }, replay: { type: "string", default: "3" }, out: { type: "string", default: join(ROOT, "BENCHMARKS-ADAPT.md") } } });
+const { values: args } = parseArgs({ options: { "model-dir": { type: "string" }, replay: { type: "string", default: "10" }, out: { type: "string", default: join(ROOT, "BENCHMARKS-ADAPT.md") } } });
 const train = readSplit("train");
 const validation = readSplit("validation");
 const test = readSplit("test");

@@ -124,6 +124,10 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
           }
         }
         await flush();
+        // A client's cancel can reach us as end-of-stream first and as cancellation just after:
+        // let it arrive before treating the end as a commit.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (context.signal.aborted) return { head: run.settings.head, cancelled: true };
         if (run.hasUncommitted || commits === 0) await commit(run);
         return { head: run.settings.head };
       };

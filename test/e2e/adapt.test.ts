@@ -159,6 +159,36 @@ describe("Adapt and Classify over gRPC", () => {
     assert.equal((await server.encoder().unary("classify")({ head: "resumed", inputs: ["goal"] })).headVersion, 2);
   });
 
+  it("promotes nothing when the client cancels, and keeps the examples it logged", async () => {
+    const heads = server.heads();
+    const { create } = await import("@bufbuild/protobuf");
+    const { AdaptRequestSchema } = await import("../../src/gen/bertd/v1/heads_pb.js");
+    const call = heads.stream("adapt");
+    call.on("error", () => {});
+    let durable = 0;
+    const progressed = new Promise<void>((resolve) =>
+      call.on("data", (m: { response: { case: string; value: { durableExamples?: bigint } } }) => {
+        if (m.response.case === "progress") {
+          durable = Number(m.response.value.durableExamples);
+          resolve();
+        }
+      }),
+    );
+    call.write(create(AdaptRequestSchema, { request: { case: "config", value: { head: "cancelled", labels: ["sport", "food"], hyperparameters: HYPER, progressEvery: 10 } } }));
+    for (const example of toyExamples(40, ["sport", "food"], "cx")) call.write(create(AdaptRequestSchema, { request: { case: "example", value: example } }));
+    await progressed;
+    call.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const head = await heads.unary("getHead")({ head: "cancelled" });
+    assert.equal(head.head?.activeVersion, 0);
+    assert.equal(head.versions.length, 0);
+    assert.ok(loggedIds(dataDir, "cancelled").length >= durable && durable > 0);
+    await code(server.encoder().unary("classify")({ head: "cancelled", inputs: ["goal"] }), status.NOT_FOUND, /no active version/);
+    // The head is free again for a new stream.
+    const again = await adapt(heads, { head: "cancelled", labels: ["sport", "food"], hyperparameters: HYPER }, toyExamples(10, ["sport", "food"], "cy"));
+    assert.equal(again.committed[0].version, 1);
+  });
+
   it("keeps every committed version and every example acked as durable across kill -9", async () => {
     const before = await adapt(server.heads(), { head: "crash", labels: ["sport", "food"], hyperparameters: HYPER }, toyExamples(30, ["sport", "food"], "c1"));
     assert.equal(before.committed[0].version, 1);

@@ -3,7 +3,7 @@ import type { ServerDuplexStream, UntypedServiceImplementation } from "@grpc/grp
 import { AdaptRun, type AdaptDeps, type AdaptSettings, type IncomingExample, type Progress } from "../adaptation/adapt-run.js";
 import type { HeadRegistry } from "../adaptation/head-registry.js";
 import type { Encoder } from "../core/encoder.js";
-import { invalidArgument, notFound, unavailable } from "../core/errors.js";
+import { failedPrecondition, invalidArgument, notFound, unavailable } from "../core/errors.js";
 import { LOGITS, PoolingMode } from "../core/pooling.js";
 import type { EvalMetrics, TrainConfig } from "../heads/index.js";
 import { ClassifyResponseSchema, Pooling, type ClassifyRequest } from "../gen/bertd/v1/encoder_pb.js";
@@ -233,7 +233,7 @@ export function classifyHandler(deps: { encoder: () => Encoder | undefined; regi
     if (request.head === MODEL_HEAD) return classifyWithModel(encoder, request, context);
     const head = await registry.get(request.head, request.version);
     if (request.minVersion > 0 && head.version < request.minVersion) {
-      throw invalidArgument(`head "${request.head}" serves version ${head.version}, older than min_version ${request.minVersion}`);
+      throw failedPrecondition(`head "${request.head}" serves version ${head.version}, older than min_version ${request.minVersion}`);
     }
     const { ids, tokens } = encoder.encodeInputs(request.inputs, truncationOf(request.truncation));
     const pooled = await encoder.pooled(ids, head.pooling, { deadline: context.deadline, signal: context.signal });

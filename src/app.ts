@@ -9,6 +9,7 @@ import { classifyHandler, headsService, poolingOfStoredConfig } from "./transpor
 import { readModelDirectory } from "./core/model-directory.js";
 import { PoolingMode, type PoolingName } from "./core/pooling.js";
 import { createLogger } from "./telemetry/logger.js";
+import { Metrics } from "./telemetry/metrics.js";
 import { CallLogger } from "./transport/calls.js";
 import { encoderService } from "./transport/encoder-service.js";
 import { GrpcServer } from "./transport/server.js";
@@ -29,7 +30,8 @@ export async function startBertd(config: Config): Promise<App> {
   let encoder: Encoder | undefined;
   let adapt: AdaptDeps | undefined;
   const store = new SqliteHeadStore(config.dataDir);
-  const calls = new CallLogger(log);
+  const metrics = new Metrics();
+  const calls = new CallLogger(log, metrics);
   const server = new GrpcServer(
     {
       encoder: encoderService({
@@ -42,6 +44,7 @@ export async function startBertd(config: Config): Promise<App> {
     { maxReceiveMessageBytes: config.maxReceiveMessageBytes },
   );
   const port = await server.bind(config.host, config.port);
+  const metricsServer = await metrics.listen(config.host, config.metricsPort);
   log.info({ port, host: config.host }, "listening; loading the model");
 
   const started = performance.now();
@@ -58,14 +61,18 @@ export async function startBertd(config: Config): Promise<App> {
       maxSequenceLength: config.maxSequenceLength,
       defaultPooling: config.pooling ? PoolingMode[config.pooling as PoolingName] : undefined,
       defaultTruncation: config.truncation as "right" | "left" | "none",
+      observer: metrics,
       log,
     });
+    metrics.watchQueue(() => encoder!.batcher.depth);
+    metrics.setModel(encoder.info.id, encoder.info.provider, encoder.info.onnxRuntimeVersion);
     if (config.warmup) await encoder.warmUp();
     const registry = new HeadRegistry(store, encoder.info.hash, poolingOfStoredConfig(encoder.info.defaultPooling), log);
     await registry.loadAll();
     adapt = { encoder, store, registry, cache: new EmbeddingCache(encoder.info.hash, config.embeddingCacheMb * 2 ** 20), log, busy: new Set() };
   } catch (error) {
     server.server.forceShutdown();
+    metricsServer.server.close();
     await encoder?.close();
     await store.close();
     throw error;
@@ -73,7 +80,7 @@ export async function startBertd(config: Config): Promise<App> {
   server.setServing(true);
   const { info } = encoder;
   log.info(
-    { port, model: info.id, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
+    { port, metricsPort: metricsServer.port, model: info.id, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
     "serving",
   );
 
@@ -85,6 +92,7 @@ export async function startBertd(config: Config): Promise<App> {
       await server.shutdown(calls.idle(), config.shutdownTimeoutMs);
       await encoder?.close();
       await store.close();
+      metricsServer.server.close();
       log.info("stopped");
     })();
     return stopping;

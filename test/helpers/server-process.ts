@@ -12,6 +12,7 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 export interface ServerProcess {
   readonly port: number;
+  readonly metricsPort: number;
   readonly address: string;
   readonly process: ChildProcess;
   /** Every JSON log line the server printed so far. */
@@ -30,6 +31,7 @@ export interface StartOptions {
 
 export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = {}, options: StartOptions = {}): Promise<ServerProcess> {
   const dataDir = args.includes("--data-dir") ? [] : ["--data-dir", mkdtempSync(join(tmpdir(), "bertd-test-"))];
+  if (!args.includes("--metrics-port")) dataDir.push("--metrics-port", "0");
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", ...dataDir, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -39,6 +41,7 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const clients: { close(): void }[] = [];
+  let metricsPort = 0;
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = "";
     const onData = (chunk: Buffer): void => {
@@ -51,6 +54,7 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
           const entry = JSON.parse(line) as Record<string, unknown>;
           logs.push(entry);
           if (entry.msg === "serving") {
+            metricsPort = entry.metricsPort as number;
             if (options.captureLogs === false) child.stdout.off("data", onData).resume();
             resolve(entry.port as number);
           }
@@ -65,6 +69,7 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
   const address = `127.0.0.1:${port}`;
   return {
     port,
+    metricsPort,
     address,
     process: child,
     logs,

@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { startServer, type ServerProcess } from "../helpers/server-process.js";
+
+async function scrape(port: number): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.equal(response.status, 200);
+  return response.text();
+}
+
+function value(text: string, series: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+describe("Prometheus metrics", () => {
+  let server: ServerProcess;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("counts known traffic exactly and exposes queue, batch, model and process metrics", async () => {
+    const before = await scrape(server.metricsPort);
+    const embed = server.encoder().unary("embed");
+    const texts = ["a fast text editor", "a chess game for two players"];
+    for (let i = 0; i < 3; i++) await embed({ inputs: texts });
+    await assert.rejects(embed({ inputs: [] }));
+    await server.encoder().unary("tokenize")({ inputs: ["x"] });
+    const tokens = (await embed({ inputs: texts })).usage!.inputTokens;
+    const after = await scrape(server.metricsPort);
+
+    assert.equal(value(after, 'bertd_requests_total{service="bertd.v1.Encoder",method="Embed",code="OK"}'), 4);
+    assert.equal(value(after, 'bertd_requests_total{service="bertd.v1.Encoder",method="Embed",code="INVALID_ARGUMENT"}'), 1);
+    assert.equal(value(after, 'bertd_requests_total{service="bertd.v1.Encoder",method="Tokenize",code="OK"}'), 1);
+    assert.equal(value(after, 'bertd_request_duration_seconds_count{method="Embed"}'), 5);
+    assert.equal(value(after, "bertd_input_tokens_total") - value(before, "bertd_input_tokens_total"), 4 * tokens);
+    const batches = value(after, 'bertd_batches_total{priority="interactive"}') - value(before, 'bertd_batches_total{priority="interactive"}');
+    assert.ok(batches >= 4 && batches <= 8, `batches ${batches}`);
+    assert.equal(value(after, "bertd_batch_size_sum") - value(before, "bertd_batch_size_sum"), 8);
+    assert.ok(value(after, 'bertd_batch_padding_ratio_bucket{le="+Inf"}') >= 4);
+    assert.match(after, /bertd_queue_requests 0\n/);
+    assert.match(after, /bertd_queue_tokens 0\n/);
+    assert.match(after, /bertd_model_info\{model="default",provider="cpu",onnxruntime_version="1\.29\.0"\} 1/);
+    assert.match(after, /bertd_process_nodejs_eventloop_lag_seconds \d/);
+    assert.ok(!/chess|editor/.test(after), "no input text in metrics");
+    const missing = await fetch(`http://127.0.0.1:${server.metricsPort}/other`);
+    assert.equal(missing.status, 404);
+  });
+});

@@ -30,7 +30,7 @@ export async function startBertd(config: Config): Promise<App> {
   let encoder: Encoder | undefined;
   let adapt: AdaptDeps | undefined;
   const store = new SqliteHeadStore(config.dataDir);
-  const metrics = new Metrics();
+  const metrics = new Metrics(config.metricsMaxHeads);
   const calls = new CallLogger(log, metrics);
   const server = new GrpcServer(
     {
@@ -39,7 +39,7 @@ export async function startBertd(config: Config): Promise<App> {
         calls,
         classify: classifyHandler({ encoder: () => encoder, registry: () => adapt?.registry, calls }),
       }),
-      heads: headsService({ adapt: () => adapt, calls }),
+      heads: headsService({ adapt: () => adapt, calls, onActiveChanged: (head, version) => metrics.activeChanged(head, version) }),
     },
     { maxReceiveMessageBytes: config.maxReceiveMessageBytes },
   );
@@ -69,7 +69,8 @@ export async function startBertd(config: Config): Promise<App> {
     if (config.warmup) await encoder.warmUp();
     const registry = new HeadRegistry(store, encoder.info.hash, poolingOfStoredConfig(encoder.info.defaultPooling), log);
     await registry.loadAll();
-    adapt = { encoder, store, registry, cache: new EmbeddingCache(encoder.info.hash, config.embeddingCacheMb * 2 ** 20), log, busy: new Set() };
+    for (const name of registry.names()) metrics.activeChanged(name, (await registry.get(name)).version);
+    adapt = { encoder, store, registry, cache: new EmbeddingCache(encoder.info.hash, config.embeddingCacheMb * 2 ** 20), log, busy: new Set(), observer: metrics };
   } catch (error) {
     server.server.forceShutdown();
     metricsServer.server.close();

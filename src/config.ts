@@ -22,6 +22,7 @@ export const OPTIONS = {
   host: { flag: "host", env: "BERTD_HOST", kind: "string", default: "0.0.0.0", help: "Address the gRPC server binds" },
   port: { flag: "port", env: "BERTD_PORT", kind: "int", default: "50051", help: "gRPC port (0 picks a free port)", min: 0 },
   metricsPort: { flag: "metrics-port", env: "BERTD_METRICS_PORT", kind: "int", default: "9464", help: "Prometheus /metrics on its own HTTP port (0 picks a free port)", min: 0 },
+  metricsMaxHeads: { flag: "metrics-max-heads", env: "BERTD_METRICS_MAX_HEADS", kind: "int", default: "100", help: "Heads named in metric labels; further heads are counted as \"_other\"", min: 0 },
   device: { flag: "device", env: "BERTD_DEVICE", kind: "string", default: "cpu", help: "Execution provider: cpu, cuda, cuda:N, or auto (CUDA when available, else CPU)" },
   workers: { flag: "workers", env: "BERTD_WORKERS", kind: "int", default: "1", help: "Inference worker threads, each with its own ONNX Runtime session", min: 1 },
   intraOpThreads: { flag: "intra-op-threads", env: "BERTD_INTRA_OP_THREADS", kind: "int", default: "0", help: "ONNX Runtime intra-op threads per worker (0 = cores / workers)", min: 0 },

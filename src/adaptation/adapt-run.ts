@@ -52,7 +52,15 @@ export interface Committed {
   readonly reason: string;
 }
 
+/** What an Adapt stream reports as it goes, for metrics. */
+export interface AdaptObserver {
+  examples(head: string, outcome: "accepted" | "duplicate" | "rejected", count: number): void;
+  trained(head: string, stats: { steps: number; runningLoss: number; prequentialAccuracy: number }): void;
+  committed(head: string, version: number, promoted: boolean, holdoutAccuracy: number): void;
+}
+
 export interface AdaptDeps {
+  readonly observer?: AdaptObserver;
   readonly encoder: Encoder;
   readonly store: HeadStore;
   readonly registry: HeadRegistry;
@@ -164,9 +172,12 @@ export class AdaptRun {
     const inserted = await this.deps.store.appendExamples(this.settings.head, valid);
     const fresh = valid.filter((example) => inserted.has(example.id));
     this.duplicate += valid.length - fresh.length;
+    const observer = this.deps.observer;
+    observer?.examples(this.settings.head, "duplicate", valid.length - fresh.length);
     this.durable += fresh.length;
     if (fresh.length > 0) this.lastDurableId = fresh[fresh.length - 1].id;
     const features = await featuresFor(this.deps.encoder, this.deps.cache, fresh.map((e) => e.text), this.settings.pooling, "background", signal);
+    const acceptedBefore = this.accepted;
     fresh.forEach((example, i) => {
       const labelled: LabelledExample = { features: features[i], labels: example.labels, weight: example.weight };
       if (example.holdout) {
@@ -181,6 +192,9 @@ export class AdaptRun {
         this.acceptedSinceCommit++;
       }
     });
+    observer?.examples(this.settings.head, "accepted", this.accepted - acceptedBefore);
+    const stats = this.trainer.stats;
+    observer?.trained(this.settings.head, stats);
   }
 
   get hasUncommitted(): boolean {
@@ -239,6 +253,7 @@ export class AdaptRun {
       promote,
     );
     if (promote) await this.deps.registry.refresh(head);
+    this.deps.observer?.committed(head, version, promote, metrics.accuracy);
     this.acceptedSinceCommit = 0;
     this.deps.log.info({ head, version, promoted: promote, accuracy: metrics.accuracy, holdout: metrics.examples }, "head version committed");
     return { version, holdout: metrics, promoted: promote, reason };
@@ -283,6 +298,7 @@ export class AdaptRun {
 
   private reject(id: string, reason: string): void {
     this.rejected++;
+    this.deps.observer?.examples(this.settings.head, "rejected", 1);
     if (this.rejections.length < 100) this.rejections.push({ id, reason });
   }
 }

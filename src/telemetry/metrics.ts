@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { status } from "@grpc/grpc-js";
+import type { AdaptObserver } from "../adaptation/adapt-run.js";
 import type { BatchReport, BatcherObserver } from "../core/batcher.js";
 import type { CallObserver } from "../transport/calls.js";
 import { statusName } from "../transport/status.js";
@@ -8,7 +9,7 @@ import { statusName } from "../transport/status.js";
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** bertd's Prometheus metrics: base units, a `bertd_` prefix, no text or ids in labels. */
-export class Metrics implements BatcherObserver, CallObserver {
+export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
   readonly registry = new Registry();
   private readonly requests = new Counter({ name: "bertd_requests_total", help: "Finished RPCs by service, method and gRPC status code", labelNames: ["service", "method", "code"], registers: [this.registry] });
   private readonly duration = new Histogram({ name: "bertd_request_duration_seconds", help: "RPC duration", labelNames: ["method"], buckets: LATENCY_BUCKETS, registers: [this.registry] });
@@ -24,7 +25,17 @@ export class Metrics implements BatcherObserver, CallObserver {
   private readonly modelInfo = new Gauge({ name: "bertd_model_info", help: "The served model (value 1)", labelNames: ["model", "provider", "onnxruntime_version"], registers: [this.registry] });
   private readonly busySeconds = new Counter({ name: "bertd_worker_busy_seconds_total", help: "Seconds inference workers spent running batches (rate / workers = utilisation)", registers: [this.registry] });
 
-  constructor() {
+  private readonly adaptExamples = new Counter({ name: "bertd_adapt_examples_total", help: "Adapt examples by head and outcome (accepted, duplicate, rejected)", labelNames: ["head", "outcome"], registers: [this.registry] });
+  private readonly adaptSteps = new Gauge({ name: "bertd_adapt_steps", help: "Optimizer steps of the head's current training stream", labelNames: ["head"], registers: [this.registry] });
+  private readonly adaptLoss = new Gauge({ name: "bertd_adapt_running_loss", help: "Running training loss of the head's current stream", labelNames: ["head"], registers: [this.registry] });
+  private readonly prequential = new Gauge({ name: "bertd_adapt_prequential_accuracy", help: "Accuracy on training examples predicted before they were learned", labelNames: ["head"], registers: [this.registry] });
+  private readonly holdout = new Gauge({ name: "bertd_head_holdout_accuracy", help: "Holdout accuracy of the head's latest committed version", labelNames: ["head"], registers: [this.registry] });
+  private readonly activeVersion = new Gauge({ name: "bertd_head_active_version", help: "The version Classify serves, by head", labelNames: ["head"], registers: [this.registry] });
+  private readonly commits = new Counter({ name: "bertd_head_commits_total", help: "Committed head versions, by head and whether promoted", labelNames: ["head", "promoted"], registers: [this.registry] });
+  private readonly rollbacks = new Counter({ name: "bertd_head_active_changes_total", help: "SetActiveVersion calls (rollbacks and promotions), by head", labelNames: ["head"], registers: [this.registry] });
+  private readonly headLabels = new Set<string>();
+
+  constructor(private readonly maxHeadLabels = 100) {
     collectDefaultMetrics({ register: this.registry, prefix: "bertd_process_" });
   }
 
@@ -59,6 +70,38 @@ export class Metrics implements BatcherObserver, CallObserver {
 
   rejected(reason: "queue_full" | "deadline" | "cancelled"): void {
     this.rejections.inc({ reason });
+  }
+
+  /** Head names become labels only up to maxHeadLabels; later heads share "_other". */
+  private headLabel(head: string): string {
+    if (this.headLabels.has(head)) return head;
+    if (this.headLabels.size >= this.maxHeadLabels) return "_other";
+    this.headLabels.add(head);
+    return head;
+  }
+
+  examples(head: string, outcome: "accepted" | "duplicate" | "rejected", count: number): void {
+    if (count > 0) this.adaptExamples.inc({ head: this.headLabel(head), outcome }, count);
+  }
+
+  trained(head: string, stats: { steps: number; runningLoss: number; prequentialAccuracy: number }): void {
+    const labels = { head: this.headLabel(head) };
+    this.adaptSteps.set(labels, stats.steps);
+    if (Number.isFinite(stats.runningLoss)) this.adaptLoss.set(labels, stats.runningLoss);
+    this.prequential.set(labels, stats.prequentialAccuracy);
+  }
+
+  committed(head: string, version: number, promoted: boolean, holdoutAccuracy: number): void {
+    const labels = { head: this.headLabel(head) };
+    this.commits.inc({ ...labels, promoted: String(promoted) });
+    this.holdout.set(labels, holdoutAccuracy);
+    if (promoted) this.activeVersion.set(labels, version);
+  }
+
+  activeChanged(head: string, version: number): void {
+    const labels = { head: this.headLabel(head) };
+    this.rollbacks.inc(labels);
+    this.activeVersion.set(labels, version);
   }
 
   /** Serves GET /metrics on its own port. */

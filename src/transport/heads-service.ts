@@ -39,6 +39,7 @@ import { toStatus } from "./status.js";
 export interface HeadsServiceDeps {
   readonly adapt: () => AdaptDeps | undefined;
   readonly calls: CallLogger;
+  readonly onActiveChanged?: (head: string, version: number) => void;
 }
 
 /** Examples processed per chunk: logged in one transaction, embedded in one submission. */
@@ -215,6 +216,7 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
       if (request.version === 0) throw invalidArgument("version must be ≥ 1");
       const previous = await adapt.store.setActiveVersion(request.head, request.version);
       await adapt.registry.refresh(request.head);
+      deps.onActiveChanged?.(request.head, request.version);
       return {
         response: create(SetActiveVersionResponseSchema, { previousVersion: previous, activeVersion: request.version }),
         fields: { head: request.head, version: request.version, previous },

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { adapt, toyExamples } from "../helpers/adapt-client.js";
 import { startServer, type ServerProcess } from "../helpers/server-process.js";
 
 async function scrape(port: number): Promise<string> {
@@ -16,7 +17,7 @@ function value(text: string, series: string): number {
 describe("Prometheus metrics", () => {
   let server: ServerProcess;
   before(async () => {
-    server = await startServer();
+    server = await startServer(["--metrics-max-heads", "1"]);
   });
   after(async () => {
     await server?.stop();
@@ -48,5 +49,23 @@ describe("Prometheus metrics", () => {
     assert.ok(!/chess|editor/.test(after), "no input text in metrics");
     const missing = await fetch(`http://127.0.0.1:${server.metricsPort}/other`);
     assert.equal(missing.status, 404);
+  });
+
+  it("reports adaptation by head, with bounded head labels", async () => {
+    const examples = [...toyExamples(30, ["sport", "food"], "m"), { id: "m-0", text: "dup", labels: ["sport"] }, { id: "bad", text: "", labels: ["sport"] }];
+    const run = await adapt(server.heads(), { head: "first", labels: ["sport", "food"], hyperparameters: { seed: 1n, holdoutFraction: 0.2 } }, examples);
+    await adapt(server.heads(), { head: "second", labels: ["sport", "food"] }, toyExamples(10, ["sport", "food"], "s"));
+    await server.heads().unary("setActiveVersion")({ head: "first", version: 1 });
+    const text = await scrape(server.metricsPort);
+    assert.equal(value(text, 'bertd_adapt_examples_total{head="first",outcome="accepted"}'), 30);
+    assert.equal(value(text, 'bertd_adapt_examples_total{head="first",outcome="duplicate"}'), 1);
+    assert.equal(value(text, 'bertd_adapt_examples_total{head="first",outcome="rejected"}'), 1);
+    assert.equal(value(text, 'bertd_adapt_examples_total{head="_other",outcome="accepted"}'), 10, "the second head is past --metrics-max-heads");
+    assert.equal(value(text, 'bertd_head_commits_total{head="first",promoted="true"}'), 1);
+    assert.equal(value(text, 'bertd_head_active_version{head="first"}'), 1);
+    assert.equal(value(text, 'bertd_head_active_changes_total{head="first"}'), 1);
+    assert.equal(value(text, 'bertd_head_holdout_accuracy{head="first"}'), run.committed[0].holdout!.accuracy);
+    assert.ok(value(text, 'bertd_adapt_prequential_accuracy{head="first"}') > 0);
+    assert.equal(value(text, 'bertd_requests_total{service="bertd.v1.Heads",method="Adapt",code="OK"}'), 2);
   });
 });

@@ -10,6 +10,7 @@ import { readModelDirectory } from "./core/model-directory.js";
 import { PoolingMode, type PoolingName } from "./core/pooling.js";
 import { createLogger } from "./telemetry/logger.js";
 import { Metrics } from "./telemetry/metrics.js";
+import { Tracing } from "./telemetry/tracing.js";
 import { CallLogger } from "./transport/calls.js";
 import { encoderService } from "./transport/encoder-service.js";
 import { GrpcServer } from "./transport/server.js";
@@ -31,7 +32,8 @@ export async function startBertd(config: Config): Promise<App> {
   let adapt: AdaptDeps | undefined;
   const store = new SqliteHeadStore(config.dataDir);
   const metrics = new Metrics(config.metricsMaxHeads);
-  const calls = new CallLogger(log, metrics);
+  const tracing = Tracing.fromEnv(process.env, log);
+  const calls = new CallLogger(log, metrics, tracing);
   const server = new GrpcServer(
     {
       encoder: encoderService({
@@ -94,6 +96,7 @@ export async function startBertd(config: Config): Promise<App> {
       await encoder?.close();
       await store.close();
       metricsServer.server.close();
+      await tracing.shutdown();
       log.info("stopped");
     })();
     return stopping;

@@ -24,6 +24,8 @@ export interface SubmitOptions {
   /** Epoch milliseconds after which the request is dropped before it costs compute. */
   readonly deadline?: number;
   readonly signal?: AbortSignal;
+  /** Filled in as the request moves: when its first batch started and its last one finished (performance.now()). */
+  readonly times?: { dispatched?: number; done?: number };
 }
 
 /** What a finished batch reports, for metrics. */
@@ -44,6 +46,7 @@ export interface BatcherObserver {
 
 interface Request {
   readonly inputs: readonly SequenceInput[];
+  readonly times?: { dispatched?: number; done?: number };
   readonly results: Float32Array[];
   readonly deadline: number;
   readonly enqueuedAt: number;
@@ -122,6 +125,7 @@ export class Batcher {
     return new Promise<Float32Array[]>((resolve, reject) => {
       const request: Request = {
         inputs,
+        times: options.times,
         results: new Array<Float32Array>(inputs.length),
         deadline: options.deadline ?? Infinity,
         enqueuedAt: performance.now(),
@@ -302,6 +306,7 @@ export class Batcher {
       lengths[b] = input.ids.length;
       modes[b] = input.mode;
       queueWaitMs.push(now - request.enqueuedAt);
+      if (request.times) request.times.dispatched ??= now;
       this.dequeued(request, input.ids.length);
     }
     this.runningItems += batch.length;
@@ -321,6 +326,7 @@ export class Batcher {
               : done.pooled.subarray(b * done.hiddenSize, (b + 1) * done.hiddenSize);
           if (--request.remaining === 0) {
             request.done = true;
+            if (request.times) request.times.done = performance.now();
             request.resolve(request.results);
           }
         }

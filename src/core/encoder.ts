@@ -59,6 +59,14 @@ export interface ModelInfo {
 export interface Embedded {
   readonly vectors: Float32Array[];
   readonly inputTokens: number;
+  readonly times: StageTimes;
+}
+
+/** performance.now() ranges of a call's stages, for traces. */
+export interface StageTimes {
+  readonly tokenize?: readonly [number, number];
+  readonly queue?: readonly [number, number];
+  readonly inference?: readonly [number, number];
 }
 
 /** The encoder: tokenization, the batching queue and the inference workers behind one API. */
@@ -156,12 +164,18 @@ export class Encoder {
     if (options.dimensions > this.info.hiddenSize) {
       throw invalidArgument(`dimensions ${options.dimensions} is over the model's hidden size of ${this.info.hiddenSize}`);
     }
+    const started = performance.now();
     const { ids, tokens } = this.encodeInputs(inputs, options.truncation);
+    const tokenized = performance.now();
+    const batch: { dispatched?: number; done?: number } = {};
     const pooled = await this.batcher.submit(
       ids.map((sequence) => ({ ids: sequence, mode })),
-      call,
+      { ...call, times: batch },
     );
-    return { vectors: pooled.map((vector) => finishVector(vector, options.dimensions, options.normalize)), inputTokens: tokens };
+    const vectors = pooled.map((vector) => finishVector(vector, options.dimensions, options.normalize));
+    const dispatched = batch.dispatched ?? tokenized;
+    const times: StageTimes = { tokenize: [started, tokenized], queue: [tokenized, dispatched], inference: [dispatched, batch.done ?? performance.now()] };
+    return { vectors, inputTokens: tokens, times };
   }
 
   /** Pooled vectors for already-encoded inputs (heads, warm-up): no dimension cut, no normalization. */

@@ -1,5 +1,7 @@
 import { type Metadata, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
+import type { Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import type { Tracing } from "../telemetry/tracing.js";
 import { toStatus, statusName } from "./status.js";
 
 /** What a handler knows about its call, whatever its kind. */
@@ -9,6 +11,8 @@ export interface CallContext {
   readonly signal: AbortSignal;
   /** Epoch milliseconds, when the client set a deadline. */
   readonly deadline?: number;
+  /** The call's server span, when tracing is on. */
+  readonly span?: Span;
 }
 
 export interface CallObserver {
@@ -22,13 +26,15 @@ interface Cancellable {
   on(event: "cancelled", listener: () => void): unknown;
 }
 
-export function callContext(method: string, call: Cancellable): CallContext {
+export function callContext(method: string, call: Cancellable, span?: Span): CallContext {
   const controller = new AbortController();
   call.on("cancelled", () => controller.abort());
   const raw = call.getDeadline();
   const deadline = raw instanceof Date ? raw.getTime() : Number.isFinite(raw) ? raw : undefined;
-  return { method, metadata: call.metadata, signal: controller.signal, deadline };
+  return { method, metadata: call.metadata, signal: controller.signal, deadline, span };
 }
+
+const HEADS_METHODS = new Set(["Adapt", "ListHeads", "GetHead", "DeleteHead", "SetActiveVersion"]);
 
 export class CallLogger {
   private active = 0;
@@ -37,7 +43,14 @@ export class CallLogger {
   constructor(
     private readonly log: Logger,
     private readonly observer?: CallObserver,
+    readonly tracing?: Tracing,
   ) {}
+
+  /** The context of a new call: cancellation, deadline and (with tracing) its server span. */
+  context(method: string, call: Cancellable): CallContext {
+    const service = HEADS_METHODS.has(method) ? "bertd.v1.Heads" : "bertd.v1.Encoder";
+    return callContext(method, call, this.tracing?.startCall(method, service, call.metadata));
+  }
 
   /** Counts a call as in flight until `finished`; shutdown waits for these, not for health watches. */
   started(): number {
@@ -59,7 +72,10 @@ export class CallLogger {
     const seconds = (performance.now() - started) / 1000;
     const { code, details } = error === undefined ? { code: 0 as status, details: undefined } : toStatus(error);
     this.observer?.finished(context.method, code, seconds);
-    const line = { method: context.method, status: statusName(code), durationMs: Math.round(seconds * 1e6) / 1e3, ...fields };
+    this.tracing?.endCall(context.span, code, details);
+    const spanContext = context.span?.spanContext();
+    const trace = spanContext ? { trace_id: spanContext.traceId, span_id: spanContext.spanId } : {};
+    const line = { method: context.method, status: statusName(code), durationMs: Math.round(seconds * 1e6) / 1e3, ...trace, ...fields };
     if (code === status.INTERNAL) this.log.error({ ...line, err: error }, "call failed");
     else this.log.info(details ? { ...line, details } : line, "call");
   }
@@ -68,7 +84,7 @@ export class CallLogger {
   unary<Req, Res>(method: string, handler: (request: Req, context: CallContext) => Promise<{ response: Res; fields?: Record<string, unknown> }>) {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       const started = this.started();
-      const context = callContext(method, call);
+      const context = this.context(method, call);
       handler(call.request, context).then(
         ({ response, fields }) => {
           this.finished(context, started, undefined, fields);

@@ -20,7 +20,7 @@ import {
   type GetModelInfoRequest,
   type TokenizeRequest,
 } from "../gen/bertd/v1/encoder_pb.js";
-import { type CallContext, type CallLogger, callContext } from "./calls.js";
+import type { CallContext, CallLogger } from "./calls.js";
 import { toStatus } from "./status.js";
 
 /** Classify lives in another module; the encoder service only routes to it. */
@@ -55,6 +55,7 @@ export function encoderService(deps: EncoderServiceDeps): UntypedServiceImplemen
       },
       { deadline: context.deadline, signal: context.signal },
     );
+    deps.calls.tracing?.stages(context.span, result.times);
     const bytes = encodingOf(request.encoding);
     const response = create(EmbedResponseSchema, {
       embeddings: result.vectors.map((vector) => (bytes ? { bytes: float32Bytes(vector) } : { values: Array.from(vector) })),
@@ -70,7 +71,7 @@ export function encoderService(deps: EncoderServiceDeps): UntypedServiceImplemen
 
     EmbedStream: (call: ServerDuplexStream<EmbedStreamRequest, EmbedStreamResponse>): void => {
       const started = deps.calls.started();
-      const context = callContext("EmbedStream", call);
+      const context = deps.calls.context("EmbedStream", call);
       let inFlight = 0;
       let ended = false;
       let requests = 0;

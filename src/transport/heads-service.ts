@@ -32,7 +32,7 @@ import {
 } from "../gen/bertd/v1/heads_pb.js";
 import type { HeadRecord } from "../store/head-store.js";
 import { fromBinary } from "@bufbuild/protobuf";
-import { type CallContext, type CallLogger, callContext } from "./calls.js";
+import type { CallContext, CallLogger } from "./calls.js";
 import { poolingOf, truncationOf } from "./encoder-service.js";
 import { toStatus } from "./status.js";
 
@@ -55,7 +55,7 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
   return {
     Adapt: (call: ServerDuplexStream<AdaptRequest, AdaptResponse>): void => {
       const started = deps.calls.started();
-      const context = callContext("Adapt", call);
+      const context = deps.calls.context("Adapt", call);
       const inbox: AdaptRequest[] = [];
       let ended = false;
       let wake: (() => void) | undefined;

@@ -67,6 +67,7 @@ export interface StageTimes {
   readonly tokenize?: readonly [number, number];
   readonly queue?: readonly [number, number];
   readonly inference?: readonly [number, number];
+  readonly head?: readonly [number, number];
 }
 
 /** The encoder: tokenization, the batching queue and the inference workers behind one API. */
@@ -179,7 +180,7 @@ export class Encoder {
   }
 
   /** Pooled vectors for already-encoded inputs (heads, warm-up): no dimension cut, no normalization. */
-  pooled(ids: readonly Int32Array[], mode: Readout, call: CallOptions = {}): Promise<Float32Array[]> {
+  pooled(ids: readonly Int32Array[], mode: Readout, call: CallOptions & { times?: { dispatched?: number; done?: number } } = {}): Promise<Float32Array[]> {
     return this.batcher.submit(
       ids.map((sequence) => ({ ids: sequence, mode })),
       call,

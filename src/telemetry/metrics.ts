@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import type { status } from "@grpc/grpc-js";
 import type { AdaptObserver } from "../adaptation/adapt-run.js";
 import type { BatchReport, BatcherObserver } from "../core/batcher.js";
+import type { StageTimes } from "../core/encoder.js";
 import type { CallObserver } from "../transport/calls.js";
 import { statusName } from "../transport/status.js";
 
@@ -33,6 +34,7 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
   private readonly activeVersion = new Gauge({ name: "bertd_head_active_version", help: "The version Classify serves, by head", labelNames: ["head"], registers: [this.registry] });
   private readonly commits = new Counter({ name: "bertd_head_commits_total", help: "Committed head versions, by head and whether promoted", labelNames: ["head", "promoted"], registers: [this.registry] });
   private readonly rollbacks = new Counter({ name: "bertd_head_active_changes_total", help: "SetActiveVersion calls (rollbacks and promotions), by head", labelNames: ["head"], registers: [this.registry] });
+  private readonly stageDuration = new Histogram({ name: "bertd_stage_duration_seconds", help: "Per-call stage durations: tokenize, queue, inference, head", labelNames: ["method", "stage"], buckets: [0.00001, 0.0001, ...LATENCY_BUCKETS], registers: [this.registry] });
   private readonly headLabels = new Set<string>();
 
   constructor(private readonly maxHeadLabels = 100) {
@@ -54,6 +56,12 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
     const service = ["Adapt", "ListHeads", "GetHead", "DeleteHead", "SetActiveVersion"].includes(method) ? "bertd.v1.Heads" : "bertd.v1.Encoder";
     this.requests.inc({ service, method, code: statusName(code) });
     this.duration.observe({ method }, seconds);
+  }
+
+  stages(method: string, times: StageTimes): void {
+    for (const [stage, range] of Object.entries(times) as [string, readonly [number, number] | undefined][]) {
+      if (range) this.stageDuration.observe({ method, stage }, Math.max(0, range[1] - range[0]) / 1000);
+    }
   }
 
   batch(report: BatchReport): void {

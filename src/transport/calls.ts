@@ -1,6 +1,7 @@
 import { type Metadata, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
 import type { Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import type { StageTimes } from "../core/encoder.js";
 import type { Tracing } from "../telemetry/tracing.js";
 import { toStatus, statusName } from "./status.js";
 
@@ -18,6 +19,8 @@ export interface CallContext {
 export interface CallObserver {
   /** Called once per finished call. */
   finished(method: string, code: status, seconds: number): void;
+  /** Stage durations of a call (tokenize, queue, inference, head), in seconds. */
+  stages?(method: string, times: StageTimes): void;
 }
 
 interface Cancellable {
@@ -56,6 +59,12 @@ export class CallLogger {
   started(): number {
     this.active++;
     return performance.now();
+  }
+
+  /** Reports a call's stages: child spans in its trace, durations in the metrics. */
+  stages(context: CallContext, times: StageTimes): void {
+    this.tracing?.stages(context.span, times);
+    this.observer?.stages?.(context.method, times);
   }
 
   /** Resolves once no counted call is in flight. */

@@ -55,7 +55,7 @@ export function encoderService(deps: EncoderServiceDeps): UntypedServiceImplemen
       },
       { deadline: context.deadline, signal: context.signal },
     );
-    deps.calls.tracing?.stages(context.span, result.times);
+    deps.calls.stages(context, result.times);
     const bytes = encodingOf(request.encoding);
     const response = create(EmbedResponseSchema, {
       embeddings: result.vectors.map((vector) => (bytes ? { bytes: float32Bytes(vector) } : { values: Array.from(vector) })),

@@ -237,9 +237,15 @@ export function classifyHandler(deps: { encoder: () => Encoder | undefined; regi
     if (request.minVersion > 0 && head.version < request.minVersion) {
       throw failedPrecondition(`head "${request.head}" serves version ${head.version}, older than min_version ${request.minVersion}`);
     }
+    const started = performance.now();
     const { ids, tokens } = encoder.encodeInputs(request.inputs, truncationOf(request.truncation));
-    const pooled = await encoder.pooled(ids, head.pooling, { deadline: context.deadline, signal: context.signal });
+    const tokenized = performance.now();
+    const batch: { dispatched?: number; done?: number } = {};
+    const pooled = await encoder.pooled(ids, head.pooling, { deadline: context.deadline, signal: context.signal, times: batch });
+    const inferred = performance.now();
     const predictions = pooled.map((features) => ranked(head.snapshot.labels, head.snapshot.predict(features), request.topK));
+    const dispatched = batch.dispatched ?? tokenized;
+    deps.calls.stages(context, { tokenize: [started, tokenized], queue: [tokenized, dispatched], inference: [dispatched, batch.done ?? inferred], head: [inferred, performance.now()] });
     return {
       response: create(ClassifyResponseSchema, { predictions, headVersion: head.version, usage: { inputTokens: tokens } }),
       fields: { head: request.head, version: head.version, inputCount: request.inputs.length, inputTokens: tokens },

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
 import { after, before, describe, it } from "node:test";
 import { adapt, toyExamples } from "../helpers/adapt-client.js";
-import { startServer, type ServerProcess } from "../helpers/server-process.js";
+import { ROOT, startServer, type ServerProcess } from "../helpers/server-process.js";
 
 async function scrape(port: number): Promise<string> {
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);
@@ -42,6 +44,8 @@ describe("Prometheus metrics", () => {
     assert.ok(batches >= 4 && batches <= 8, `batches ${batches}`);
     assert.equal(value(after, "bertd_batch_size_sum") - value(before, "bertd_batch_size_sum"), 8);
     assert.ok(value(after, 'bertd_batch_padding_ratio_bucket{le="+Inf"}') >= 4);
+    assert.equal(value(after, 'bertd_stage_duration_seconds_count{method="Embed",stage="tokenize"}'), 4);
+    assert.equal(value(after, 'bertd_stage_duration_seconds_count{method="Embed",stage="inference"}'), 4);
     assert.match(after, /bertd_queue_requests 0\n/);
     assert.match(after, /bertd_queue_tokens 0\n/);
     assert.match(after, /bertd_model_info\{model="default",provider="cpu",onnxruntime_version="1\.29\.0"\} 1/);
@@ -67,5 +71,25 @@ describe("Prometheus metrics", () => {
     assert.equal(value(text, 'bertd_head_holdout_accuracy{head="first"}'), run.committed[0].holdout!.accuracy);
     assert.ok(value(text, 'bertd_adapt_prequential_accuracy{head="first"}') > 0);
     assert.equal(value(text, 'bertd_requests_total{service="bertd.v1.Heads",method="Adapt",code="OK"}'), 2);
+    await server.encoder().unary("classify")({ head: "first", inputs: ["goal"] });
+    const later = await scrape(server.metricsPort);
+    assert.equal(value(later, 'bertd_stage_duration_seconds_count{method="Classify",stage="head"}'), 1);
+  });
+
+  it("has a Grafana dashboard and alert rules that parse and use only metrics the server exports", async () => {
+    const text = await scrape(server.metricsPort);
+    const exported = new Set([...text.matchAll(/^# TYPE (\S+) (\S+)/gm)].flatMap(([, name, type]) => (type === "histogram" ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name])));
+    const dashboard = JSON.parse(readFileSync(`${ROOT}deploy/grafana-dashboard.json`, "utf8")) as { panels: { title: string; targets: { expr: string }[] }[] };
+    const rules = parse(readFileSync(`${ROOT}deploy/prometheus-alerts.yaml`, "utf8")) as { groups: { rules: { alert: string; expr: string }[] }[] };
+    const exprs = [
+      ...dashboard.panels.flatMap((panel) => panel.targets.map((t) => [panel.title, t.expr])),
+      ...rules.groups.flatMap((g) => g.rules.map((r) => [r.alert, r.expr])),
+    ];
+    assert.ok(dashboard.panels.length >= 10 && rules.groups[0].rules.length >= 4);
+    for (const [where, expr] of exprs) {
+      const names = expr.match(/bertd_[a-z0-9_]+/g) ?? [];
+      assert.ok(names.length > 0, `${where} uses a bertd metric`);
+      for (const name of names) assert.ok(exported.has(name), `${where}: ${name} is not exported`);
+    }
   });
 });

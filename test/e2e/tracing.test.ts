@@ -49,6 +49,7 @@ describe("OpenTelemetry traces", () => {
         assert.equal(ours.find((s) => s.name === stage)?.parentSpanId, root.spanId, stage);
       }
       const line = server.logs.find((l) => l.method === "Embed");
+      assert.ok(ours.every((s) => s.traceId === traceId));
       assert.equal(line?.trace_id, traceId);
       assert.equal(line?.span_id, root.spanId);
       assert.ok(!JSON.stringify(server.logs).includes("trace me"), "logs never carry the input text");

@@ -165,22 +165,26 @@ export class Encoder {
     if (options.dimensions > this.info.hiddenSize) {
       throw invalidArgument(`dimensions ${options.dimensions} is over the model's hidden size of ${this.info.hiddenSize}`);
     }
+    const { pooled, inputTokens, times } = await this.encode(inputs, mode, options.truncation, call);
+    return { vectors: pooled.map((vector) => finishVector(vector, options.dimensions, options.normalize)), inputTokens, times };
+  }
+
+  /** Tokenizes, queues and runs texts; returns each one's readout (pooled vector or logits) and the stage times. */
+  async encode(inputs: readonly string[], mode: Readout, truncation: TruncationSide | undefined, call: CallOptions = {}): Promise<{ pooled: Float32Array[]; inputTokens: number; times: StageTimes }> {
     const started = performance.now();
-    const { ids, tokens } = this.encodeInputs(inputs, options.truncation);
+    const { ids, tokens } = this.encodeInputs(inputs, truncation);
     const tokenized = performance.now();
     const batch: { dispatched?: number; done?: number } = {};
     const pooled = await this.batcher.submit(
       ids.map((sequence) => ({ ids: sequence, mode })),
       { ...call, times: batch },
     );
-    const vectors = pooled.map((vector) => finishVector(vector, options.dimensions, options.normalize));
     const dispatched = batch.dispatched ?? tokenized;
-    const times: StageTimes = { tokenize: [started, tokenized], queue: [tokenized, dispatched], inference: [dispatched, batch.done ?? performance.now()] };
-    return { vectors, inputTokens: tokens, times };
+    return { pooled, inputTokens: tokens, times: { tokenize: [started, tokenized], queue: [tokenized, dispatched], inference: [dispatched, batch.done ?? performance.now()] } };
   }
 
   /** Pooled vectors for already-encoded inputs (heads, warm-up): no dimension cut, no normalization. */
-  pooled(ids: readonly Int32Array[], mode: Readout, call: CallOptions & { times?: { dispatched?: number; done?: number } } = {}): Promise<Float32Array[]> {
+  pooled(ids: readonly Int32Array[], mode: Readout, call: CallOptions = {}): Promise<Float32Array[]> {
     return this.batcher.submit(
       ids.map((sequence) => ({ ids: sequence, mode })),
       call,

@@ -237,15 +237,13 @@ export function classifyHandler(deps: { encoder: () => Encoder | undefined; regi
     if (request.minVersion > 0 && head.version < request.minVersion) {
       throw failedPrecondition(`head "${request.head}" serves version ${head.version}, older than min_version ${request.minVersion}`);
     }
-    const started = performance.now();
-    const { ids, tokens } = encoder.encodeInputs(request.inputs, truncationOf(request.truncation));
-    const tokenized = performance.now();
-    const batch: { dispatched?: number; done?: number } = {};
-    const pooled = await encoder.pooled(ids, head.pooling, { deadline: context.deadline, signal: context.signal, times: batch });
+    const { pooled, inputTokens: tokens, times } = await encoder.encode(request.inputs, head.pooling, truncationOf(request.truncation), {
+      deadline: context.deadline,
+      signal: context.signal,
+    });
     const inferred = performance.now();
     const predictions = pooled.map((features) => ranked(head.snapshot.labels, head.snapshot.predict(features), request.topK));
-    const dispatched = batch.dispatched ?? tokenized;
-    deps.calls.stages(context, { tokenize: [started, tokenized], queue: [tokenized, dispatched], inference: [dispatched, batch.done ?? inferred], head: [inferred, performance.now()] });
+    deps.calls.stages(context, { ...times, head: [inferred, performance.now()] });
     return {
       response: create(ClassifyResponseSchema, { predictions, headVersion: head.version, usage: { inputTokens: tokens } }),
       fields: { head: request.head, version: head.version, inputCount: request.inputs.length, inputTokens: tokens },
@@ -287,8 +285,10 @@ async function classifyWithModel(encoder: Encoder, request: ClassifyRequest, con
   const classifier = encoder.info.classifier;
   if (!classifier) throw notFound(`head "model" does not exist: the served model has no classifier (no logits output with id2label)`);
   if (request.version > 1) throw notFound(`head "model" has only version 1 (the model itself)`);
-  const { ids, tokens } = encoder.encodeInputs(request.inputs, truncationOf(request.truncation));
-  const logits = await encoder.pooled(ids, LOGITS, { deadline: context.deadline, signal: context.signal });
+  const { pooled: logits, inputTokens: tokens } = await encoder.encode(request.inputs, LOGITS, truncationOf(request.truncation), {
+    deadline: context.deadline,
+    signal: context.signal,
+  });
   const predictions = logits.map((row) => ranked(classifier.labels, classifier.multilabel ? sigmoid(row) : softmax(row), request.topK));
   return {
     response: create(ClassifyResponseSchema, { predictions, headVersion: 1, usage: { inputTokens: tokens } }),

@@ -1,28 +1,17 @@
-import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ServerDuplexStream, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { AdaptRun, type AdaptDeps, type AdaptSettings, type IncomingExample, type Progress } from "../adaptation/adapt-run.js";
-import type { HeadRegistry } from "../adaptation/head-registry.js";
-import type { Encoder } from "../core/encoder.js";
-import { failedPrecondition, invalidArgument, notFound, unavailable } from "../core/errors.js";
-import { LOGITS, PoolingMode } from "../core/pooling.js";
-import type { EvalMetrics, TrainConfig } from "../heads/index.js";
-import { ClassifyResponseSchema, Pooling, type ClassifyRequest } from "../gen/bertd/v1/encoder_pb.js";
+import { AdaptRun, type AdaptDeps, type IncomingExample, type Progress } from "../adaptation/adapt-run.js";
+import { invalidArgument, notFound, unavailable } from "../core/errors.js";
+import type { EvalMetrics } from "../heads/index.js";
 import {
   AdaptConfigSchema,
   AdaptResponseSchema,
-  Architecture,
-  ClassWeighting,
   DeleteHeadResponseSchema,
   EvalMetricsSchema,
   GetHeadResponseSchema,
   HeadType,
   ListHeadsResponseSchema,
-  Optimizer,
-  Promotion,
-  Schedule,
   SetActiveVersionResponseSchema,
-  StartFrom,
-  type AdaptConfig,
   type AdaptRequest,
   type AdaptResponse,
   type DeleteHeadRequest,
@@ -31,9 +20,9 @@ import {
   type SetActiveVersionRequest,
 } from "../gen/bertd/v1/heads_pb.js";
 import type { HeadRecord } from "../store/head-store.js";
-import { fromBinary } from "@bufbuild/protobuf";
-import type { CallContext, CallLogger } from "./calls.js";
-import { poolingOf, truncationOf } from "./encoder-service.js";
+import { settingsOf } from "./adapt-config.js";
+import type { CallLogger } from "./calls.js";
+import { MODEL_HEAD } from "./classify-handler.js";
 import { toStatus } from "./status.js";
 
 export interface HeadsServiceDeps {
@@ -225,32 +214,6 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
   };
 }
 
-/** Encoder.Classify: the head's features through its immutable snapshot. */
-export function classifyHandler(deps: { encoder: () => Encoder | undefined; registry: () => HeadRegistry | undefined; calls: CallLogger }) {
-  return deps.calls.unary("Classify", async (request: ClassifyRequest, context) => {
-    const encoder = deps.encoder();
-    const registry = deps.registry();
-    if (!encoder || !registry) throw unavailable("the model is still loading: retry shortly");
-    if (!request.head) throw invalidArgument("head is empty: name the head to classify with");
-    if (request.head === MODEL_HEAD) return classifyWithModel(encoder, request, context);
-    const head = await registry.get(request.head, request.version);
-    if (request.minVersion > 0 && head.version < request.minVersion) {
-      throw failedPrecondition(`head "${request.head}" serves version ${head.version}, older than min_version ${request.minVersion}`);
-    }
-    const { pooled, inputTokens: tokens, times } = await encoder.encode(request.inputs, head.pooling, truncationOf(request.truncation), {
-      deadline: context.deadline,
-      signal: context.signal,
-    });
-    const inferred = performance.now();
-    const predictions = pooled.map((features) => ranked(head.snapshot.labels, head.snapshot.predict(features), request.topK));
-    deps.calls.stages(context, { ...times, head: [inferred, performance.now()] });
-    return {
-      response: create(ClassifyResponseSchema, { predictions, headVersion: head.version, usage: { inputTokens: tokens } }),
-      fields: { head: request.head, version: head.version, inputCount: request.inputs.length, inputTokens: tokens },
-    };
-  });
-}
-
 function metricsMessage(m: EvalMetrics): MessageInitShape<typeof EvalMetricsSchema> {
   return { examples: BigInt(m.examples), accuracy: m.accuracy, macroF1: m.macroF1, logLoss: m.logLoss };
 }
@@ -278,44 +241,6 @@ function progressMessage(p: Progress): AdaptResponse {
   });
 }
 
-/** The read-only head of a model that ends in a classifier (config.json id2label, a `logits` output). */
-export const MODEL_HEAD = "model";
-
-async function classifyWithModel(encoder: Encoder, request: ClassifyRequest, context: CallContext) {
-  const classifier = encoder.info.classifier;
-  if (!classifier) throw notFound(`head "model" does not exist: the served model has no classifier (no logits output with id2label)`);
-  if (request.version > 1) throw notFound(`head "model" has only version 1 (the model itself)`);
-  const { pooled: logits, inputTokens: tokens } = await encoder.encode(request.inputs, LOGITS, truncationOf(request.truncation), {
-    deadline: context.deadline,
-    signal: context.signal,
-  });
-  const predictions = logits.map((row) => ranked(classifier.labels, classifier.multilabel ? sigmoid(row) : softmax(row), request.topK));
-  return {
-    response: create(ClassifyResponseSchema, { predictions, headVersion: 1, usage: { inputTokens: tokens } }),
-    fields: { head: MODEL_HEAD, inputCount: request.inputs.length, inputTokens: tokens },
-  };
-}
-
-function ranked(labels: readonly string[], scores: ArrayLike<number>, topK: number): { labels: { label: string; score: number }[] } {
-  const k = topK > 0 ? Math.min(topK, labels.length) : labels.length;
-  const order = Array.from({ length: labels.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
-  return { labels: order.slice(0, k).map((i) => ({ label: labels[i], score: scores[i] })) };
-}
-
-function softmax(row: ArrayLike<number>): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) max = Math.max(max, row[i]);
-  const out = new Float64Array(row.length);
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += out[i] = Math.exp(row[i] - max);
-  for (let i = 0; i < row.length; i++) out[i] /= sum;
-  return out;
-}
-
-function sigmoid(row: ArrayLike<number>): Float64Array {
-  return Float64Array.from(row, (x) => 1 / (1 + Math.exp(-x)));
-}
-
 async function summary(adapt: AdaptDeps, head: HeadRecord): Promise<HeadSummary> {
   const latest = head.latestVersion > 0 ? await adapt.store.loadVersion(head.name, head.latestVersion) : undefined;
   return {
@@ -327,72 +252,4 @@ async function summary(adapt: AdaptDeps, head: HeadRecord): Promise<HeadSummary>
     latestVersion: head.latestVersion,
     readOnly: false,
   };
-}
-
-/** The AdaptConfig in bertd's own terms; every enum and range checked, naming the field. */
-export function settingsOf(config: AdaptConfig, encoder: Encoder): AdaptSettings {
-  const type = pick("config.type", config.type, { [HeadType.UNSPECIFIED]: "multiclass", [HeadType.MULTICLASS]: "multiclass", [HeadType.MULTILABEL]: "multilabel" } as const);
-  const startFrom = pick("config.start_from", config.startFrom, { [StartFrom.UNSPECIFIED]: "auto", [StartFrom.SCRATCH]: "scratch", [StartFrom.ACTIVE]: "active" } as const);
-  const architecture = pick("config.architecture", config.architecture, { [Architecture.UNSPECIFIED]: "linear", [Architecture.LINEAR]: "linear", [Architecture.MLP]: "mlp" } as const);
-  const promotion = pick("config.promotion", config.promotion, {
-    [Promotion.UNSPECIFIED]: "if_better",
-    [Promotion.ALWAYS]: "always",
-    [Promotion.IF_BETTER]: "if_better",
-    [Promotion.NEVER]: "never",
-  } as const);
-  const requested = poolingOf(config.pooling) ?? encoder.info.defaultPooling;
-  if (!encoder.info.poolingModes.includes(requested)) throw invalidArgument("config.pooling POOLER is not available: the model has no pooler_output");
-  const h = config.hyperparameters;
-  const train: { -readonly [K in keyof TrainConfig]?: TrainConfig[K] } = {};
-  if (h) {
-    const optimizer = pick("config.hyperparameters.optimizer", h.optimizer, { [Optimizer.UNSPECIFIED]: undefined, [Optimizer.ADAMW]: "adamw", [Optimizer.SGD]: "sgd" } as const);
-    const schedule = pick("config.hyperparameters.schedule", h.schedule, {
-      [Schedule.UNSPECIFIED]: undefined,
-      [Schedule.CONSTANT]: "constant",
-      [Schedule.LINEAR]: "linear",
-      [Schedule.COSINE]: "cosine",
-    } as const);
-    const weighting = pick("config.hyperparameters.class_weighting", h.classWeighting, {
-      [ClassWeighting.UNSPECIFIED]: undefined,
-      [ClassWeighting.NONE]: "none",
-      [ClassWeighting.BALANCED]: "balanced",
-    } as const);
-    if (optimizer) train.optimizer = optimizer;
-    if (schedule) train.schedule = schedule;
-    if (weighting) train.classWeighting = weighting;
-    const numbers = ["learningRate", "batchSize", "warmupSteps", "decaySteps", "minLearningRateRatio", "weightDecay", "maxGradNorm", "momentum", "beta1", "beta2", "epsilon", "replayPasses", "holdoutFraction", "hiddenSize"] as const;
-    for (const key of numbers) {
-      const value = h[key];
-      if (value !== undefined) (train as Record<string, number>)[key] = value;
-    }
-    if (h.seed !== undefined) {
-      if (h.seed > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidArgument("config.hyperparameters.seed must be below 2^53");
-      train.seed = Number(h.seed);
-    }
-  }
-  return {
-    head: config.head,
-    type,
-    labels: config.labels,
-    allowNewLabels: config.allowNewLabels,
-    startFrom,
-    architecture,
-    pooling: requested,
-    train,
-    promotion,
-    configBytes: toBinary(AdaptConfigSchema, create(AdaptConfigSchema, { ...config, pooling: requested as number as Pooling })),
-  };
-}
-
-/** The pooling a stored version was trained with (from its stored AdaptConfig). */
-export function poolingOfStoredConfig(defaultPooling: PoolingMode): (bytes: Uint8Array) => PoolingMode {
-  return (bytes) => {
-    const config = fromBinary(AdaptConfigSchema, bytes);
-    return config.pooling === Pooling.UNSPECIFIED ? defaultPooling : (poolingOf(config.pooling) ?? PoolingMode.mean);
-  };
-}
-
-function pick<V>(field: string, value: number, table: Record<number, V>): V {
-  if (!(value in table)) throw invalidArgument(`${field}: unknown value ${value}`);
-  return table[value];
 }

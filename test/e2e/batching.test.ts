@@ -34,7 +34,8 @@ describe("batching queue over gRPC", () => {
 
   it("drops calls whose deadline passes or that are cancelled while queued", async () => {
     const embed = server.encoder().unary("embed");
-    const blockers = [embed({ inputs: Array(8).fill(LONG) }), embed({ inputs: Array(8).fill(LONG) })];
+    // Enough work ahead (2 × 64 inputs of 512 tokens) that the 30 ms deadline passes while queued.
+    const blockers = [embed({ inputs: Array(64).fill(LONG) }), embed({ inputs: Array(64).fill(LONG) })];
     const late = embed({ inputs: ["too late"] }, { deadline: Date.now() + 30 });
     const controller = new AbortController();
     const cancelled = embed({ inputs: ["never mind"] }, { signal: controller.signal });

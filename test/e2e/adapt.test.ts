@@ -140,6 +140,30 @@ describe("Adapt and Classify over gRPC", () => {
     await code(server.heads().unary("setActiveVersion")({ head: "topics", version: 9 }), status.FAILED_PRECONDITION, /no version 9/);
   });
 
+  it("serves whole versions only while a new version trains: Classify never sees a half-updated head", async () => {
+    const config = { head: "live", labels: ["sport", "food"], hyperparameters: HYPER, promotion: Promotion.ALWAYS };
+    await adapt(server.heads(), config, toyExamples(40, ["sport", "food"], "l1"));
+    const classify = server.encoder().unary("classify");
+    const seen = new Map<number, string>();
+    let training = true;
+    const probe = (async () => {
+      while (training) {
+        const response = await classify({ head: "live", inputs: ["goal football"] });
+        const scores = JSON.stringify(response.predictions[0].labels);
+        const previous = seen.get(response.headVersion);
+        assert.ok(previous === undefined || previous === scores, `version ${response.headVersion} answered two ways`);
+        seen.set(response.headVersion, scores);
+      }
+    })();
+    await adapt(server.heads(), config, toyExamples(300, ["sport", "food"], "l2"));
+    training = false;
+    await probe;
+    const after = await classify({ head: "live", inputs: ["goal football"] });
+    assert.equal(after.headVersion, 2);
+    assert.ok([...seen.keys()].every((v) => v === 1 || v === 2), [...seen.keys()].join(","));
+    assert.ok(seen.has(1));
+  });
+
   it("gives bit-identical weights for the same examples and seed, and across a restart (resume)", async () => {
     const a = toyExamples(50, ["sport", "food"], "a", 3);
     const b = toyExamples(50, ["sport", "food"], "b", 4);

@@ -190,7 +190,7 @@ export class Batcher {
     while (skip < queue.length) {
       const { request } = queue[skip];
       if (!request.done && request.deadline < now) {
-        this.fail(request, new ServiceError("deadline_exceeded", "the deadline passed while the call waited for inference"), "deadline");
+        this.expire(request);
       }
       if (!request.done) break;
       skip++;
@@ -209,7 +209,7 @@ export class Batcher {
       const item = queue[i];
       if (item.request.done) continue;
       if (item.request.deadline < now) {
-        this.fail(item.request, new ServiceError("deadline_exceeded", "the deadline passed while the call waited for inference"), "deadline");
+        this.expire(item.request);
         continue;
       }
       candidates.push(item);
@@ -352,6 +352,10 @@ export class Batcher {
     this.queuedTokens -= tokens;
     this.queuedItems--;
     if (--request.queuedItems === 0) this.queuedRequests--;
+  }
+
+  private expire(request: Request): void {
+    this.fail(request, new ServiceError("deadline_exceeded", "the deadline passed while the call waited for inference"), "deadline");
   }
 
   private fail(request: Request, error: Error, reason?: "deadline" | "cancelled"): void {

@@ -16,27 +16,15 @@ export function softmaxCrossEntropy(
   grad: Float64Array,
   result: Float64Array,
 ): void {
-  let max = -Infinity;
-  for (let j = 0; j < k; j++) if (z[j] > max) max = z[j];
-  let sum = 0;
-  for (let j = 0; j < k; j++) {
-    const e = Math.exp(z[j] - max);
-    probs[j] = e;
-    sum += e;
-  }
-  const inv = 1 / sum;
-  for (let j = 0; j < k; j++) {
-    const p = probs[j] * inv;
-    probs[j] = p;
-    grad[j] = weight * (j === target ? p - 1 : p);
-  }
-  const loss = max + Math.log(sum) - z[target];
+  const lse = softmaxInto(z, k, probs);
+  for (let j = 0; j < k; j++) grad[j] = weight * (j === target ? probs[j] - 1 : probs[j]);
+  const loss = lse - z[target];
   result[0] = loss;
   result[1] = weight * loss;
 }
 
-/** Softmax probabilities only (prediction). */
-export function softmaxInto(z: Float64Array, k: number, probs: Float64Array): void {
+/** Softmax probabilities into `probs`; returns log-sum-exp of the logits. */
+export function softmaxInto(z: Float64Array, k: number, probs: Float64Array): number {
   let max = -Infinity;
   for (let j = 0; j < k; j++) if (z[j] > max) max = z[j];
   let sum = 0;
@@ -47,6 +35,7 @@ export function softmaxInto(z: Float64Array, k: number, probs: Float64Array): vo
   }
   const inv = 1 / sum;
   for (let j = 0; j < k; j++) probs[j] *= inv;
+  return max + Math.log(sum);
 }
 
 /** σ(z) without overflow. */

@@ -321,14 +321,7 @@ export class BertTokenizer {
       ids = this.model.tokenize(this.flags.lowercase ? key.toLowerCase() : key);
       this.remember(key, ids);
     }
-    const buf = this.buf;
-    if (typeof ids === "number") {
-      buf[n++] = ids;
-    } else {
-      buf.set(ids, n);
-      n += ids.length;
-    }
-    return n;
+    return appendIds(this.buf, n, ids);
   }
 
   private remember(key: string, ids: number | Int32Array): void {
@@ -361,13 +354,7 @@ export class BertTokenizer {
     while ((match = re.exec(normalized)) !== null) {
       const word = match[0];
       const ids = this.wordIds(word);
-      const buf = this.reserve(n + word.length);
-      if (typeof ids === "number") {
-        buf[n++] = ids;
-      } else {
-        buf.set(ids, n);
-        n += ids.length;
-      }
+      n = appendIds(this.reserve(n + word.length), n, ids);
     }
     return n;
   }
@@ -468,6 +455,16 @@ export class BertTokenizer {
  * the first id ([CLS]) and the last ([SEP]) are kept and the cut is made inside them. Returns the
  * input itself when it already fits.
  */
+/** Writes a word's piece ids (one id, or several) at buf[n]; returns the new end. */
+function appendIds(buf: Int32Array, n: number, ids: number | Int32Array): number {
+  if (typeof ids === "number") {
+    buf[n] = ids;
+    return n + 1;
+  }
+  buf.set(ids, n);
+  return n + ids.length;
+}
+
 export function truncateIds(ids: Int32Array, maxLength: number, side: "right" | "left", hasSpecials: boolean): Int32Array {
   if (!Number.isInteger(maxLength) || maxLength < 0) throw new RangeError(`maxLength must be a non-negative integer, got ${maxLength}`);
   if (ids.length <= maxLength) return ids;

@@ -45,7 +45,7 @@ export async function startBertd(config: Config): Promise<App> {
       }),
       heads: headsService({ adapt: () => adapt, calls, onActiveChanged: (head, version) => metrics.activeChanged(head, version) }),
     },
-    { maxReceiveMessageBytes: config.maxReceiveMessageBytes },
+    { maxReceiveMessageBytes: config.maxReceiveMessageBytes, maxConnectionAgeMs: config.maxConnectionAgeMs, maxConnectionAgeGraceMs: config.maxConnectionAgeGraceMs },
   );
   const port = await server.bind(config.host, config.port);
   const metricsServer = await metrics.listen(config.host, config.metricsPort);

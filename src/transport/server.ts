@@ -12,6 +12,10 @@ export const SERVICE_NAMES = ["bertd.v1.Encoder", "bertd.v1.Heads"] as const;
 
 export interface ServerOptions {
   readonly maxReceiveMessageBytes: number;
+  /** 0 = connections live forever. */
+  readonly maxConnectionAgeMs?: number;
+  /** 0 = calls open on an aged connection run until they finish. */
+  readonly maxConnectionAgeGraceMs?: number;
 }
 
 export interface Services {
@@ -25,11 +29,7 @@ export class GrpcServer {
   readonly health = new HealthImplementation({ "": "NOT_SERVING", "bertd.v1.Encoder": "NOT_SERVING", "bertd.v1.Heads": "NOT_SERVING" });
 
   constructor(services: Services, options: ServerOptions) {
-    this.server = new Server({
-      "grpc.max_receive_message_length": options.maxReceiveMessageBytes,
-      "grpc.max_send_message_length": 64 * 1024 * 1024,
-      "grpc.keepalive_permit_without_calls": 1,
-    });
+    this.server = new Server(grpcServerOptions(options));
     this.server.addService(grpcServiceDefinition(Encoder), services.encoder);
     if (services.heads) this.server.addService(grpcServiceDefinition(Heads), services.heads);
     this.health.addToServer(this.server);
@@ -62,6 +62,18 @@ export class GrpcServer {
     this.server.forceShutdown();
     await closed;
   }
+}
+
+/** grpc-js channel options; the connection-age ones only when set (grpc-js has no "off" value but its own default). */
+export function grpcServerOptions(options: ServerOptions): Record<string, number> {
+  const grpcOptions: Record<string, number> = {
+    "grpc.max_receive_message_length": options.maxReceiveMessageBytes,
+    "grpc.max_send_message_length": 64 * 1024 * 1024,
+    "grpc.keepalive_permit_without_calls": 1,
+  };
+  if (options.maxConnectionAgeMs) grpcOptions["grpc.max_connection_age_ms"] = options.maxConnectionAgeMs;
+  if (options.maxConnectionAgeMs && options.maxConnectionAgeGraceMs) grpcOptions["grpc.max_connection_age_grace_ms"] = options.maxConnectionAgeGraceMs;
+  return grpcOptions;
 }
 
 function reflection(): ReflectionService {

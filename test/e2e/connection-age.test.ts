@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
-import { connectivityState, type Channel } from "@grpc/grpc-js";
+import { connectivityState, type Client } from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import { EmbedStreamRequestSchema, type EmbedStreamResponse } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { grpcServerOptions } from "../../src/transport/server.js";
 import { startServer, type ServerProcess } from "../helpers/server-process.js";
 
 /** Resolves with the first state other than `from`, or `from` itself when nothing changed by the deadline. */
-function nextState(channel: Channel, from: connectivityState, withinMs: number): Promise<connectivityState> {
+function nextState(channel: ReturnType<Client["getChannel"]>, from: connectivityState, withinMs: number): Promise<connectivityState> {
   return new Promise((resolve) => {
     channel.watchConnectivityState(from, Date.now() + withinMs, (error) => resolve(error ? from : channel.getConnectivityState(false)));
   });

@@ -14,6 +14,8 @@ export interface Workload {
   readonly inputsPerCall?: number;
   readonly head?: string;
   readonly examplesPerStream?: number;
+  /** Ramps: the knee is the last time slice answered in full (≥ 90%) with p95 under this. */
+  readonly kneeP95Ms?: number;
 }
 
 export interface Thresholds {

@@ -66,7 +66,7 @@ function rampReport(s: WorkloadSummary): string {
   for (const w of s.windows) {
     lines.push(`  ${w.startS.toFixed(0).padStart(4)}s  offered ${w.offeredPerS.toFixed(1).padStart(7)}/s  ok ${w.okPerS.toFixed(1).padStart(7)}/s  p95 ${w.p95Ms.toFixed(1).padStart(8)} ms`);
   }
-  lines.push(`  knee ≈ ${s.kneePerS === undefined ? "below the first slice" : `${s.kneePerS.toFixed(1)} calls/s`} (last slice answering ≥ 90% of the offered rate within the p95 threshold)`);
+  lines.push(`  knee ≈ ${s.kneePerS === undefined ? "below the first slice" : `${s.kneePerS.toFixed(1)} calls/s`} (the last slice answering ≥ 90% of the offered rate with p95 under ${s.kneeP95Ms} ms)`);
   return lines.join("\n");
 }
 
@@ -104,7 +104,7 @@ async function main(): Promise<number> {
     const call = calls.forWorkload(workload);
     if (workload.executor === "constant-vus") await closedLoop(workload, call, stats);
     else await openLoop(workload, call, stats);
-    return stats.summary(seconds, selected.thresholds?.[name]?.p95Ms);
+    return stats.summary(seconds, workload.kneeP95Ms ?? selected.thresholds?.[name]?.p95Ms);
   });
   const summaries = await Promise.all(runs);
   calls.close();

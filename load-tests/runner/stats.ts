@@ -28,8 +28,9 @@ export interface WorkloadSummary {
   readonly codes: Record<string, number>;
   /** Open loop only: per time slice, what was offered and what came back (by scheduled send time). */
   readonly windows?: { startS: number; offeredPerS: number; okPerS: number; p95Ms: number }[];
-  /** The highest offered rate the server still kept up with (ramping arrival only). */
+  /** The highest offered rate the server still kept up with (ramping arrival only), and the p95 bound used. */
   readonly kneePerS?: number;
+  readonly kneeP95Ms?: number;
 }
 
 /** Latency (HDR histogram), status codes and, for arrival-rate workloads, time slices. */
@@ -90,6 +91,7 @@ export class WorkloadStats {
       codes: Object.fromEntries(this.codes),
       windows,
       kneePerS: windows && knee(windows, p95LimitMs),
+      kneeP95Ms: windows && p95LimitMs,
     };
   }
 

@@ -166,6 +166,10 @@ describe("deploy/Dockerfile (CPU)", () => {
       const healthy = await run(probe, { BERTD_PORT: String(port) });
       assert.equal(healthy.code, 0, healthy.out);
       assert.match(healthy.out, /SERVING/);
+      // BERTD_HEALTH_PORT, when set, is the port it asks (Kubernetes sets it; nothing listens on port 1).
+      const elsewhere = await run(probe, { BERTD_PORT: String(port), BERTD_HEALTH_PORT: "1" });
+      assert.equal(elsewhere.code, 1, elsewhere.out);
+      assert.match(elsewhere.out, /127\.0\.0\.1:1:/);
 
       server.kill("SIGTERM");
       const [code] = (await once(server, "exit")) as [number];

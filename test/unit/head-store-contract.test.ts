@@ -153,7 +153,7 @@ describe("PostgreSQL store specifics", () => {
     await rejectsWith(a.appendExamples(old, [example("after")]), "aborted", /lost the lease on head "fenced" \(epoch 1; replica .+ holds it now \(epoch 2\)/);
     await rejectsWith(a.commitVersion(old, version(1), true), "aborted", /lost the lease/);
     assert.ok(old.lost.aborted, "the lost signal fired");
-    assert.deepEqual((await db.sql("SELECT id, epoch FROM examples WHERE head = 'fenced'")).map((r) => [r.id, Number(r.epoch)]), [["before", 1]]);
+    assert.deepEqual((await db.sql<{ id: string; epoch: string }>("SELECT id, epoch FROM examples WHERE head = 'fenced'")).map((r) => [r.id, Number(r.epoch)]), [["before", 1]]);
     assert.equal(await b.commitVersion(taker, version(1), true), 1);
     assert.equal(Number((await db.sql("SELECT epoch FROM versions WHERE head = 'fenced'"))[0].epoch), 2);
     await taker.release();

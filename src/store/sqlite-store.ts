@@ -2,9 +2,8 @@ import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { failedPrecondition, notFound, unavailable } from "../core/errors.js";
-import { headBeingAdapted } from "./local-leases.js";
 import type { HeadChange, HeadLease, HeadRecord, HeadStore, LeaseOptions, NewVersion, StoredExample, StoredHeadType, StoredVersion, VersionSummary } from "./head-store.js";
-import { LocalLeases } from "./local-leases.js";
+import { LocalLeases, headBeingAdapted } from "./local-leases.js";
 
 const MIGRATIONS = [
   `CREATE TABLE heads (

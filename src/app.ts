@@ -4,6 +4,9 @@ import { Encoder } from "./core/encoder.js";
 import { EmbeddingCache } from "./adaptation/embedding-cache.js";
 import { HeadRegistry } from "./adaptation/head-registry.js";
 import type { AdaptDeps } from "./adaptation/adapt-run.js";
+import { HeadSync } from "./adaptation/head-sync.js";
+import type { HeadStore } from "./store/head-store.js";
+import { PostgresHeadStore } from "./store/postgres-store.js";
 import { SqliteHeadStore } from "./store/sqlite-store.js";
 import { poolingOfStoredConfig } from "./transport/adapt-config.js";
 import { classifyHandler } from "./transport/classify-handler.js";
@@ -32,7 +35,9 @@ export async function startBertd(config: Config): Promise<App> {
   const model = readModelDirectory(resolveModelDir(config.modelDir));
   let encoder: Encoder | undefined;
   let adapt: AdaptDeps | undefined;
-  const store = new SqliteHeadStore(config.dataDir);
+  const store: HeadStore =
+    config.store === "sqlite" ? new SqliteHeadStore(config.dataDir) : await PostgresHeadStore.open(config.store, { leaseTtlMs: config.leaseTtlMs, log });
+  let sync: HeadSync | undefined;
   const metrics = new Metrics(config.metricsMaxHeads);
   const tracing = Tracing.fromEnv(process.env, log);
   const calls = new CallLogger(log, metrics, tracing);
@@ -41,7 +46,7 @@ export async function startBertd(config: Config): Promise<App> {
       encoder: encoderService({
         encoder: () => encoder,
         calls,
-        classify: classifyHandler({ encoder: () => encoder, registry: () => adapt?.registry, calls }),
+        classify: classifyHandler({ encoder: () => encoder, registry: () => adapt?.registry, calls, minVersionWaitMs: config.minVersionWaitMs }),
       }),
       heads: headsService({ adapt: () => adapt, calls, onActiveChanged: (head, version) => metrics.activeChanged(head, version) }),
     },
@@ -72,9 +77,10 @@ export async function startBertd(config: Config): Promise<App> {
     metrics.setModel(encoder.info.id, encoder.info.provider, encoder.info.onnxRuntimeVersion);
     if (config.warmup) await encoder.warmUp();
     const registry = new HeadRegistry(store, encoder.info.hash, poolingOfStoredConfig(encoder.info.defaultPooling), log);
+    registry.onSwap((name, version) => metrics.serving(name, version));
     await registry.loadAll();
-    for (const name of registry.names()) metrics.activeChanged(name, (await registry.get(name)).version);
-    adapt = { encoder, store, registry, cache: new EmbeddingCache(encoder.info.hash, config.embeddingCacheMb * 2 ** 20), log, busy: new Set(), observer: metrics };
+    if (store.shared) sync = new HeadSync(store, registry, config.storePollIntervalMs, log);
+    adapt = { encoder, store, registry, cache: new EmbeddingCache(encoder.info.hash, config.embeddingCacheMb * 2 ** 20), log, observer: metrics };
   } catch (error) {
     server.server.forceShutdown();
     metricsServer.server.close();
@@ -95,6 +101,7 @@ export async function startBertd(config: Config): Promise<App> {
       log.info("shutting down: NOT_SERVING, draining in-flight calls");
       server.setServing(false);
       await server.shutdown(calls.idle(), config.shutdownTimeoutMs);
+      sync?.stop();
       await encoder?.close();
       await store.close();
       metricsServer.server.close();

@@ -42,6 +42,10 @@ export const OPTIONS = {
   maxConnectionAgeMs: { flag: "max-connection-age-ms", env: "BERTD_MAX_CONNECTION_AGE_MS", kind: "int", default: "0", help: "Send GOAWAY to a client connection after this long (±10% jitter) so clients reconnect and load spreads over new replicas (0 = never)", min: 0 },
   maxConnectionAgeGraceMs: { flag: "max-connection-age-grace-ms", env: "BERTD_MAX_CONNECTION_AGE_GRACE_MS", kind: "int", default: "0", help: "After that GOAWAY, how long calls still open on the old connection may run before it is closed (0 = until they finish)", min: 0 },
   dataDir: { flag: "data-dir", env: "BERTD_DATA_DIR", kind: "string", default: "./data", help: "Where the embedded head store (SQLite, WAL) keeps heads, versions and the example log" },
+  store: { flag: "store", env: "BERTD_STORE", kind: "string", default: "sqlite", help: "Head store: sqlite (embedded, under --data-dir, one process) or a postgres://user@host/db URL shared by replicas" },
+  storePollIntervalMs: { flag: "store-poll-interval-ms", env: "BERTD_STORE_POLL_INTERVAL_MS", kind: "int", default: "5000", help: "PostgreSQL store: re-read every head this often, healing missed change notifications (0 = never)", min: 0 },
+  leaseTtlMs: { flag: "lease-ttl-ms", env: "BERTD_LEASE_TTL_MS", kind: "int", default: "10000", help: "PostgreSQL store: how long a head's writer lease lasts without a heartbeat (renewed every third of it); a dead writer's head is free after this", min: 300 },
+  minVersionWaitMs: { flag: "min-version-wait-ms", env: "BERTD_MIN_VERSION_WAIT_MS", kind: "int", default: "2000", help: "Classify min_version: how long to wait for that version to be served before FAILED_PRECONDITION", min: 0 },
   embeddingCacheMb: { flag: "embedding-cache-mb", env: "BERTD_EMBEDDING_CACHE_MB", kind: "int", default: "256", help: "Memory for cached head features (replay and refits skip the encoder)", min: 0 },
   warmup: { flag: "warmup", env: "BERTD_WARMUP", kind: "bool", default: "true", help: "Run warm-up batches over the length buckets before reporting SERVING" },
   shutdownTimeoutMs: { flag: "shutdown-timeout-ms", env: "BERTD_SHUTDOWN_TIMEOUT_MS", kind: "int", default: "30000", help: "On SIGTERM/SIGINT, how long in-flight calls may finish before the server stops anyway", min: 0 },
@@ -90,6 +94,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
   const parsed = config as Config;
   parseDevice(parsed.device);
+  if (parsed.store !== "sqlite" && !/^postgres(ql)?:\/\//.test(parsed.store)) {
+    throw new ConfigError(`--store (BERTD_STORE) must be sqlite or a postgres:// URL; got "${parsed.store.replace(/:[^:@/]*@/, ":***@")}"`);
+  }
   return parsed;
 }
 

@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
 import type { Encoder } from "../core/encoder.js";
-import { ServiceError, aborted, failedPrecondition, invalidArgument } from "../core/errors.js";
+import { ServiceError, failedPrecondition, invalidArgument } from "../core/errors.js";
 import type { PoolingMode } from "../core/pooling.js";
 import { ConfigError, HeadTrainer, isHoldout, resolveTrainConfig, type EvalMetrics, type LabelledExample, type TrainConfig } from "../heads/index.js";
-import type { HeadStore, StoredExample, StoredHeadType } from "../store/head-store.js";
+import type { HeadLease, HeadStore, StoredExample, StoredHeadType } from "../store/head-store.js";
 import type { EmbeddingCache } from "./embedding-cache.js";
 import { featuresFor } from "./features.js";
 import type { HeadRegistry } from "./head-registry.js";
@@ -20,6 +20,8 @@ export interface AdaptSettings {
   readonly promotion: "always" | "if_better" | "never";
   /** The request's config, protobuf-encoded, stored with each version. */
   readonly configBytes: Uint8Array;
+  /** Wait for another stream's lease on the head instead of failing with ABORTED. */
+  readonly waitForLease: boolean;
 }
 
 export interface IncomingExample {
@@ -66,8 +68,6 @@ export interface AdaptDeps {
   readonly registry: HeadRegistry;
   readonly cache: EmbeddingCache;
   readonly log: Logger;
-  /** Heads with an Adapt stream open in this process. */
-  readonly busy: Set<string>;
 }
 
 const HEAD_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -91,9 +91,11 @@ export class AdaptRun {
     readonly settings: AdaptSettings,
     private readonly trainer: HeadTrainer,
     private readonly trainConfig: TrainConfig,
+    /** This stream's right to write the head; every log write and commit is fenced by it. */
+    readonly lease: HeadLease,
   ) {}
 
-  static async open(deps: AdaptDeps, settings: AdaptSettings): Promise<AdaptRun> {
+  static async open(deps: AdaptDeps, settings: AdaptSettings, signal?: AbortSignal): Promise<AdaptRun> {
     if (!HEAD_NAME.test(settings.head)) {
       throw invalidArgument(`config.head "${settings.head}" must be 1–64 characters of letters, digits, '_', '.', '-', starting with a letter or digit`);
     }
@@ -104,10 +106,7 @@ export class AdaptRun {
       if (labels.has(label)) throw invalidArgument(`config.labels has "${label}" twice`);
       labels.add(label);
     }
-    if (deps.busy.has(settings.head)) {
-      throw aborted(`head "${settings.head}" is being adapted by another stream on this replica: one writer per head; retry when it ends`);
-    }
-    deps.busy.add(settings.head);
+    const lease = await deps.store.acquireLease(settings.head, { wait: settings.waitForLease, signal });
     try {
       const existing = await deps.store.getHead(settings.head);
       if (existing && existing.type !== settings.type) {
@@ -138,15 +137,16 @@ export class AdaptRun {
         throw error;
       }
       await deps.store.ensureHead(settings.head, settings.type, deps.encoder.info.hash);
-      return new AdaptRun(deps, settings, trainer, trainConfig);
+      return new AdaptRun(deps, settings, trainer, trainConfig, lease);
     } catch (error) {
-      deps.busy.delete(settings.head);
+      await lease.release();
       throw error;
     }
   }
 
   /** Validates, logs (durably) and learns a chunk of examples, in order. */
   async add(examples: readonly IncomingExample[], signal?: AbortSignal): Promise<void> {
+    this.lease.lost.throwIfAborted();
     const valid: StoredExample[] = [];
     const seen = new Set<string>();
     for (const example of examples) {
@@ -169,7 +169,7 @@ export class AdaptRun {
       });
     }
     if (valid.length === 0) return;
-    const inserted = await this.deps.store.appendExamples(this.settings.head, valid);
+    const inserted = await this.deps.store.appendExamples(this.lease, valid);
     const fresh = valid.filter((example) => inserted.has(example.id));
     this.duplicate += valid.length - fresh.length;
     const observer = this.deps.observer;
@@ -226,6 +226,7 @@ export class AdaptRun {
   /** Replays the head's logged training examples, evaluates on its logged holdout, stores a version. */
   async commit(signal?: AbortSignal): Promise<Committed> {
     const { head, pooling } = this.settings;
+    this.lease.lost.throwIfAborted();
     this.trainer.flush();
     const logged = await this.deps.store.examples(head);
     const features = await featuresFor(this.deps.encoder, this.deps.cache, logged.map((e) => e.text), pooling, "background", signal);
@@ -241,7 +242,7 @@ export class AdaptRun {
     const { promote, reason } = await this.decidePromotion(metrics, holdout);
     const stats = this.trainer.stats;
     const version = await this.deps.store.commitVersion(
-      head,
+      this.lease,
       {
         labels: this.trainer.labels,
         config: this.settings.configBytes,
@@ -259,10 +260,10 @@ export class AdaptRun {
     return { version, holdout: metrics, promoted: promote, reason };
   }
 
-  release(): void {
+  async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    this.deps.busy.delete(this.settings.head);
+    await this.lease.release();
   }
 
   private async decidePromotion(metrics: EvalMetrics, holdout: LabelledExample[]): Promise<{ promote: boolean; reason: string }> {

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { notFound } from "../core/errors.js";
+import { failedPrecondition, notFound } from "../core/errors.js";
 import type { PoolingMode } from "../core/pooling.js";
 import { HeadTrainer, type HeadSnapshot } from "../heads/index.js";
 import type { HeadStore, StoredHeadType } from "../store/head-store.js";
@@ -21,6 +21,9 @@ const MAX_CACHED_VERSIONS = 64;
 export class HeadRegistry {
   private readonly active = new Map<string, ServedHead>();
   private readonly versions = new Map<string, ServedHead>();
+  /** Refreshes of one head run one after another, so an older read never replaces a newer one. */
+  private readonly refreshing = new Map<string, Promise<unknown>>();
+  private readonly swapListeners = new Set<(name: string, version: number) => void>();
 
   constructor(
     private readonly store: HeadStore,
@@ -28,6 +31,12 @@ export class HeadRegistry {
     private readonly poolingOf: PoolingOfConfig,
     private readonly log: Logger,
   ) {}
+
+  /** Calls back whenever a head's served version changes (0 = no longer served); returns the unsubscribe. */
+  onSwap(listener: (name: string, version: number) => void): () => void {
+    this.swapListeners.add(listener);
+    return () => this.swapListeners.delete(listener);
+  }
 
   /** Loads every head's active version from the store. */
   async loadAll(): Promise<void> {
@@ -41,20 +50,83 @@ export class HeadRegistry {
   }
 
   /** Re-reads a head's active version from the store and swaps it in (or out, when deleted). */
-  async refresh(name: string): Promise<ServedHead | undefined> {
-    const head = await this.store.getHead(name);
-    if (!head || head.activeVersion === 0) {
-      this.active.delete(name);
-      return undefined;
+  refresh(name: string): Promise<ServedHead | undefined> {
+    const previous = this.refreshing.get(name) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => this.reload(name));
+    this.refreshing.set(name, next);
+    const cleanup = (): void => {
+      if (this.refreshing.get(name) === next) this.refreshing.delete(name);
+    };
+    next.then(cleanup, cleanup);
+    return next;
+  }
+
+  /** Re-reads every head (a missed notification heals here); refreshes those whose active version moved. */
+  async resync(): Promise<void> {
+    const heads = await this.store.listHeads();
+    const names = new Set(heads.map((head) => head.name));
+    for (const name of this.active.keys()) if (!names.has(name)) this.forget(name);
+    for (const head of heads) {
+      if (head.modelHash !== this.modelHash) continue;
+      if ((this.active.get(head.name)?.version ?? 0) !== head.activeVersion) await this.refresh(head.name);
     }
-    const served = await this.version(name, head.activeVersion);
-    this.active.set(name, served);
-    return served;
   }
 
   forget(name: string): void {
-    this.active.delete(name);
+    const had = this.active.delete(name);
     for (const key of this.versions.keys()) if (key.startsWith(`${name}\0`)) this.versions.delete(key);
+    if (had) this.swapped(name, 0);
+  }
+
+  /**
+   * The active version once it is at least minVersion: read-your-writes across replicas. Re-reads the
+   * store at once, then waits for a swap up to waitMs; FAILED_PRECONDITION when it does not come.
+   */
+  async atLeast(name: string, minVersion: number, waitMs: number, signal?: AbortSignal): Promise<ServedHead> {
+    const current = (): ServedHead | undefined => {
+      const served = this.active.get(name);
+      return served && served.version >= minVersion ? served : undefined;
+    };
+    if (current()) return current()!;
+    const deadline = performance.now() + waitMs;
+    await this.refresh(name).catch(() => {});
+    while (!current() && performance.now() < deadline && !signal?.aborted) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(250, Math.max(1, deadline - performance.now())));
+        const unsubscribe = this.onSwap((swapped) => swapped === name && done());
+        function done(): void {
+          clearTimeout(timer);
+          unsubscribe();
+          resolve();
+        }
+      });
+      // No notification (yet): read the store again, at most every 250 ms.
+      if (!current()) await this.refresh(name).catch(() => {});
+    }
+    const served = current();
+    if (served) return served;
+    const serving = this.active.get(name)?.version;
+    if (serving === undefined && !(await this.store.getHead(name).catch(() => ({})))) throw notFound(`head "${name}" does not exist`);
+    throw failedPrecondition(
+      `head "${name}" serves ${serving === undefined ? "no version" : `version ${serving}`}, older than min_version ${minVersion} (waited ${waitMs} ms)`,
+    );
+  }
+
+  private async reload(name: string): Promise<ServedHead | undefined> {
+    const head = await this.store.getHead(name);
+    if (!head || head.activeVersion === 0 || head.modelHash !== this.modelHash) {
+      if (this.active.has(name)) this.forget(name);
+      return undefined;
+    }
+    const served = await this.version(name, head.activeVersion);
+    const before = this.active.get(name)?.version;
+    this.active.set(name, served);
+    if (before !== served.version) this.swapped(name, served.version);
+    return served;
+  }
+
+  private swapped(name: string, version: number): void {
+    for (const listener of this.swapListeners) listener(name, version);
   }
 
   /** The served head: its active version, or a given one (0 = active). */

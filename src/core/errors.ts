@@ -31,3 +31,4 @@ export const resourceExhausted = (message: string): ServiceError => new ServiceE
 export const failedPrecondition = (message: string): ServiceError => new ServiceError("failed_precondition", message);
 export const aborted = (message: string): ServiceError => new ServiceError("aborted", message);
 export const unavailable = (message: string): ServiceError => new ServiceError("unavailable", message);
+export const cancelled = (message: string): ServiceError => new ServiceError("cancelled", message);

@@ -2,7 +2,8 @@ import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { failedPrecondition, notFound, unavailable } from "../core/errors.js";
-import type { HeadRecord, HeadStore, NewVersion, StoredExample, StoredHeadType, StoredVersion, VersionSummary } from "./head-store.js";
+import type { HeadChange, HeadLease, HeadRecord, HeadStore, LeaseOptions, NewVersion, StoredExample, StoredHeadType, StoredVersion, VersionSummary } from "./head-store.js";
+import { LocalLeases, headBeingAdapted } from "./local-leases.js";
 
 const MIGRATIONS = [
   `CREATE TABLE heads (
@@ -68,7 +69,9 @@ interface ExampleRow {
 
 /** The embedded store: one SQLite file in WAL mode under --data-dir; every write is one transaction. */
 export class SqliteHeadStore implements HeadStore {
+  readonly shared = false;
   private readonly db: Database.Database;
+  private readonly leases = new LocalLeases();
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
@@ -94,6 +97,15 @@ export class SqliteHeadStore implements HeadStore {
   /** SQLite's own check of the file, for tests and the torture script. */
   integrityCheck(): string {
     return this.db.pragma("integrity_check", { simple: true }) as string;
+  }
+
+  acquireLease(head: string, options: LeaseOptions): Promise<HeadLease> {
+    return this.leases.acquire(head, options);
+  }
+
+  /** Only this process writes the file: nothing to follow. */
+  watch(_listener: (change: HeadChange) => void): () => void {
+    return () => {};
   }
 
   async listHeads(): Promise<HeadRecord[]> {
@@ -126,7 +138,9 @@ export class SqliteHeadStore implements HeadStore {
     return row && { ...toSummary(row), state: new Uint8Array(row.state!) };
   }
 
-  async appendExamples(name: string, examples: readonly StoredExample[]): Promise<Set<string>> {
+  async appendExamples(lease: HeadLease, examples: readonly StoredExample[]): Promise<Set<string>> {
+    const name = lease.head;
+    this.leases.check(lease);
     return this.write(() => {
       const next = (this.db.prepare("SELECT COALESCE(MAX(seq), 0) AS seq FROM examples WHERE head = ?").get(name) as { seq: number }).seq;
       const insert = this.db.prepare(
@@ -154,7 +168,9 @@ export class SqliteHeadStore implements HeadStore {
     return (this.db.prepare("SELECT COUNT(*) AS n FROM examples WHERE head = ?").get(name) as { n: number }).n;
   }
 
-  async commitVersion(name: string, version: NewVersion, promote: boolean): Promise<number> {
+  async commitVersion(lease: HeadLease, version: NewVersion, promote: boolean): Promise<number> {
+    const name = lease.head;
+    this.leases.check(lease);
     return this.write(() => {
       const head = this.db.prepare("SELECT * FROM heads WHERE name = ?").get(name) as HeadRow | undefined;
       if (!head) throw notFound(`head "${name}" does not exist`);
@@ -181,6 +197,7 @@ export class SqliteHeadStore implements HeadStore {
   }
 
   async deleteHead(name: string): Promise<boolean> {
+    if (this.leases.isHeld(name)) throw headBeingAdapted(name);
     return this.write(() => this.db.prepare("DELETE FROM heads WHERE name = ?").run(name).changes > 0);
   }
 

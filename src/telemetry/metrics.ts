@@ -106,6 +106,11 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
     if (promoted) this.activeVersion.set(labels, version);
   }
 
+  /** The version this replica serves now (changed here or, with a shared store, by another replica). */
+  serving(head: string, version: number): void {
+    this.activeVersion.set({ head: this.headLabel(head) }, version);
+  }
+
   activeChanged(head: string, version: number): void {
     const labels = { head: this.headLabel(head) };
     this.rollbacks.inc(labels);

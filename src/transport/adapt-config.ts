@@ -59,6 +59,7 @@ export function settingsOf(config: AdaptConfig, encoder: Encoder): AdaptSettings
     pooling: requested,
     train,
     promotion,
+    waitForLease: config.waitForLease,
     configBytes: toBinary(AdaptConfigSchema, create(AdaptConfigSchema, { ...config, pooling: requested as number as Pooling })),
   };
 }

@@ -8,14 +8,17 @@ import type { CallContext, CallLogger } from "./calls.js";
 import { truncationOf } from "./encoder-service.js";
 
 /** Encoder.Classify: the head's features through its immutable snapshot. */
-export function classifyHandler(deps: { encoder: () => Encoder | undefined; registry: () => HeadRegistry | undefined; calls: CallLogger }) {
+export function classifyHandler(deps: { encoder: () => Encoder | undefined; registry: () => HeadRegistry | undefined; calls: CallLogger; minVersionWaitMs: number }) {
   return deps.calls.unary("Classify", async (request: ClassifyRequest, context) => {
     const encoder = deps.encoder();
     const registry = deps.registry();
     if (!encoder || !registry) throw unavailable("the model is still loading: retry shortly");
     if (!request.head) throw invalidArgument("head is empty: name the head to classify with");
     if (request.head === MODEL_HEAD) return classifyWithModel(encoder, request, context);
-    const head = await registry.get(request.head, request.version);
+    const head =
+      request.minVersion > 0 && request.version === 0
+        ? await registry.atLeast(request.head, request.minVersion, deps.minVersionWaitMs, context.signal)
+        : await registry.get(request.head, request.version);
     if (request.minVersion > 0 && head.version < request.minVersion) {
       throw failedPrecondition(`head "${request.head}" serves version ${head.version}, older than min_version ${request.minVersion}`);
     }

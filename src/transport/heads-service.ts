@@ -64,7 +64,7 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
       call.on("error", () => {});
       context.signal.addEventListener("abort", notify);
       const next = async (): Promise<AdaptRequest | undefined> => {
-        while (inbox.length === 0 && !ended && !context.signal.aborted) await new Promise<void>((resolve) => (wake = resolve));
+        while (inbox.length === 0 && !ended && !context.signal.aborted && !run?.lease.lost.aborted) await new Promise<void>((resolve) => (wake = resolve));
         if (context.signal.aborted) return undefined;
         if (inbox.length < CHUNK) call.resume();
         return inbox.shift();
@@ -76,7 +76,9 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
         if (!first) throw invalidArgument("the stream ended before its first message, which must be a config");
         if (first.request.case !== "config") throw invalidArgument(`the first message must be a config; got ${first.request.case ?? "an empty message"}`);
         const adapt = ready();
-        run = await AdaptRun.open(adapt, settingsOf(first.request.value, adapt.encoder));
+        run = await AdaptRun.open(adapt, settingsOf(first.request.value, adapt.encoder), context.signal);
+        const lost = run.lease.lost;
+        lost.addEventListener("abort", notify);
         const progressEvery = first.request.value.progressEvery || 100;
         let sinceProgress = 0;
         let commits = 0;
@@ -94,6 +96,7 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
         for (;;) {
           const message = await next();
           if (context.signal.aborted) return { head: run.settings.head, cancelled: true };
+          lost.throwIfAborted();
           if (!message) break;
           switch (message.request.case) {
             case "example": {
@@ -134,13 +137,13 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
         );
       };
       loop().then(
-        (fields) => {
-          run?.release();
+        async (fields) => {
+          await run?.release();
           deps.calls.finished(context, started, undefined, fields);
           if (!context.signal.aborted) call.end();
         },
-        (error: unknown) => {
-          run?.release();
+        async (error: unknown) => {
+          await run?.release();
           deps.calls.finished(context, started, error, { head: run?.settings.head });
           if (!context.signal.aborted) {
             const { code, details } = toStatus(error);
@@ -194,7 +197,6 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
 
     DeleteHead: deps.calls.unary("DeleteHead", async (request: DeleteHeadRequest) => {
       const adapt = ready();
-      if (adapt.busy.has(request.head)) throw invalidArgument(`head "${request.head}" is being adapted: end its Adapt stream first`);
       if (!(await adapt.store.deleteHead(request.head))) throw notFound(`head "${request.head}" does not exist`);
       adapt.registry.forget(request.head);
       return { response: create(DeleteHeadResponseSchema, {}), fields: { head: request.head } };

@@ -20,6 +20,9 @@ describe("config", () => {
     assert.throws(() => loadConfig(["--truncation", "middle"], {}), /--truncation .* must be one of right, left, none/);
     assert.throws(() => loadConfig(["--bogus"], {}), /unknown option --bogus/);
     assert.throws(() => loadConfig(["--device", "tpu"], {}), /--device must be cpu, cuda, cuda:N or auto/);
+    assert.throws(() => loadConfig(["--store", "mysql://u:secret@db/x"], {}), (e: Error) => /--store \(BERTD_STORE\) must be sqlite or a postgres:\/\/ URL; got "mysql:\/\/u:\*\*\*@db\/x"/.test(e.message));
+    assert.equal(loadConfig([], { BERTD_STORE: "postgresql://bertd@db:5432/heads" }).store, "postgresql://bertd@db:5432/heads");
+    assert.equal(loadConfig([], {}).store, "sqlite");
   });
 
   it("parses devices", () => {

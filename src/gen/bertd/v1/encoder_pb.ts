@@ -399,7 +399,9 @@ export type ClassifyRequest = Message<"bertd.v1.ClassifyRequest"> & {
   truncation: Truncation;
 
   /**
-   * Read-your-writes: wait briefly for this version to be served, else FAILED_PRECONDITION.
+   * Read-your-writes: wait (up to --min-version-wait-ms) until this replica serves an active version
+   * at least this new (e.g. the version an Adapt on another replica just committed), else
+   * FAILED_PRECONDITION. 0 = no wait.
    *
    * @generated from field: uint32 min_version = 6;
    */

@@ -61,6 +61,8 @@ export interface HeadStore {
   /** Every logged example of the head, in the order they were accepted. */
   examples(name: string): Promise<StoredExample[]>;
   countExamples(name: string): Promise<number>;
+  /** Id of the head's most recently logged example; a store without it falls back to examples(). */
+  lastExampleId?(name: string): Promise<string | undefined>;
   /** Stores a new immutable version (numbered latest + 1) and, if asked, makes it active. */
   commitVersion(name: string, version: NewVersion, promote: boolean): Promise<number>;
   /** Returns the previous active version. */

@@ -77,6 +77,12 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
         if (first.request.case !== "config") throw invalidArgument(`the first message must be a config; got ${first.request.case ?? "an empty message"}`);
         const adapt = ready();
         run = await AdaptRun.open(adapt, settingsOf(first.request.value, adapt.encoder));
+        const log = await run.logState();
+        call.write(
+          create(AdaptResponseSchema, {
+            response: { case: "started", value: { loggedExamples: BigInt(log.loggedExamples), lastLoggedId: log.lastLoggedId, activeVersion: log.activeVersion } },
+          }),
+        );
         const progressEvery = first.request.value.progressEvery || 100;
         let sinceProgress = 0;
         let commits = 0;

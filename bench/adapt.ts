@@ -99,7 +99,7 @@ const offline = scores(
 log(`offline: ${JSON.stringify(offline)} l2=${choice.l2}`);
 
 const png = join(ROOT, "bench", "adapt-prequential.png");
-writeLineChart(png, [{ points: runs.a.curve, color: [31, 119, 180] }], train.length);
+writeLineChart(png, [{ points: runs.a.curve, color: [31, 119, 180], label: "prequential accuracy" }], train.length, { xLabel: "examples" });
 const pct = (x: number): string => (100 * x).toFixed(1);
 const report = `# Adapt benchmark
 

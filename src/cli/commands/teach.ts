@@ -143,14 +143,14 @@ export const teach: Command = {
     const committed = outcome.committed[outcome.committed.length - 1];
     if (plotPath) {
       const series: Series[] = [
-        { points: curves.prequential, color: PREQUENTIAL_COLOR },
-        { points: curves.holdout, color: HOLDOUT_COLOR },
+        { points: curves.prequential, color: PREQUENTIAL_COLOR, label: "prequential accuracy" },
+        { points: curves.holdout, color: HOLDOUT_COLOR, label: "holdout accuracy (during the stream)" },
       ];
       if (committed?.holdout && committed.holdout.examples > 0n) {
         const y = committed.holdout.accuracy;
-        series.push({ points: [[examples.length * 0.96, y], [examples.length, y]], color: COMMITTED_COLOR });
+        series.push({ points: [[examples.length * 0.96, y], [examples.length, y]], color: COMMITTED_COLOR, label: `committed v${committed.version} holdout accuracy` });
       }
-      writeLineChart(plotPath, series, examples.length);
+      writeLineChart(plotPath, series, examples.length, { xLabel: "examples" });
     }
     const holdout = committed?.holdout;
     const result = {

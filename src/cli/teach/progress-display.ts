@@ -23,10 +23,9 @@ export class TeachProgress {
     if (stream.isTTY) {
       this.bar = new SingleBar({
         stream,
-        format: "{bar} {percentage}% {value}/{total} | {speed} ex/s | loss {loss} | prequential {accuracy} | ETA {eta}",
+        format: "{bar} {percentage}% {value}/{total} | {speed} ex/s | loss {loss} | prequential {accuracy} | ETA {remaining}",
         barsize: 24,
         hideCursor: true,
-        etaBuffer: 50,
       });
       this.bar.start(total, startAt, this.payload());
     }
@@ -60,7 +59,7 @@ export class TeachProgress {
       speed: this.rate().toFixed(0),
       loss: this.latest.loss.toFixed(3),
       accuracy: `${(100 * this.latest.prequentialAccuracy).toFixed(1)}%`,
-      eta: this.eta(),
+      remaining: this.eta(),
     };
   }
 
@@ -68,6 +67,6 @@ export class TeachProgress {
     this.lastLine = performance.now();
     const p = this.payload();
     const percent = this.total > 0 ? ((100 * this.latest.done) / this.total).toFixed(0) : "100";
-    this.stream.write(`teach: ${this.latest.done}/${this.total} (${percent}%) ${p.speed} ex/s, loss ${p.loss}, prequential ${p.accuracy}, ETA ${p.eta}\n`);
+    this.stream.write(`teach: ${this.latest.done}/${this.total} (${percent}%) ${p.speed} ex/s, loss ${p.loss}, prequential ${p.accuracy}, ETA ${p.remaining}\n`);
   }
 }

@@ -248,6 +248,28 @@ describe("bertd command line", () => {
     assert.equal(started.response.case === "started" && started.response.value.lastLoggedId, `resume.jsonl:${count}`);
   });
 
+  it("Ctrl-C stops teach with a hint, commits nothing, and --resume finishes the file", async () => {
+    const count = 1200;
+    const file = sectionsFile(dir, "interrupt.jsonl", count);
+    const state = `${file}.interrupted.teach.json`;
+    const first = start(["teach", "--head", "interrupted", "--file", file, "--progress-every", "20"], env);
+    while (!existsSync(state)) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(first.exitCode, null, "the first run ended before it was interrupted");
+    }
+    first.kill("SIGINT");
+    const stopped = await first.output;
+    assert.equal(stopped.code, 130, stopped.stderr);
+    assert.match(stopped.stderr, /interrupted: nothing was committed; .*\n {2}bertd teach --head interrupted --file .*interrupt\.jsonl --resume\n$/s);
+    const head = await server.heads().unary("getHead")({ head: "interrupted" });
+    assert.equal(head.versions.length, 0);
+    const resumed = await bertd("teach", "--head", "interrupted", "--file", file, "--resume", "--json", "--no-plot");
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const result = JSON.parse(resumed.stdout) as { resumedAfter: number; duplicate: number; version: number };
+    assert.ok(result.resumedAfter > 0);
+    assert.deepEqual([result.duplicate, result.version], [0, 1]);
+  });
+
   it("bad files give file:line messages and send nothing; examples the server rejects are listed by line", async () => {
     const cases: [string, string, RegExp][] = [
       ["bad.jsonl", '{"text": "a", "label": "x"}\n{"text": "b", "label": "y"\n', /^bertd: .*bad\.jsonl:2: invalid JSON: /m],

@@ -7,6 +7,7 @@ import { ConnectionError, connectionSettings } from "../../src/client/connection
 import { InputFileError, readInputFile } from "../../src/cli/input-file.js";
 import { npyFloat32 } from "../../src/cli/npy.js";
 import { fileExamples } from "../../src/cli/teach/examples.js";
+import { PrefixHasher, prefixHash } from "../../src/cli/teach/resume-state.js";
 
 describe("client connection settings", () => {
   it("flags win over BERTD_* variables, which win over the default", () => {
@@ -20,6 +21,21 @@ describe("client connection settings", () => {
   it("refuses half a client certificate, or one without TLS", () => {
     assert.throws(() => connectionSettings({ "tls-client-cert": "c.pem" }, { BERTD_TLS_CA: "ca.pem" }), ConnectionError);
     assert.throws(() => connectionSettings({ "tls-client-cert": "c.pem", "tls-client-key": "k.pem" }, {}), /needs --tls-ca/);
+  });
+});
+
+describe("resume prefix hash", () => {
+  it("hashes incrementally what a fresh hash of the same prefix gives", () => {
+    const bytes = Buffer.from("a\nbb\n\nccc\nd");
+    const hasher = new PrefixHasher(bytes);
+    const distinct = new Set<string>();
+    for (const line of [0, 1, 2, 4, 5, 6]) {
+      const incremental = hasher.upTo(line);
+      assert.equal(incremental, prefixHash(bytes, line));
+      distinct.add(incremental);
+    }
+    assert.equal(distinct.size, 6 - 1, "line 6 does not exist: same bytes as line 5");
+    assert.throws(() => hasher.upTo(2), /before line/);
   });
 });
 

@@ -7,7 +7,7 @@ import { adaptExamples } from "../teach/adapt-stream.js";
 import { type FileExample, fileExamples } from "../teach/examples.js";
 import { HEAD_OPTIONS, adaptConfigFromFlags } from "../teach/hyperparameters.js";
 import { TeachProgress } from "../teach/progress-display.js";
-import { type Curves, prefixHash, readResumeState, removeResumeState, writeResumeState } from "../teach/resume-state.js";
+import { type Curves, PrefixHasher, prefixHash, readResumeState, removeResumeState, writeResumeState } from "../teach/resume-state.js";
 
 const PREQUENTIAL_COLOR = [31, 119, 180] as const;
 const HOLDOUT_COLOR = [255, 127, 14] as const;
@@ -101,6 +101,7 @@ export const teach: Command = {
     };
 
     const lineOf = new Map(examples.map((e) => [e.id, e.line]));
+    const hasher = new PrefixHasher(input.bytes);
     const totals = { accepted: 0, duplicate: 0, rejected: 0 };
     const rejections: string[] = [];
     const onProgress = (p: AdaptProgress): void => {
@@ -112,7 +113,7 @@ export const teach: Command = {
         curves.prequential.push([done, p.prequentialAccuracy]);
         if (p.holdout && p.holdout.examples > 0n) curves.holdout.push([done, p.holdout.accuracy]);
         const lastLine = examples[done - 1].line;
-        writeResumeState(statePath, { format: 1, head, processed: done, lastLine, lastDurableId: p.lastDurableId, prefixSha256: prefixHash(input.bytes, lastLine), curves });
+        writeResumeState(statePath, { format: 1, head, processed: done, lastLine, lastDurableId: p.lastDurableId, prefixSha256: hasher.upTo(lastLine), curves });
       }
       display?.update({ done, loss: p.runningLoss, prequentialAccuracy: p.prequentialAccuracy });
     };

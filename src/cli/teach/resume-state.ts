@@ -41,12 +41,26 @@ export function removeResumeState(path: string): void {
   rmSync(path, { force: true });
 }
 
-/** sha256 of the file's bytes up to the end of `line` (1-based). */
-export function prefixHash(bytes: Buffer, line: number): string {
-  let end = 0;
-  for (let l = 0; l < line; l++) {
-    const newline = bytes.indexOf(0x0a, end);
-    end = newline === -1 ? bytes.length : newline + 1;
+/** sha256 of the file's bytes up to the end of a line (1-based), for lines that only grow: hashed once, incrementally. */
+export class PrefixHasher {
+  private readonly hash = createHash("sha256");
+  private line = 0;
+  private offset = 0;
+
+  constructor(private readonly bytes: Buffer) {}
+
+  upTo(line: number): string {
+    if (line < this.line) throw new Error(`line ${line} is before line ${this.line}, already hashed`);
+    for (; this.line < line; this.line++) {
+      const newline = this.bytes.indexOf(0x0a, this.offset);
+      const end = newline === -1 ? this.bytes.length : newline + 1;
+      this.hash.update(this.bytes.subarray(this.offset, end));
+      this.offset = end;
+    }
+    return this.hash.copy().digest("hex");
   }
-  return createHash("sha256").update(bytes.subarray(0, end)).digest("hex");
+}
+
+export function prefixHash(bytes: Buffer, line: number): string {
+  return new PrefixHasher(bytes).upTo(line);
 }

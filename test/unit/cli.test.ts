@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { ConnectionError, connectionSettings } from "../../src/client/connection.js";
 import { InputFileError, readInputFile } from "../../src/cli/input-file.js";
 import { npyFloat32 } from "../../src/cli/npy.js";
-import { fileExamples } from "../../src/cli/teach/examples.js";
+import { exampleId, fileExamples } from "../../src/cli/teach/examples.js";
 import { PrefixHasher, prefixHash } from "../../src/cli/teach/resume-state.js";
 
 describe("client connection settings", () => {
@@ -77,7 +77,10 @@ describe("input files", () => {
 
   it("gives ids from file name and line, or from a field, and finds repeated ids", () => {
     const input = readInputFile(file("ids.jsonl", '{"id":"p","text":"x","label":"a"}\n{"id":"q","text":"y","label":"b"}\n{"id":"p","text":"z","label":"a"}\n'));
-    assert.deepEqual(fileExamples(input, { text: "text", label: "label" }).examples.map((e) => e.id), ["ids.jsonl:1", "ids.jsonl:2", "ids.jsonl:3"]);
+    const byLine = fileExamples(input, { text: "text", label: "label" }).examples.map((e) => e.id);
+    assert.deepEqual(byLine, [exampleId("ids.jsonl", 1, "x", ["a"]), exampleId("ids.jsonl", 2, "y", ["b"]), exampleId("ids.jsonl", 3, "z", ["a"])]);
+    assert.match(byLine[0], /^ids\.jsonl:1:[0-9a-f]{8}$/);
+    assert.notEqual(exampleId("ids.jsonl", 1, "x", ["a"]), exampleId("ids.jsonl", 1, "x", ["b"]), "an edited line gets a new id");
     const byField = fileExamples(input, { text: "text", label: "label", id: "id" });
     assert.deepEqual(byField.examples.map((e) => e.id), ["p", "q"]);
     assert.match(byField.problems[0].message, /ids\.jsonl:3: id "p" repeats line 1/);

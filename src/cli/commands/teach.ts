@@ -17,7 +17,7 @@ export const teach: Command = {
   name: "teach",
   brief: "teach a head from a labelled .jsonl or .csv file, with live progress and a curve PNG",
   summary: [
-    "Streams a labelled file into Adapt (one example per JSON line or CSV row, id `<file name>:<line>`),",
+    "Streams a labelled file into Adapt (one example per JSON line or CSV row, id `<file name>:<line>:<hash>`),",
     "commits, and prints the committed version and its holdout metrics. Progress (examples/s, running",
     "loss, prequential accuracy, ETA) goes to stderr; a PNG of the prequential (blue) and holdout (orange)",
     "accuracy, with the committed version's holdout accuracy (green), is written beside the file.",
@@ -32,7 +32,7 @@ export const teach: Command = {
     "text-field": { type: "string", value: "NAME", help: "field or column of the text (default: text)" },
     "label-field": { type: "string", value: "NAME", help: "field or column of the label(s) (default: label; a JSON array gives several)" },
     "label-separator": { type: "string", value: "S", help: "split a label cell into several labels (multilabel CSV)" },
-    "id-field": { type: "string", value: "NAME", help: "take example ids from this field instead of <file name>:<line>" },
+    "id-field": { type: "string", value: "NAME", help: "take example ids from this field instead of <file name>:<line>:<hash of text and labels>" },
     "weight-field": { type: "string", value: "NAME", help: "field or column of example weights" },
     labels: { type: "string", value: "A,B,…", help: "a new head's labels (default: every label in the file)" },
     resume: { type: "boolean", help: "continue an interrupted run of this file" },

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { basename } from "node:path";
 import { type InputFile, InputFileError, labelsField, textField } from "../input-file.js";
 
@@ -12,7 +13,7 @@ export interface FileExample {
 export interface ExampleFields {
   readonly text: string;
   readonly label: string;
-  /** Take ids from this field instead of `<file name>:<line>`. */
+  /** Take ids from this field instead of `<file name>:<line>:<hash>`. */
   readonly id?: string;
   readonly weight?: string;
   /** Splits one CSV label cell into several labels (multilabel). */
@@ -29,7 +30,7 @@ export function fileExamples(input: InputFile, fields: ExampleFields, limit = 10
     try {
       const text = textField(input.path, record, fields.text);
       const labels = labelsField(input.path, record, fields.label, fields.labelSeparator);
-      const id = fields.id === undefined ? `${name}:${record.line}` : idOf(input.path, record.line, record.fields[fields.id], fields.id);
+      const id = fields.id === undefined ? exampleId(name, record.line, text, labels) : idOf(input.path, record.line, record.fields[fields.id], fields.id);
       const first = seen.get(id);
       if (first !== undefined) throw new InputFileError(input.path, record.line, `id "${id}" repeats line ${first}`);
       seen.set(id, record.line);
@@ -42,6 +43,15 @@ export function fileExamples(input: InputFile, fields: ExampleFields, limit = 10
     }
   }
   return { examples, problems };
+}
+
+/**
+ * `<file name>:<line>:<8 hex digits of sha256(text, labels)>`: the same file taught again gives the same
+ * ids (the server skips them); another file of the same name, or an edited line, gives new ones.
+ */
+export function exampleId(fileName: string, line: number, text: string, labels: readonly string[]): string {
+  const digest = createHash("sha256").update(text).update("\0").update(labels.join("\u001f")).digest("hex");
+  return `${fileName}:${line}:${digest.slice(0, 8)}`;
 }
 
 function idOf(file: string, line: number, value: unknown, field: string): string {

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import type { AdaptProgress, AdaptStarted } from "../../gen/bertd/v1/heads_pb.js";
 import { type Command, UsageError, connect, numberOption, stringOption } from "../command.js";
@@ -131,6 +132,7 @@ export const teach: Command = {
         process.stderr.write(`interrupted: nothing was committed; what the server acknowledged is kept. Continue with:\n  bertd teach --head ${head} --file ${file} --resume\n`);
         return 130;
       }
+      if (existsSync(statePath)) process.stderr.write(`what the server acknowledged is kept; continue with: bertd teach --head ${head} --file ${file} --resume\n`);
       throw error;
     } finally {
       process.off("SIGINT", onSignal);

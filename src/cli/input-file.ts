@@ -7,7 +7,7 @@ export class InputFileError extends Error {
   constructor(
     readonly file: string,
     readonly line: number,
-    problem: string,
+    readonly problem: string,
   ) {
     super(`${file}:${line}: ${problem}`);
   }

@@ -178,6 +178,12 @@ describe("bertd command line", () => {
     const prediction = JSON.parse(json) as { version: number; labels: { label: string; score: number }[] };
     assert.equal(prediction.version, 1);
     assert.equal(prediction.labels.length, 2);
+    const inputs = join(dir, "inputs.csv");
+    writeFileSync(inputs, 'package,description\nfrozen-bubble,"a puzzle game, with bubbles"\nmutt,an email client\n');
+    const fromFile = await bertd("classify", "--head", "sections", "--file", inputs, "--text-field", "description", "--json", "--top-k", "1");
+    assert.equal(fromFile.code, 0, fromFile.stderr);
+    const rows = fromFile.stdout.trim().split("\n").map((line) => JSON.parse(line) as { text: string; labels: unknown[] });
+    assert.deepEqual(rows.map((r) => [r.text, r.labels.length]), [["a puzzle game, with bubbles", 1], ["an email client", 1]]);
 
     const second = await bertd("teach", "--head", "sections", "--file", file, "--promotion", "always", "--no-plot", "--json");
     assert.equal(second.code, 0, second.stderr);

@@ -66,7 +66,7 @@ export const teach: Command = {
     if (problems.length > 0) {
       for (const problem of problems.slice(0, -1)) process.stderr.write(`bertd: ${problem.message}\n`);
       const last = problems[problems.length - 1];
-      throw new InputFileError(last.file, last.line, `${last.message.slice(last.file.length + String(last.line).length + 3)}${problems.length > 1 ? ` (and ${problems.length - 1} more above; nothing was sent)` : " (nothing was sent)"}`);
+      throw new InputFileError(last.file, last.line, `${last.problem}${problems.length > 1 ? ` (and ${problems.length - 1} more above; nothing was sent)` : " (nothing was sent)"}`);
     }
     if (examples.length === 0) throw new UsageError(`${file} holds no examples`);
     const labels = stringOption(values, "labels")?.split(",").map((l) => l.trim()) ?? [...new Set(examples.flatMap((e) => e.labels))].sort();

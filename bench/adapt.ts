@@ -13,7 +13,7 @@ import { Encoding, Pooling } from "../src/gen/bertd/v1/encoder_pb.js";
 import { adapt } from "../test/helpers/adapt-client.js";
 import { ROOT, startServer } from "../test/helpers/server-process.js";
 import { readSplit } from "./lib/corpus.js";
-import { writeLineChart } from "./lib/line-chart.js";
+import { writeLineChart } from "../src/cli/line-chart.js";
 import { chooseL2 } from "./lib/logistic-regression.js";
 
 const { values: args } = parseArgs({ options: { "model-dir": { type: "string" }, replay: { type: "string", default: "10" }, out: { type: "string", default: join(ROOT, "BENCHMARKS-ADAPT.md") } } });
@@ -99,7 +99,7 @@ const offline = scores(
 log(`offline: ${JSON.stringify(offline)} l2=${choice.l2}`);
 
 const png = join(ROOT, "bench", "adapt-prequential.png");
-writeLineChart(png, [{ points: runs.a.curve, color: [31, 119, 180] }], train.length);
+writeLineChart(png, [{ points: runs.a.curve, color: [31, 119, 180], label: "prequential accuracy" }], train.length, { xLabel: "examples" });
 const pct = (x: number): string => (100 * x).toFixed(1);
 const report = `# Adapt benchmark
 

@@ -197,6 +197,15 @@ export class AdaptRun {
     observer?.trained(this.settings.head, stats);
   }
 
+  /** What the head's example log holds as this stream starts (it holds the head: nothing else writes). */
+  async logState(): Promise<{ loggedExamples: number; lastLoggedId: string; activeVersion: number }> {
+    const { store } = this.deps;
+    const head = this.settings.head;
+    const lastLoggedId = await store.lastExampleId(head);
+    const record = await store.getHead(head);
+    return { loggedExamples: await store.countExamples(head), lastLoggedId: lastLoggedId ?? "", activeVersion: record?.activeVersion ?? 0 };
+  }
+
   get hasUncommitted(): boolean {
     return this.acceptedSinceCommit > 0;
   }

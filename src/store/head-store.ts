@@ -93,6 +93,8 @@ export interface HeadStore {
   /** Every logged example of the head, in the order they were accepted. */
   examples(name: string): Promise<StoredExample[]>;
   countExamples(name: string): Promise<number>;
+  /** Id of the head's most recently logged example. */
+  lastExampleId(name: string): Promise<string | undefined>;
   /** Stores a new immutable version (numbered latest + 1) and, if asked, makes it active. Fenced by the lease. */
   commitVersion(lease: HeadLease, version: NewVersion, promote: boolean): Promise<number>;
   /** Returns the previous active version. */

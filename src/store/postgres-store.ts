@@ -190,6 +190,11 @@ export class PostgresHeadStore implements HeadStore {
     return rows[0].n;
   }
 
+  async lastExampleId(name: string): Promise<string | undefined> {
+    const { rows } = await this.query<{ id: string }>("SELECT id FROM examples WHERE head = $1 ORDER BY seq DESC LIMIT 1", [name]);
+    return rows[0]?.id;
+  }
+
   async commitVersion(lease: HeadLease, version: NewVersion, promote: boolean): Promise<number> {
     const name = lease.head;
     return this.fenced(lease, async (client) => {

@@ -168,6 +168,10 @@ export class SqliteHeadStore implements HeadStore {
     return (this.db.prepare("SELECT COUNT(*) AS n FROM examples WHERE head = ?").get(name) as { n: number }).n;
   }
 
+  async lastExampleId(name: string): Promise<string | undefined> {
+    return (this.db.prepare("SELECT id FROM examples WHERE head = ? ORDER BY seq DESC LIMIT 1").get(name) as { id: string } | undefined)?.id;
+  }
+
   async commitVersion(lease: HeadLease, version: NewVersion, promote: boolean): Promise<number> {
     const name = lease.head;
     this.leases.check(lease);

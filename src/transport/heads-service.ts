@@ -79,6 +79,12 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
         run = await AdaptRun.open(adapt, settingsOf(first.request.value, adapt.encoder), context.signal);
         const lost = run.lease.lost;
         lost.addEventListener("abort", notify);
+        const log = await run.logState();
+        call.write(
+          create(AdaptResponseSchema, {
+            response: { case: "started", value: { loggedExamples: BigInt(log.loggedExamples), lastLoggedId: log.lastLoggedId, activeVersion: log.activeVersion } },
+          }),
+        );
         const progressEvery = first.request.value.progressEvery || 100;
         let sinceProgress = 0;
         let commits = 0;

@@ -60,6 +60,8 @@ function contract(name: string, open: () => Promise<HeadStore>, close: () => Pro
       assert.deepEqual((await store.examples("h1")).map((e) => e.id), ["x1", "x2", "x3", "x4"]);
       assert.deepEqual((await store.examples("h1"))[1], example("x2", true));
       assert.equal(await store.countExamples("h1"), 4);
+      assert.equal(await store.lastExampleId("h1"), "x4");
+      assert.equal(await store.lastExampleId("nothing logged"), undefined);
       assert.equal(await store.commitVersion(lease, version(1), true), 1);
       assert.equal(await store.commitVersion(lease, version(2), false), 2);
       await lease.release();

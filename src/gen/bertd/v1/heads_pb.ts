@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bertd/v1/heads.proto.
  */
 export const file_bertd_v1_heads: GenFile = /*@__PURE__*/
-  fileDesc("ChRiZXJ0ZC92MS9oZWFkcy5wcm90bxIIYmVydGQudjEihAYKD0h5cGVycGFyYW1ldGVycxImCglvcHRpbWl6ZXIYASABKA4yEy5iZXJ0ZC52MS5PcHRpbWl6ZXISGgoNbGVhcm5pbmdfcmF0ZRgCIAEoAUgAiAEBEhcKCmJhdGNoX3NpemUYAyABKA1IAYgBARIZCgx3YXJtdXBfc3RlcHMYBCABKA1IAogBARIkCghzY2hlZHVsZRgFIAEoDjISLmJlcnRkLnYxLlNjaGVkdWxlEhgKC2RlY2F5X3N0ZXBzGAYgASgNSAOIAQESJAoXbWluX2xlYXJuaW5nX3JhdGVfcmF0aW8YByABKAFIBIgBARIZCgx3ZWlnaHRfZGVjYXkYCCABKAFIBYgBARIaCg1tYXhfZ3JhZF9ub3JtGAkgASgBSAaIAQESFQoIbW9tZW50dW0YCiABKAFIB4gBARISCgViZXRhMRgLIAEoAUgIiAEBEhIKBWJldGEyGAwgASgBSAmIAQESFAoHZXBzaWxvbhgNIAEoAUgKiAEBEhoKDXJlcGxheV9wYXNzZXMYDiABKA1IC4gBARIdChBob2xkb3V0X2ZyYWN0aW9uGA8gASgBSAyIAQESEQoEc2VlZBgQIAEoBEgNiAEBEjEKD2NsYXNzX3dlaWdodGluZxgRIAEoDjIYLmJlcnRkLnYxLkNsYXNzV2VpZ2h0aW5nEhgKC2hpZGRlbl9zaXplGBIgASgNSA6IAQFCEAoOX2xlYXJuaW5nX3JhdGVCDQoLX2JhdGNoX3NpemVCDwoNX3dhcm11cF9zdGVwc0IOCgxfZGVjYXlfc3RlcHNCGgoYX21pbl9sZWFybmluZ19yYXRlX3JhdGlvQg8KDV93ZWlnaHRfZGVjYXlCEAoOX21heF9ncmFkX25vcm1CCwoJX21vbWVudHVtQggKBl9iZXRhMUIICgZfYmV0YTJCCgoIX2Vwc2lsb25CEAoOX3JlcGxheV9wYXNzZXNCEwoRX2hvbGRvdXRfZnJhY3Rpb25CBwoFX3NlZWRCDgoMX2hpZGRlbl9zaXplIu4CCgtBZGFwdENvbmZpZxIMCgRoZWFkGAEgASgJEiAKBHR5cGUYAiABKA4yEi5iZXJ0ZC52MS5IZWFkVHlwZRIOCgZsYWJlbHMYAyADKAkSGAoQYWxsb3dfbmV3X2xhYmVscxgEIAEoCBInCgpzdGFydF9mcm9tGAUgASgOMhMuYmVydGQudjEuU3RhcnRGcm9tEiwKDGFyY2hpdGVjdHVyZRgGIAEoDjIWLmJlcnRkLnYxLkFyY2hpdGVjdHVyZRIiCgdwb29saW5nGAcgASgOMhEuYmVydGQudjEuUG9vbGluZxIyCg9oeXBlcnBhcmFtZXRlcnMYCCABKAsyGS5iZXJ0ZC52MS5IeXBlcnBhcmFtZXRlcnMSJgoJcHJvbW90aW9uGAkgASgOMhMuYmVydGQudjEuUHJvbW90aW9uEhYKDnByb2dyZXNzX2V2ZXJ5GAogASgNEhYKDndhaXRfZm9yX2xlYXNlGAsgASgIIlMKB0V4YW1wbGUSCgoCaWQYASABKAkSDAoEdGV4dBgCIAEoCRIOCgZsYWJlbHMYAyADKAkSEwoGd2VpZ2h0GAQgASgBSACIAQFCCQoHX3dlaWdodCIICgZDb21taXQijAEKDEFkYXB0UmVxdWVzdBInCgZjb25maWcYASABKAsyFS5iZXJ0ZC52MS5BZGFwdENvbmZpZ0gAEiQKB2V4YW1wbGUYAiABKAsyES5iZXJ0ZC52MS5FeGFtcGxlSAASIgoGY29tbWl0GAMgASgLMhAuYmVydGQudjEuQ29tbWl0SABCCQoHcmVxdWVzdCInCglSZWplY3Rpb24SCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIlUKC0V2YWxNZXRyaWNzEhAKCGV4YW1wbGVzGAEgASgEEhAKCGFjY3VyYWN5GAIgASgBEhAKCG1hY3JvX2YxGAMgASgBEhAKCGxvZ19sb3NzGAQgASgBItoCCg1BZGFwdFByb2dyZXNzEhAKCGFjY2VwdGVkGAEgASgEEhEKCWR1cGxpY2F0ZRgCIAEoBBIQCghyZWplY3RlZBgDIAEoBBInCgpyZWplY3Rpb25zGAQgAygLMhMuYmVydGQudjEuUmVqZWN0aW9uEg0KBXN0ZXBzGAUgASgEEhUKDWxlYXJuaW5nX3JhdGUYBiABKAESFAoMcnVubmluZ19sb3NzGAcgASgBEhwKFHByZXF1ZW50aWFsX2FjY3VyYWN5GAggASgBEiYKB2hvbGRvdXQYCSABKAsyFS5iZXJ0ZC52MS5FdmFsTWV0cmljcxIbChNleGFtcGxlc19wZXJfc2Vjb25kGAogASgBEhgKEGR1cmFibGVfZXhhbXBsZXMYCyABKAQSFwoPbGFzdF9kdXJhYmxlX2lkGAwgASgJEhcKD3NraXBwZWRfdXBkYXRlcxgNIAEoBCJ1Cg5BZGFwdENvbW1pdHRlZBIPCgd2ZXJzaW9uGAEgASgNEiYKB2hvbGRvdXQYAiABKAsyFS5iZXJ0ZC52MS5FdmFsTWV0cmljcxIQCghwcm9tb3RlZBgDIAEoCBIYChBwcm9tb3Rpb25fcmVhc29uGAQgASgJIncKDUFkYXB0UmVzcG9uc2USKwoIcHJvZ3Jlc3MYASABKAsyFy5iZXJ0ZC52MS5BZGFwdFByb2dyZXNzSAASLQoJY29tbWl0dGVkGAIgASgLMhguYmVydGQudjEuQWRhcHRDb21taXR0ZWRIAEIKCghyZXNwb25zZSISChBMaXN0SGVhZHNSZXF1ZXN0IpABCgtIZWFkU3VtbWFyeRIMCgRuYW1lGAEgASgJEiAKBHR5cGUYAiABKA4yEi5iZXJ0ZC52MS5IZWFkVHlwZRIOCgZsYWJlbHMYAyADKAkSFgoOYWN0aXZlX3ZlcnNpb24YBCABKA0SFgoObGF0ZXN0X3ZlcnNpb24YBSABKA0SEQoJcmVhZF9vbmx5GAYgASgIIjkKEUxpc3RIZWFkc1Jlc3BvbnNlEiQKBWhlYWRzGAEgAygLMhUuYmVydGQudjEuSGVhZFN1bW1hcnkiHgoOR2V0SGVhZFJlcXVlc3QSDAoEaGVhZBgBIAEoCSK9AQoLSGVhZFZlcnNpb24SDwoHdmVyc2lvbhgBIAEoDRImCgdob2xkb3V0GAIgASgLMhUuYmVydGQudjEuRXZhbE1ldHJpY3MSJQoGY29uZmlnGAMgASgLMhUuYmVydGQudjEuQWRhcHRDb25maWcSFQoNY3JlYXRlZF9hdF9tcxgEIAEoAxIYChB0cmFpbmVkX2V4YW1wbGVzGAUgASgEEg0KBXN0ZXBzGAYgASgEEg4KBmxhYmVscxgHIAMoCSJzCg9HZXRIZWFkUmVzcG9uc2USIwoEaGVhZBgBIAEoCzIVLmJlcnRkLnYxLkhlYWRTdW1tYXJ5EicKCHZlcnNpb25zGAIgAygLMhUuYmVydGQudjEuSGVhZFZlcnNpb24SEgoKbW9kZWxfaGFzaBgDIAEoCSIhChFEZWxldGVIZWFkUmVxdWVzdBIMCgRoZWFkGAEgASgJIhQKEkRlbGV0ZUhlYWRSZXNwb25zZSI4ChdTZXRBY3RpdmVWZXJzaW9uUmVxdWVzdBIMCgRoZWFkGAEgASgJEg8KB3ZlcnNpb24YAiABKA0iTAoYU2V0QWN0aXZlVmVyc2lvblJlc3BvbnNlEhgKEHByZXZpb3VzX3ZlcnNpb24YASABKA0SFgoOYWN0aXZlX3ZlcnNpb24YAiABKA0qWQoISGVhZFR5cGUSGQoVSEVBRF9UWVBFX1VOU1BFQ0lGSUVEEAASGAoUSEVBRF9UWVBFX01VTFRJQ0xBU1MQARIYChRIRUFEX1RZUEVfTVVMVElMQUJFTBACKlsKDEFyY2hpdGVjdHVyZRIcChhBUkNISVRFQ1RVUkVfVU5TUEVDSUZJRUQQABIXChNBUkNISVRFQ1RVUkVfTElORUFSEAESFAoQQVJDSElURUNUVVJFX01MUBACKk4KCU9wdGltaXplchIZChVPUFRJTUlaRVJfVU5TUEVDSUZJRUQQABITCg9PUFRJTUlaRVJfQURBTVcQARIRCg1PUFRJTUlaRVJfU0dEEAIqZQoIU2NoZWR1bGUSGAoUU0NIRURVTEVfVU5TUEVDSUZJRUQQABIVChFTQ0hFRFVMRV9DT05TVEFOVBABEhMKD1NDSEVEVUxFX0xJTkVBUhACEhMKD1NDSEVEVUxFX0NPU0lORRADKmoKCVByb21vdGlvbhIZChVQUk9NT1RJT05fVU5TUEVDSUZJRUQQABIUChBQUk9NT1RJT05fQUxXQVlTEAESFwoTUFJPTU9USU9OX0lGX0JFVFRFUhACEhMKD1BST01PVElPTl9ORVZFUhADKlYKCVN0YXJ0RnJvbRIaChZTVEFSVF9GUk9NX1VOU1BFQ0lGSUVEEAASFgoSU1RBUlRfRlJPTV9TQ1JBVENIEAESFQoRU1RBUlRfRlJPTV9BQ1RJVkUQAippCg5DbGFzc1dlaWdodGluZxIfChtDTEFTU19XRUlHSFRJTkdfVU5TUEVDSUZJRUQQABIYChRDTEFTU19XRUlHSFRJTkdfTk9ORRABEhwKGENMQVNTX1dFSUdIVElOR19CQUxBTkNFRBACMu8CCgVIZWFkcxI8CgVBZGFwdBIWLmJlcnRkLnYxLkFkYXB0UmVxdWVzdBoXLmJlcnRkLnYxLkFkYXB0UmVzcG9uc2UoATABEkQKCUxpc3RIZWFkcxIaLmJlcnRkLnYxLkxpc3RIZWFkc1JlcXVlc3QaGy5iZXJ0ZC52MS5MaXN0SGVhZHNSZXNwb25zZRI+CgdHZXRIZWFkEhguYmVydGQudjEuR2V0SGVhZFJlcXVlc3QaGS5iZXJ0ZC52MS5HZXRIZWFkUmVzcG9uc2USRwoKRGVsZXRlSGVhZBIbLmJlcnRkLnYxLkRlbGV0ZUhlYWRSZXF1ZXN0GhwuYmVydGQudjEuRGVsZXRlSGVhZFJlc3BvbnNlElkKEFNldEFjdGl2ZVZlcnNpb24SIS5iZXJ0ZC52MS5TZXRBY3RpdmVWZXJzaW9uUmVxdWVzdBoiLmJlcnRkLnYxLlNldEFjdGl2ZVZlcnNpb25SZXNwb25zZWIGcHJvdG8z", [file_bertd_v1_encoder]);
+  fileDesc("ChRiZXJ0ZC92MS9oZWFkcy5wcm90bxIIYmVydGQudjEihAYKD0h5cGVycGFyYW1ldGVycxImCglvcHRpbWl6ZXIYASABKA4yEy5iZXJ0ZC52MS5PcHRpbWl6ZXISGgoNbGVhcm5pbmdfcmF0ZRgCIAEoAUgAiAEBEhcKCmJhdGNoX3NpemUYAyABKA1IAYgBARIZCgx3YXJtdXBfc3RlcHMYBCABKA1IAogBARIkCghzY2hlZHVsZRgFIAEoDjISLmJlcnRkLnYxLlNjaGVkdWxlEhgKC2RlY2F5X3N0ZXBzGAYgASgNSAOIAQESJAoXbWluX2xlYXJuaW5nX3JhdGVfcmF0aW8YByABKAFIBIgBARIZCgx3ZWlnaHRfZGVjYXkYCCABKAFIBYgBARIaCg1tYXhfZ3JhZF9ub3JtGAkgASgBSAaIAQESFQoIbW9tZW50dW0YCiABKAFIB4gBARISCgViZXRhMRgLIAEoAUgIiAEBEhIKBWJldGEyGAwgASgBSAmIAQESFAoHZXBzaWxvbhgNIAEoAUgKiAEBEhoKDXJlcGxheV9wYXNzZXMYDiABKA1IC4gBARIdChBob2xkb3V0X2ZyYWN0aW9uGA8gASgBSAyIAQESEQoEc2VlZBgQIAEoBEgNiAEBEjEKD2NsYXNzX3dlaWdodGluZxgRIAEoDjIYLmJlcnRkLnYxLkNsYXNzV2VpZ2h0aW5nEhgKC2hpZGRlbl9zaXplGBIgASgNSA6IAQFCEAoOX2xlYXJuaW5nX3JhdGVCDQoLX2JhdGNoX3NpemVCDwoNX3dhcm11cF9zdGVwc0IOCgxfZGVjYXlfc3RlcHNCGgoYX21pbl9sZWFybmluZ19yYXRlX3JhdGlvQg8KDV93ZWlnaHRfZGVjYXlCEAoOX21heF9ncmFkX25vcm1CCwoJX21vbWVudHVtQggKBl9iZXRhMUIICgZfYmV0YTJCCgoIX2Vwc2lsb25CEAoOX3JlcGxheV9wYXNzZXNCEwoRX2hvbGRvdXRfZnJhY3Rpb25CBwoFX3NlZWRCDgoMX2hpZGRlbl9zaXplIu4CCgtBZGFwdENvbmZpZxIMCgRoZWFkGAEgASgJEiAKBHR5cGUYAiABKA4yEi5iZXJ0ZC52MS5IZWFkVHlwZRIOCgZsYWJlbHMYAyADKAkSGAoQYWxsb3dfbmV3X2xhYmVscxgEIAEoCBInCgpzdGFydF9mcm9tGAUgASgOMhMuYmVydGQudjEuU3RhcnRGcm9tEiwKDGFyY2hpdGVjdHVyZRgGIAEoDjIWLmJlcnRkLnYxLkFyY2hpdGVjdHVyZRIiCgdwb29saW5nGAcgASgOMhEuYmVydGQudjEuUG9vbGluZxIyCg9oeXBlcnBhcmFtZXRlcnMYCCABKAsyGS5iZXJ0ZC52MS5IeXBlcnBhcmFtZXRlcnMSJgoJcHJvbW90aW9uGAkgASgOMhMuYmVydGQudjEuUHJvbW90aW9uEhYKDnByb2dyZXNzX2V2ZXJ5GAogASgNEhYKDndhaXRfZm9yX2xlYXNlGAsgASgIIlMKB0V4YW1wbGUSCgoCaWQYASABKAkSDAoEdGV4dBgCIAEoCRIOCgZsYWJlbHMYAyADKAkSEwoGd2VpZ2h0GAQgASgBSACIAQFCCQoHX3dlaWdodCIICgZDb21taXQijAEKDEFkYXB0UmVxdWVzdBInCgZjb25maWcYASABKAsyFS5iZXJ0ZC52MS5BZGFwdENvbmZpZ0gAEiQKB2V4YW1wbGUYAiABKAsyES5iZXJ0ZC52MS5FeGFtcGxlSAASIgoGY29tbWl0GAMgASgLMhAuYmVydGQudjEuQ29tbWl0SABCCQoHcmVxdWVzdCInCglSZWplY3Rpb24SCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIlUKC0V2YWxNZXRyaWNzEhAKCGV4YW1wbGVzGAEgASgEEhAKCGFjY3VyYWN5GAIgASgBEhAKCG1hY3JvX2YxGAMgASgBEhAKCGxvZ19sb3NzGAQgASgBItoCCg1BZGFwdFByb2dyZXNzEhAKCGFjY2VwdGVkGAEgASgEEhEKCWR1cGxpY2F0ZRgCIAEoBBIQCghyZWplY3RlZBgDIAEoBBInCgpyZWplY3Rpb25zGAQgAygLMhMuYmVydGQudjEuUmVqZWN0aW9uEg0KBXN0ZXBzGAUgASgEEhUKDWxlYXJuaW5nX3JhdGUYBiABKAESFAoMcnVubmluZ19sb3NzGAcgASgBEhwKFHByZXF1ZW50aWFsX2FjY3VyYWN5GAggASgBEiYKB2hvbGRvdXQYCSABKAsyFS5iZXJ0ZC52MS5FdmFsTWV0cmljcxIbChNleGFtcGxlc19wZXJfc2Vjb25kGAogASgBEhgKEGR1cmFibGVfZXhhbXBsZXMYCyABKAQSFwoPbGFzdF9kdXJhYmxlX2lkGAwgASgJEhcKD3NraXBwZWRfdXBkYXRlcxgNIAEoBCJ1Cg5BZGFwdENvbW1pdHRlZBIPCgd2ZXJzaW9uGAEgASgNEiYKB2hvbGRvdXQYAiABKAsyFS5iZXJ0ZC52MS5FdmFsTWV0cmljcxIQCghwcm9tb3RlZBgDIAEoCBIYChBwcm9tb3Rpb25fcmVhc29uGAQgASgJIlcKDEFkYXB0U3RhcnRlZBIXCg9sb2dnZWRfZXhhbXBsZXMYASABKAQSFgoObGFzdF9sb2dnZWRfaWQYAiABKAkSFgoOYWN0aXZlX3ZlcnNpb24YAyABKA0iogEKDUFkYXB0UmVzcG9uc2USKwoIcHJvZ3Jlc3MYASABKAsyFy5iZXJ0ZC52MS5BZGFwdFByb2dyZXNzSAASLQoJY29tbWl0dGVkGAIgASgLMhguYmVydGQudjEuQWRhcHRDb21taXR0ZWRIABIpCgdzdGFydGVkGAMgASgLMhYuYmVydGQudjEuQWRhcHRTdGFydGVkSABCCgoIcmVzcG9uc2UiEgoQTGlzdEhlYWRzUmVxdWVzdCKQAQoLSGVhZFN1bW1hcnkSDAoEbmFtZRgBIAEoCRIgCgR0eXBlGAIgASgOMhIuYmVydGQudjEuSGVhZFR5cGUSDgoGbGFiZWxzGAMgAygJEhYKDmFjdGl2ZV92ZXJzaW9uGAQgASgNEhYKDmxhdGVzdF92ZXJzaW9uGAUgASgNEhEKCXJlYWRfb25seRgGIAEoCCI5ChFMaXN0SGVhZHNSZXNwb25zZRIkCgVoZWFkcxgBIAMoCzIVLmJlcnRkLnYxLkhlYWRTdW1tYXJ5Ih4KDkdldEhlYWRSZXF1ZXN0EgwKBGhlYWQYASABKAkivQEKC0hlYWRWZXJzaW9uEg8KB3ZlcnNpb24YASABKA0SJgoHaG9sZG91dBgCIAEoCzIVLmJlcnRkLnYxLkV2YWxNZXRyaWNzEiUKBmNvbmZpZxgDIAEoCzIVLmJlcnRkLnYxLkFkYXB0Q29uZmlnEhUKDWNyZWF0ZWRfYXRfbXMYBCABKAMSGAoQdHJhaW5lZF9leGFtcGxlcxgFIAEoBBINCgVzdGVwcxgGIAEoBBIOCgZsYWJlbHMYByADKAkicwoPR2V0SGVhZFJlc3BvbnNlEiMKBGhlYWQYASABKAsyFS5iZXJ0ZC52MS5IZWFkU3VtbWFyeRInCgh2ZXJzaW9ucxgCIAMoCzIVLmJlcnRkLnYxLkhlYWRWZXJzaW9uEhIKCm1vZGVsX2hhc2gYAyABKAkiIQoRRGVsZXRlSGVhZFJlcXVlc3QSDAoEaGVhZBgBIAEoCSIUChJEZWxldGVIZWFkUmVzcG9uc2UiOAoXU2V0QWN0aXZlVmVyc2lvblJlcXVlc3QSDAoEaGVhZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNIkwKGFNldEFjdGl2ZVZlcnNpb25SZXNwb25zZRIYChBwcmV2aW91c192ZXJzaW9uGAEgASgNEhYKDmFjdGl2ZV92ZXJzaW9uGAIgASgNKlkKCEhlYWRUeXBlEhkKFUhFQURfVFlQRV9VTlNQRUNJRklFRBAAEhgKFEhFQURfVFlQRV9NVUxUSUNMQVNTEAESGAoUSEVBRF9UWVBFX01VTFRJTEFCRUwQAipbCgxBcmNoaXRlY3R1cmUSHAoYQVJDSElURUNUVVJFX1VOU1BFQ0lGSUVEEAASFwoTQVJDSElURUNUVVJFX0xJTkVBUhABEhQKEEFSQ0hJVEVDVFVSRV9NTFAQAipOCglPcHRpbWl6ZXISGQoVT1BUSU1JWkVSX1VOU1BFQ0lGSUVEEAASEwoPT1BUSU1JWkVSX0FEQU1XEAESEQoNT1BUSU1JWkVSX1NHRBACKmUKCFNjaGVkdWxlEhgKFFNDSEVEVUxFX1VOU1BFQ0lGSUVEEAASFQoRU0NIRURVTEVfQ09OU1RBTlQQARITCg9TQ0hFRFVMRV9MSU5FQVIQAhITCg9TQ0hFRFVMRV9DT1NJTkUQAypqCglQcm9tb3Rpb24SGQoVUFJPTU9USU9OX1VOU1BFQ0lGSUVEEAASFAoQUFJPTU9USU9OX0FMV0FZUxABEhcKE1BST01PVElPTl9JRl9CRVRURVIQAhITCg9QUk9NT1RJT05fTkVWRVIQAypWCglTdGFydEZyb20SGgoWU1RBUlRfRlJPTV9VTlNQRUNJRklFRBAAEhYKElNUQVJUX0ZST01fU0NSQVRDSBABEhUKEVNUQVJUX0ZST01fQUNUSVZFEAIqaQoOQ2xhc3NXZWlnaHRpbmcSHwobQ0xBU1NfV0VJR0hUSU5HX1VOU1BFQ0lGSUVEEAASGAoUQ0xBU1NfV0VJR0hUSU5HX05PTkUQARIcChhDTEFTU19XRUlHSFRJTkdfQkFMQU5DRUQQAjLvAgoFSGVhZHMSPAoFQWRhcHQSFi5iZXJ0ZC52MS5BZGFwdFJlcXVlc3QaFy5iZXJ0ZC52MS5BZGFwdFJlc3BvbnNlKAEwARJECglMaXN0SGVhZHMSGi5iZXJ0ZC52MS5MaXN0SGVhZHNSZXF1ZXN0GhsuYmVydGQudjEuTGlzdEhlYWRzUmVzcG9uc2USPgoHR2V0SGVhZBIYLmJlcnRkLnYxLkdldEhlYWRSZXF1ZXN0GhkuYmVydGQudjEuR2V0SGVhZFJlc3BvbnNlEkcKCkRlbGV0ZUhlYWQSGy5iZXJ0ZC52MS5EZWxldGVIZWFkUmVxdWVzdBocLmJlcnRkLnYxLkRlbGV0ZUhlYWRSZXNwb25zZRJZChBTZXRBY3RpdmVWZXJzaW9uEiEuYmVydGQudjEuU2V0QWN0aXZlVmVyc2lvblJlcXVlc3QaIi5iZXJ0ZC52MS5TZXRBY3RpdmVWZXJzaW9uUmVzcG9uc2ViBnByb3RvMw", [file_bertd_v1_encoder]);
 
 /**
  * Unset fields take the documented defaults (README, "Hyperparameters").
@@ -448,6 +448,39 @@ export const AdaptCommittedSchema: GenMessage<AdaptCommitted> = /*@__PURE__*/
   messageDesc(file_bertd_v1_heads, 8);
 
 /**
+ * Sent once, first, when the config is accepted (the stream now holds the head): what the head's
+ * example log already holds, so a client resuming an interrupted file can start after the last
+ * example the server logged and send none twice.
+ *
+ * @generated from message bertd.v1.AdaptStarted
+ */
+export type AdaptStarted = Message<"bertd.v1.AdaptStarted"> & {
+  /**
+   * @generated from field: uint64 logged_examples = 1;
+   */
+  loggedExamples: bigint;
+
+  /**
+   * Id of the most recently logged example of the head ("" when the log is empty).
+   *
+   * @generated from field: string last_logged_id = 2;
+   */
+  lastLoggedId: string;
+
+  /**
+   * @generated from field: uint32 active_version = 3;
+   */
+  activeVersion: number;
+};
+
+/**
+ * Describes the message bertd.v1.AdaptStarted.
+ * Use `create(AdaptStartedSchema)` to create a new message.
+ */
+export const AdaptStartedSchema: GenMessage<AdaptStarted> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_heads, 9);
+
+/**
  * @generated from message bertd.v1.AdaptResponse
  */
 export type AdaptResponse = Message<"bertd.v1.AdaptResponse"> & {
@@ -466,6 +499,12 @@ export type AdaptResponse = Message<"bertd.v1.AdaptResponse"> & {
      */
     value: AdaptCommitted;
     case: "committed";
+  } | {
+    /**
+     * @generated from field: bertd.v1.AdaptStarted started = 3;
+     */
+    value: AdaptStarted;
+    case: "started";
   } | { case: undefined; value?: undefined };
 };
 
@@ -474,7 +513,7 @@ export type AdaptResponse = Message<"bertd.v1.AdaptResponse"> & {
  * Use `create(AdaptResponseSchema)` to create a new message.
  */
 export const AdaptResponseSchema: GenMessage<AdaptResponse> = /*@__PURE__*/
-  messageDesc(file_bertd_v1_heads, 9);
+  messageDesc(file_bertd_v1_heads, 10);
 
 /**
  * @generated from message bertd.v1.ListHeadsRequest
@@ -487,7 +526,7 @@ export type ListHeadsRequest = Message<"bertd.v1.ListHeadsRequest"> & {
  * Use `create(ListHeadsRequestSchema)` to create a new message.
  */
 export const ListHeadsRequestSchema: GenMessage<ListHeadsRequest> = /*@__PURE__*/
-  messageDesc(file_bertd_v1_heads, 10);
+  messageDesc(file_bertd_v1_heads, 11);
 
 /**
  * @generated from message bertd.v1.HeadSummary
@@ -529,7 +568,7 @@ export type HeadSummary = Message<"bertd.v1.HeadSummary"> & {
  * Use `create(HeadSummarySchema)` to create a new message.
  */
 export const HeadSummarySchema: GenMessage<HeadSummary> = /*@__PURE__*/
-  messageDesc(file_bertd_v1_heads, 11);
+  messageDesc(file_bertd_v1_heads, 12);
 
 /**
  * @generated from message bertd.v1.ListHeadsResponse
@@ -546,7 +585,7 @@ export type ListHeadsResponse = Message<"bertd.v1.ListHeadsResponse"> & {
  * Use `create(ListHeadsResponseSchema)` to create a new message.
  */
 export const ListHeadsResponseSchema: GenMessage<ListHeadsResponse> = /*@__PURE__*/
-  messageDesc(file_bertd_v1_heads, 12);
+  messageDesc(file_bertd_v1_heads, 13);
 
 /**
  * @generated from message bertd.v1.GetHeadRequest
@@ -563,7 +602,7 @@ export type GetHeadRequest = Message<"bertd.v1.GetHeadRequest"> & {
  * Use `create(GetHeadRequestSchema)` to create a new message.
  */
 export const GetHeadRequestSchema: GenMessage<GetHeadRequest> = /*@__PURE__*/
-  messageDesc(file_bertd_v1_heads, 13);
+  messageDesc(file_bertd_v1_heads, 14);
 
 /**
  * @generated from message bertd.v1.HeadVersion
@@ -612,7 +651,7 @@ export type HeadVersion = Message<"bertd.v1.HeadVersion"> & {
  * Use `create(HeadVersionSchema)` to create a new message.
  */
 export const HeadVersionSchema: GenMessage<HeadVersion> = /*@__PURE__*/
-  messageDesc(file_bertd_v1_heads, 14);
+  messageDesc(file_bertd_v1_heads, 15);
 
 /**
  * @generated from message bertd.v1.GetHeadResponse
@@ -639,7 +678,7 @@ export type GetHeadResponse = Message<"bertd.v1.GetHeadResponse"> & {
  * Use `create(GetHeadResponseSchema)` to create a new message.
  */
 export const GetHeadResponseSchema: GenMessage<GetHeadResponse> = /*@__PURE__*/
-  messageDesc(file_bertd_v1_heads, 15);
+  messageDesc(file_bertd_v1_heads, 16);
 
 /**
  * @generated from message bertd.v1.DeleteHeadRequest
@@ -656,7 +695,7 @@ export type DeleteHeadRequest = Message<"bertd.v1.DeleteHeadRequest"> & {
  * Use `create(DeleteHeadRequestSchema)` to create a new message.
  */
 export const DeleteHeadRequestSchema: GenMessage<DeleteHeadRequest> = /*@__PURE__*/
-  messageDesc(file_bertd_v1_heads, 16);
+  messageDesc(file_bertd_v1_heads, 17);
 
 /**
  * @generated from message bertd.v1.DeleteHeadResponse
@@ -669,7 +708,7 @@ export type DeleteHeadResponse = Message<"bertd.v1.DeleteHeadResponse"> & {
  * Use `create(DeleteHeadResponseSchema)` to create a new message.
  */
 export const DeleteHeadResponseSchema: GenMessage<DeleteHeadResponse> = /*@__PURE__*/
-  messageDesc(file_bertd_v1_heads, 17);
+  messageDesc(file_bertd_v1_heads, 18);
 
 /**
  * @generated from message bertd.v1.SetActiveVersionRequest
@@ -691,7 +730,7 @@ export type SetActiveVersionRequest = Message<"bertd.v1.SetActiveVersionRequest"
  * Use `create(SetActiveVersionRequestSchema)` to create a new message.
  */
 export const SetActiveVersionRequestSchema: GenMessage<SetActiveVersionRequest> = /*@__PURE__*/
-  messageDesc(file_bertd_v1_heads, 18);
+  messageDesc(file_bertd_v1_heads, 19);
 
 /**
  * @generated from message bertd.v1.SetActiveVersionResponse
@@ -713,7 +752,7 @@ export type SetActiveVersionResponse = Message<"bertd.v1.SetActiveVersionRespons
  * Use `create(SetActiveVersionResponseSchema)` to create a new message.
  */
 export const SetActiveVersionResponseSchema: GenMessage<SetActiveVersionResponse> = /*@__PURE__*/
-  messageDesc(file_bertd_v1_heads, 19);
+  messageDesc(file_bertd_v1_heads, 20);
 
 /**
  * @generated from enum bertd.v1.HeadType

@@ -1,0 +1,92 @@
+import { HeadType } from "../../gen/bertd/v1/heads_pb.js";
+import { type Command, UsageError, connect, numberOption } from "../command.js";
+import { table } from "../output.js";
+
+const typeName = (type: HeadType): string => (type === HeadType.MULTILABEL ? "multilabel" : "multiclass");
+
+export const heads: Command = {
+  name: "heads",
+  brief: "list, show, roll back or delete heads",
+  summary: [
+    "Manage heads:",
+    "  list                 every head: type, active and latest version, labels",
+    "  show H               a head's versions: holdout accuracy, macro-F1, log-loss, examples, steps",
+    "  rollback H [--to V]  serve version V (default: the newest version older than the active one)",
+    "  delete H             delete a head, its versions and its example log",
+  ].join("\n"),
+  usage: "bertd heads list | show H | rollback H [--to V] | delete H   [options]",
+  client: true,
+  options: {
+    to: { type: "string", value: "V", help: "rollback: the version to serve" },
+    json: { type: "boolean", help: "print the response as JSON" },
+  },
+  examples: ["bertd heads list", "bertd heads show sections", "bertd heads rollback sections --to 2", "bertd heads delete sections"],
+  async run({ values, positionals }) {
+    const [action, head, ...rest] = positionals;
+    const needsHead = action === "show" || action === "rollback" || action === "delete";
+    if (action === undefined || !(needsHead || action === "list")) throw new UsageError(`expected list, show, rollback or delete; got ${action ?? "nothing"} (see bertd heads --help)`);
+    if (needsHead && !head) throw new UsageError(`bertd heads ${action} needs a head name`);
+    if (rest.length > 0 || (action === "list" && head)) throw new UsageError(`unexpected argument "${rest[0] ?? head}"`);
+    const json = values.json === true;
+    const print = (text: string): boolean => process.stdout.write(`${text}\n`);
+    const clients = connect(values);
+    try {
+      const client = clients.heads();
+      if (action === "list") {
+        const { heads: list } = await client.unary("listHeads")({});
+        if (json) print(JSON.stringify(list.map((h) => ({ name: h.name, type: typeName(h.type), activeVersion: h.activeVersion, latestVersion: h.latestVersion, labels: h.labels, readOnly: h.readOnly }))));
+        else if (list.length === 0) print("no heads yet: bertd teach --head NAME --file data.jsonl creates one");
+        else print(table(["head", "type", "active", "latest", "labels"], list.map((h) => [h.name + (h.readOnly ? " (read-only)" : ""), typeName(h.type), String(h.activeVersion), String(h.latestVersion), labelList(h.labels)])));
+      } else if (action === "show") {
+        const response = await client.unary("getHead")({ head });
+        const summary = response.head!;
+        const versions = response.versions.map((v) => ({
+          version: v.version,
+          createdAt: new Date(Number(v.createdAtMs)).toISOString(),
+          trainedExamples: Number(v.trainedExamples),
+          steps: Number(v.steps),
+          holdout: { examples: Number(v.holdout?.examples ?? 0), accuracy: v.holdout?.accuracy ?? 0, macroF1: v.holdout?.macroF1 ?? 0, logLoss: v.holdout?.logLoss ?? 0 },
+        }));
+        if (json) print(JSON.stringify({ name: summary.name, type: typeName(summary.type), activeVersion: summary.activeVersion, labels: summary.labels, modelHash: response.modelHash, versions }));
+        else {
+          print(`head ${summary.name}: ${typeName(summary.type)}, active v${summary.activeVersion} of ${summary.latestVersion}, ${summary.labels.length} labels (${labelList(summary.labels)})`);
+          print(
+            table(
+              ["version", "created (UTC)", "examples", "steps", "holdout", "accuracy", "macro-F1", "log-loss"],
+              versions.map((v) => [
+                `${v.version === summary.activeVersion ? "* " : ""}${v.version}`,
+                v.createdAt.slice(0, 19).replace("T", " "),
+                String(v.trainedExamples),
+                String(v.steps),
+                String(v.holdout.examples),
+                v.holdout.accuracy.toFixed(4),
+                v.holdout.macroF1.toFixed(4),
+                v.holdout.logLoss.toFixed(4),
+              ]),
+            ),
+          );
+        }
+      } else if (action === "rollback") {
+        let version = numberOption(values, "to", { integer: true, min: 1 });
+        if (version === undefined) {
+          const response = await client.unary("getHead")({ head });
+          const active = response.head?.activeVersion ?? 0;
+          version = Math.max(0, ...response.versions.map((v) => v.version).filter((v) => v < active));
+          if (version === 0) throw new UsageError(`head "${head}" has no version older than the active v${active}: give --to V`);
+        }
+        const result = await client.unary("setActiveVersion")({ head, version });
+        print(json ? JSON.stringify({ head, previousVersion: result.previousVersion, activeVersion: result.activeVersion }) : `head ${head}: now serving v${result.activeVersion} (was v${result.previousVersion})`);
+      } else {
+        await client.unary("deleteHead")({ head });
+        print(json ? JSON.stringify({ head, deleted: true }) : `deleted head ${head}`);
+      }
+      return 0;
+    } finally {
+      clients.close();
+    }
+  },
+};
+
+function labelList(labels: readonly string[]): string {
+  return labels.length > 8 ? `${labels.slice(0, 8).join(", ")}, … (${labels.length})` : labels.join(", ");
+}

@@ -1,0 +1,58 @@
+import { classify } from "./commands/classify.js";
+import { embed } from "./commands/embed.js";
+import { heads } from "./commands/heads.js";
+import { info } from "./commands/info.js";
+import { serve } from "./commands/serve.js";
+import { teach } from "./commands/teach.js";
+import { tokenize } from "./commands/tokenize.js";
+import { type Command, commandHelp, parseCommand } from "./command.js";
+import { describeFailure } from "./errors.js";
+
+const COMMANDS: readonly Command[] = [embed, classify, teach, heads, tokenize, info];
+
+function overview(): string {
+  return [
+    "Usage: bertd COMMAND [options]",
+    "",
+    "Commands:",
+    `  ${"serve".padEnd(10)} run the server (bertd serve --help lists its options)`,
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.brief}`),
+    "",
+    "Every client command takes --address (BERTD_ADDRESS, default localhost:50051), --api-key (BERTD_API_KEY),",
+    "--tls-ca, --tls-client-cert, --tls-client-key (BERTD_TLS_CA, BERTD_TLS_CLIENT_CERT, BERTD_TLS_CLIENT_KEY).",
+    "bertd COMMAND --help shows its options and examples.",
+  ].join("\n");
+}
+
+/** `bertd …`: dispatches to a subcommand; prints one line `bertd: …` and exits non-zero on failure. */
+export async function main(argv: readonly string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (name === "serve") return serve(rest);
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    const command = COMMANDS.find((c) => c.name === rest[0]);
+    console.log(command ? commandHelp(command) : overview());
+    return;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    console.error(`bertd: unknown command "${name}"\n\n${overview()}`);
+    process.exitCode = 2;
+    return;
+  }
+  let address: string | undefined;
+  try {
+    const parsed = parseCommand(command, rest);
+    if (parsed === "help") {
+      console.log(commandHelp(command));
+      return;
+    }
+    address = (parsed.values.address as string | undefined) ?? process.env.BERTD_ADDRESS ?? "localhost:50051";
+    process.exitCode = await command.run(parsed);
+  } catch (error) {
+    const { line, code } = describeFailure(error, address);
+    console.error(`bertd: ${line}`);
+    process.exitCode = code;
+  }
+}
+
+await main(process.argv.slice(2));

@@ -5,8 +5,10 @@ export type PoolingName = keyof typeof PoolingMode;
 
 /** Not a pooling: the row of the model's own `logits` output, for models that end in a classifier. */
 export const LOGITS = 5;
-/** What a worker returns for one input: a pooled vector, or the classifier's logits. */
-export type Readout = PoolingMode | typeof LOGITS;
+/** Not a pooling: the token states at chosen positions (each word's first piece), for TOKEN heads. */
+export const TOKEN_STATES = 6;
+/** What a worker returns for one input: a pooled vector, the classifier's logits, or token states. */
+export type Readout = PoolingMode | typeof LOGITS | typeof TOKEN_STATES;
 
 export function poolingName(mode: PoolingMode): PoolingName {
   return (Object.keys(PoolingMode) as PoolingName[]).find((name) => PoolingMode[name] === mode)!;
@@ -59,6 +61,7 @@ export function poolBatch(
         break;
       }
       case LOGITS:
+      case TOKEN_STATES:
         break;
       default:
         throw new Error(`unknown pooling mode ${modes[b]}`);
@@ -77,4 +80,18 @@ export function finishVector(pooled: Float32Array, dimensions: number, normalize
     if (norm > 0) for (let i = 0; i < width; i++) vector[i] /= norm;
   }
   return vector;
+}
+
+/**
+ * Copies the token states at `positions` out of a padded batch into `out` (positions × hidden, in
+ * order): row b owns the next `counts[b]` positions. Only these rows leave the worker.
+ */
+export function gatherStates(hidden: Float32Array, positions: Int32Array, counts: Int32Array, sequence: number, width: number, out: Float32Array): void {
+  let k = 0;
+  for (let b = 0; b < counts.length; b++) {
+    for (let i = 0; i < counts[b]; i++, k++) {
+      const from = (b * sequence + positions[k]) * width;
+      out.set(hidden.subarray(from, from + width), k * width);
+    }
+  }
 }

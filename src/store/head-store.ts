@@ -2,7 +2,7 @@
  * Where heads live: immutable versions, an active-version pointer, and the append-only log of
  * accepted examples. SQLite (embedded, the default) implements it; PostgreSQL can, for replicas.
  */
-export type StoredHeadType = "multiclass" | "multilabel";
+export type StoredHeadType = "multiclass" | "multilabel" | "token";
 
 export interface HeadRecord {
   readonly name: string;
@@ -19,6 +19,10 @@ export interface VersionMetrics {
   readonly accuracy: number;
   readonly macroF1: number;
   readonly logLoss: number;
+  /** TOKEN heads: entity-level metrics (kept with the others as they are, e.g. as JSON). */
+  readonly spanPrecision?: number;
+  readonly spanRecall?: number;
+  readonly spanF1?: number;
 }
 
 export interface NewVersion {
@@ -41,6 +45,10 @@ export interface StoredVersion extends VersionSummary {
   readonly state: Uint8Array;
 }
 
+/**
+ * One logged example. A TOKEN head's example keeps its words as a JSON array of strings in `text`
+ * and its tags (one per word) in `labels`, so stores need no other columns.
+ */
 export interface StoredExample {
   readonly id: string;
   readonly text: string;

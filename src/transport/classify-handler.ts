@@ -16,6 +16,7 @@ export function classifyHandler(deps: { encoder: () => Encoder | undefined; regi
     if (!request.head) throw invalidArgument("head is empty: name the head to classify with");
     if (request.head === MODEL_HEAD) return classifyWithModel(encoder, request, context);
     const head = await registry.get(request.head, request.version);
+    if (head.type === "token") throw invalidArgument(`head "${request.head}" is a TOKEN head: use Tag`);
     if (request.minVersion > 0 && head.version < request.minVersion) {
       throw failedPrecondition(`head "${request.head}" serves version ${head.version}, older than min_version ${request.minVersion}`);
     }

@@ -23,7 +23,7 @@ import {
 import type { CallContext, CallLogger } from "./calls.js";
 import { toStatus } from "./status.js";
 
-/** Classify lives in another module; the encoder service only routes to it. */
+/** Classify and Tag live in other modules; the encoder service only routes to them. */
 export type ClassifyHandler = UntypedServiceImplementation[string];
 
 const LITTLE_ENDIAN = endianness() === "LE";
@@ -34,6 +34,7 @@ export interface EncoderServiceDeps {
   encoder(): Encoder | undefined;
   readonly calls: CallLogger;
   readonly classify: ClassifyHandler;
+  readonly tag: ClassifyHandler;
 }
 
 export function encoderService(deps: EncoderServiceDeps): UntypedServiceImplementation {
@@ -146,6 +147,7 @@ export function encoderService(deps: EncoderServiceDeps): UntypedServiceImplemen
     }),
 
     Classify: deps.classify,
+    Tag: deps.tag,
   };
 }
 

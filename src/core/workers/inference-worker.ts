@@ -1,6 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { openSession, ort } from "../../backends/onnx-session.js";
-import { LOGITS, poolBatch } from "../pooling.js";
+import { LOGITS, gatherStates, poolBatch } from "../pooling.js";
 import type { BatchJob, FromWorker, WorkerInit } from "./protocol.js";
 
 const port = parentPort!;
@@ -56,10 +56,25 @@ try {
     const pooled = new Float32Array(rows * hiddenSize);
     poolBatch(hidden, pooler, job.lengths, job.modes, sequence, hiddenSize, pooled);
     const logits = wantsLogits ? (outputs.logits.data as Float32Array).slice() : undefined;
+    let states: Float32Array | undefined;
+    if (job.positions.length > 0) {
+      states = new Float32Array(job.positions.length * hiddenSize);
+      gatherStates(hidden, job.positions, job.positionCounts, sequence, hiddenSize, states);
+    }
     for (const tensor of Object.values(outputs)) tensor.dispose();
-    const transfer = logits ? [pooled.buffer, logits.buffer] : [pooled.buffer];
+    const transfer = [pooled.buffer, ...(logits ? [logits.buffer] : []), ...(states ? [states.buffer] : [])] as ArrayBuffer[];
     post(
-      { type: "done", id: job.id, pooled, hiddenSize, logits, labelCount: logits ? logits.length / rows : 0, inferenceMs: inferred - started, poolingMs: performance.now() - inferred },
+      {
+        type: "done",
+        id: job.id,
+        pooled,
+        hiddenSize,
+        logits,
+        labelCount: logits ? logits.length / rows : 0,
+        states,
+        inferenceMs: inferred - started,
+        poolingMs: performance.now() - inferred,
+      },
       transfer,
     );
   }

@@ -28,6 +28,9 @@ export interface BatchJob {
   readonly ids: Int32Array;
   readonly lengths: Int32Array;
   readonly modes: Uint8Array;
+  /** TOKEN_STATES rows: the token positions to return, row after row (`positionCounts[b]` for row b, 0 for other rows). */
+  readonly positions: Int32Array;
+  readonly positionCounts: Int32Array;
 }
 
 export interface BatchDone {
@@ -39,6 +42,8 @@ export interface BatchDone {
   /** rows × labels, when a row asked for the model's logits. */
   readonly logits?: Float32Array;
   readonly labelCount: number;
+  /** positions × hidden token states, for the job's `positions`. */
+  readonly states?: Float32Array;
   readonly inferenceMs: number;
   readonly poolingMs: number;
 }

@@ -150,11 +150,10 @@ export class AdaptRun {
           trainer = HeadTrainer.restore(stored.state, { config: settings.train });
           trainConfig = trainer.config;
         } else {
-          // Against the flood of O tags, TOKEN heads weight classes unless told otherwise.
-          trainConfig = resolveTrainConfig(token ? { classWeighting: "balanced", ...settings.train } : settings.train);
+          trainConfig = resolveTrainConfig(settings.train);
           if (labels.size === 0 && !settings.allowNewLabels) throw invalidArgument("config.labels is empty and config.allow_new_labels is false: the head could learn nothing");
           trainer = HeadTrainer.create(
-            { type: token ? "multiclass" : settings.type, architecture: settings.architecture, inputDim: deps.encoder.info.hiddenSize, labels: [...labels], allowNewLabels: settings.allowNewLabels },
+            { type: token ? "multiclass" : settings.type, architecture: settings.architecture, inputDim: token ? deps.encoder.info.tokenStateWidth : deps.encoder.info.hiddenSize, labels: [...labels], allowNewLabels: settings.allowNewLabels },
             trainConfig,
           );
         }

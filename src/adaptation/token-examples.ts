@@ -54,7 +54,7 @@ export async function sentencesFor(
   examples: readonly { words: readonly string[]; tags: readonly string[]; weight: number }[],
   signal?: AbortSignal,
 ): Promise<TaggedSentence[]> {
-  const width = encoder.info.hiddenSize;
+  const width = encoder.info.tokenStateWidth;
   const { aligned } = encoder.alignInputs(
     examples.map((e) => joinWords(e.words)),
     { unlimited: true },

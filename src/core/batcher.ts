@@ -335,11 +335,13 @@ export class Batcher {
           if (request.done) continue;
           const { mode } = request.inputs[index];
           const width = done.hiddenSize;
+          const states = done.states ?? new Float32Array(0);
+          const stateWidth = positionTotal > 0 ? states.length / positionTotal : 0;
           request.results[index] =
             mode === LOGITS && done.logits
               ? done.logits.subarray(b * done.labelCount, (b + 1) * done.labelCount)
               : mode === TOKEN_STATES
-                ? (done.states ?? new Float32Array(0)).subarray(stateOffsets[b] * width, (stateOffsets[b] + positionCounts[b]) * width)
+                ? states.subarray(stateOffsets[b] * stateWidth, (stateOffsets[b] + positionCounts[b]) * stateWidth)
                 : done.pooled.subarray(b * width, (b + 1) * width);
           if (--request.remaining === 0) {
             request.done = true;

@@ -45,6 +45,10 @@ export interface ModelInfo {
   readonly id: string;
   readonly path: string;
   readonly hiddenSize: number;
+  /** Width of a word's token state: hiddenSize × the layers concatenated (tokenStateLayers). */
+  readonly tokenStateWidth: number;
+  /** The outputs a token state concatenates: last_hidden_state, then the export's hidden_states.N from the top. */
+  readonly tokenStateLayers: readonly string[];
   readonly maxSequenceLength: number;
   readonly vocabularySize: number;
   readonly defaultPooling: PoolingMode;
@@ -109,6 +113,8 @@ export class Encoder {
       id: model.id,
       path: model.dir,
       hiddenSize: ready.hiddenSize,
+      tokenStateWidth: ready.hiddenSize * ready.tokenStateOutputs.length,
+      tokenStateLayers: ready.tokenStateOutputs,
       maxSequenceLength,
       vocabularySize: tokenizer.vocabSize,
       defaultPooling,
@@ -208,8 +214,9 @@ export class Encoder {
   }
 
   /**
-   * The encoder's last hidden state at each aligned word's first piece: per input a flat
-   * (words with a piece) × hidden array, in word order. Only those rows leave the workers.
+   * The token state at each aligned word's first piece (the last hidden state, concatenated with the
+   * layers below it when the export outputs them): per input a flat (words with a piece) ×
+   * tokenStateWidth array, in word order. Only those rows leave the workers.
    */
   async wordStates(aligned: readonly AlignedWords[], call: CallOptions = {}): Promise<{ states: Float32Array[]; times: StageTimes }> {
     const queued = performance.now();

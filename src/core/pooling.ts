@@ -82,16 +82,34 @@ export function finishVector(pooled: Float32Array, dimensions: number, normalize
   return vector;
 }
 
+/** Layers concatenated into a token state when the export outputs hidden states: the last one and up to 3 below it. */
+export const TOKEN_STATE_LAYERS = 4;
+
 /**
- * Copies the token states at `positions` out of a padded batch into `out` (positions × hidden, in
- * order): row b owns the next `counts[b]` positions. Only these rows leave the worker.
+ * The outputs whose rows make a token state, last layer first: `last_hidden_state`, then the
+ * export's `hidden_states.N` outputs from the highest N down, TOKEN_STATE_LAYERS in all at most.
  */
-export function gatherStates(hidden: Float32Array, positions: Int32Array, counts: Int32Array, sequence: number, width: number, out: Float32Array): void {
+export function tokenStateOutputs(outputNames: readonly string[]): string[] {
+  const layers = outputNames
+    .map((name) => /^hidden_states\.(\d+)$/u.exec(name))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .sort((a, b) => Number(b[1]) - Number(a[1]))
+    .map((match) => match[0]);
+  return ["last_hidden_state", ...layers.slice(0, TOKEN_STATE_LAYERS - 1)];
+}
+
+/**
+ * Copies the token states at `positions` out of a padded batch into `out` (positions × layers·hidden,
+ * in order; each row the layers' states side by side): row b owns the next `counts[b]` positions.
+ * Only these rows leave the worker.
+ */
+export function gatherStates(layers: readonly Float32Array[], positions: Int32Array, counts: Int32Array, sequence: number, width: number, out: Float32Array): void {
+  const stride = width * layers.length;
   let k = 0;
   for (let b = 0; b < counts.length; b++) {
     for (let i = 0; i < counts[b]; i++, k++) {
       const from = (b * sequence + positions[k]) * width;
-      out.set(hidden.subarray(from, from + width), k * width);
+      layers.forEach((hidden, l) => out.set(hidden.subarray(from, from + width), k * stride + l * width));
     }
   }
 }

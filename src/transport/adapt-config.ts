@@ -35,6 +35,7 @@ export function settingsOf(config: AdaptConfig, encoder: Encoder): AdaptSettings
       [ClassWeighting.UNSPECIFIED]: undefined,
       [ClassWeighting.NONE]: "none",
       [ClassWeighting.BALANCED]: "balanced",
+      [ClassWeighting.SQRT_BALANCED]: "sqrt_balanced",
     } as const);
     if (optimizer) train.optimizer = optimizer;
     if (schedule) train.schedule = schedule;

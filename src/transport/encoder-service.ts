@@ -141,6 +141,7 @@ export function encoderService(deps: EncoderServiceDeps): UntypedServiceImplemen
           onnxruntimeVersion: info.onnxRuntimeVersion,
           modelHash: info.hash,
           hasPooler: info.hasPooler,
+          tokenStateWidth: info.tokenStateWidth,
           poolingModes: info.poolingModes.map((mode) => Pooling[mode as number as Pooling]),
         }),
       };

@@ -28,7 +28,7 @@ export function tagHandler(deps: { encoder: () => Encoder | undefined; registry:
     const tokenized = performance.now();
     const { states, times } = await encoder.wordStates(aligned, { deadline: context.deadline, signal: context.signal });
     const inferred = performance.now();
-    const width = encoder.info.hiddenSize;
+    const width = encoder.info.tokenStateWidth;
     const results = aligned.map((words, i) => tagged(words, rowsOf(words, states[i], width), head.snapshot));
     deps.calls.stages(context, { tokenize: [started, tokenized], ...times, head: [inferred, performance.now()] });
     const inputCount = splits.length;

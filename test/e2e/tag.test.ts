@@ -7,6 +7,7 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { TagRequestSchema } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { HeadType, Promotion, StartFrom } from "../../src/gen/bertd/v1/heads_pb.js";
+import { generateBertModel } from "../../models/generator/index.js";
 import { adapt, toyExamples } from "../helpers/adapt-client.js";
 import { startServer, type ServerProcess } from "../helpers/server-process.js";
 import { TOY_TAGS, toySentences } from "../helpers/toy-tagging.js";
@@ -151,5 +152,29 @@ describe("TOKEN heads: Adapt over words and tags, Encoder.Tag", () => {
     const pinned = await tag({ head: "toy", texts: [text], version: 1 });
     assert.equal(pinned.headVersion, 1);
     await rejects(tag({ head: "toy", texts: [text], minVersion: 3 }), status.FAILED_PRECONDITION, /older than min_version 3/);
+  });
+});
+
+describe("TOKEN heads on an export with hidden states", () => {
+  let server: ServerProcess;
+  before(async () => {
+    const modelDir = mkdtempSync(join(tmpdir(), "bertd-hidden-states-"));
+    await generateBertModel({ outDir: modelDir, hiddenStates: true, layers: 3 });
+    server = await startServer(["--model-dir", modelDir]);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("concatenates the last layers into each word's features and learns the toy task", async () => {
+    const info = await server.encoder().unary("getModelInfo")({});
+    assert.equal(info.tokenStateWidth, 3 * info.hiddenSize, "last_hidden_state, hidden_states.2 and hidden_states.1");
+    const result = await adapt(server.heads(), CONFIG, toySentences(200));
+    assert.equal(result.committed[0].holdout!.spanF1, 1);
+    const response = await server.encoder().unary("tag")({ head: "toy", texts: ["Yesterday Alice Smith met Bob Jones in Hong Kong."] });
+    assert.deepEqual(response.results[0].entities.map((e) => [e.type, e.text]), [["PER", "Alice Smith"], ["PER", "Bob Jones"], ["LOC", "Hong Kong"]]);
+    // Embeddings are unchanged by the extra outputs.
+    const embedded = await server.encoder().unary("embed")({ inputs: ["a chess game"] });
+    assert.equal(embedded.dimensions, info.hiddenSize);
   });
 });

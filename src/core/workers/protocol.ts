@@ -14,6 +14,8 @@ export interface WorkerReady {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly hiddenSize: number;
+  /** The outputs concatenated into a token state (see tokenStateOutputs). */
+  readonly tokenStateOutputs: readonly string[];
 }
 
 export interface WorkerFailed {
@@ -42,7 +44,7 @@ export interface BatchDone {
   /** rows × labels, when a row asked for the model's logits. */
   readonly logits?: Float32Array;
   readonly labelCount: number;
-  /** positions × hidden token states, for the job's `positions`. */
+  /** positions × (layers · hidden) token states, for the job's `positions`. */
   readonly states?: Float32Array;
   readonly inferenceMs: number;
   readonly poolingMs: number;

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { BertTokenizer } from "../../src/core/tokenizer/index.js";
+import { gatherStates, tokenStateOutputs } from "../../src/core/pooling.js";
 import { alignWords, joinWords, splitWords } from "../../src/core/words.js";
 import { DEFAULT_MODEL_DIR } from "../../src/config.js";
 
@@ -96,5 +97,23 @@ describe("alignWords: each word's first WordPiece", () => {
       fc.property(fc.array(word, { minLength: 1, maxLength: 20 }), (words) => assertFirstPieces(words)),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("token states out of a padded batch", () => {
+  test("gatherStates copies the asked rows, each row's layers side by side, last layer first", () => {
+    // 2 rows × sequence 3 × width 2; value = 100·layer + 10·(row·3 + position) + h
+    const layer = (l: number): Float32Array => Float32Array.from({ length: 12 }, (_, i) => 100 * l + 10 * Math.floor(i / 2) + (i % 2));
+    const out = new Float32Array(3 * 4);
+    gatherStates([layer(0), layer(1)], Int32Array.of(2, 0, 1), Int32Array.of(1, 2), 3, 2, out);
+    assert.deepEqual(Array.from(out), [20, 21, 120, 121, 30, 31, 130, 131, 40, 41, 140, 141]);
+  });
+
+  test("tokenStateOutputs takes last_hidden_state and the highest hidden_states.N, four layers at most", () => {
+    assert.deepEqual(tokenStateOutputs(["last_hidden_state", "pooler_output"]), ["last_hidden_state"]);
+    const names = ["last_hidden_state", "hidden_states.1", "hidden_states.10", "hidden_states.2", "hidden_states.9", "hidden_states.11", "logits"];
+    assert.deepEqual(tokenStateOutputs(names), ["last_hidden_state", "hidden_states.11", "hidden_states.10", "hidden_states.9"]);
+    // Numbered like Hugging Face's tuple (0 = embeddings, 2 = the last layer): the last layer once.
+    assert.deepEqual(tokenStateOutputs(["last_hidden_state", "hidden_states.0", "hidden_states.1", "hidden_states.2"]), ["last_hidden_state", "hidden_states.1", "hidden_states.0"]);
   });
 });

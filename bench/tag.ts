@@ -16,7 +16,7 @@ import pino from "pino";
 import { generateBertModel } from "../models/generator/index.js";
 import { Encoder } from "../src/core/encoder.js";
 import { readModelDirectory } from "../src/core/model-directory.js";
-import { joinWords } from "../src/core/words.js";
+import { joinWords, rowsPerWord } from "../src/core/words.js";
 import { ClassWeighting, HeadType } from "../src/gen/bertd/v1/heads_pb.js";
 import { SpanCounts, spansOf } from "../src/heads/index.js";
 import { adapt } from "../test/helpers/adapt-client.js";
@@ -123,10 +123,7 @@ async function offline(dir: string, name: string): Promise<Run & { words: number
   const rows = async (sentences: readonly Sentence[]): Promise<(Float32Array | undefined)[][]> => {
     const { aligned } = encoder.alignInputs(sentences.map((s) => joinWords(s.words)), { unlimited: true });
     const { states } = await encoder.wordStates(aligned);
-    return aligned.map((a, i) => {
-      let row = 0;
-      return Array.from(a.firstPiece, (p) => (p < 0 ? undefined : states[i].slice(width * row, width * ++row)));
-    });
+    return aligned.map((a, i) => rowsPerWord(a, states[i], width));
   };
   const [trainRows, validationRows, testRows] = [await rows(train), await rows(validation), await rows(test)];
   await encoder.close();

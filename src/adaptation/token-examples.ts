@@ -1,6 +1,6 @@
 import type { Encoder } from "../core/encoder.js";
 import { TOKEN_STATES } from "../core/pooling.js";
-import { joinWords } from "../core/words.js";
+import { joinWords, rowsPerWord } from "../core/words.js";
 import { OUTSIDE, SpanCounts, isTag } from "../heads/tagging.js";
 import type { EvalMetrics, HeadTrainer, LabelledExample } from "../heads/index.js";
 import type { StoredExample } from "../store/head-store.js";
@@ -75,12 +75,7 @@ export async function sentencesFor(
       cache.set(keys[index], states[index]);
     });
   }
-  return examples.map((example, i) => {
-    const flat = states[i]!;
-    let row = 0;
-    const rows = Array.from(aligned[i].firstPiece, (piece) => (piece < 0 ? undefined : flat.subarray(width * row, width * ++row)));
-    return { rows, tags: example.tags, weight: example.weight };
-  });
+  return examples.map((example, i) => ({ rows: rowsPerWord(aligned[i], states[i]!, width), tags: example.tags, weight: example.weight }));
 }
 
 /** One multiclass training row per word that has features. */

@@ -94,3 +94,9 @@ export function alignWords(tokenizer: BertTokenizer, split: WordSplit, maxLength
   const positions = firstPiece.filter((p) => p >= 0);
   return { ...split, ids, firstPiece, positions };
 }
+
+/** Splits a flat (words with a piece) × width array into one row per word, undefined for words without a piece. */
+export function rowsPerWord(aligned: AlignedWords, flat: Float32Array, width: number): (Float32Array | undefined)[] {
+  let row = 0;
+  return Array.from(aligned.firstPiece, (piece) => (piece < 0 ? undefined : flat.subarray(width * row, width * ++row)));
+}

@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import type { HeadRegistry } from "../adaptation/head-registry.js";
-import { predictTags } from "../adaptation/token-examples.js";
+import { predictTags, type WordScorer } from "../adaptation/token-examples.js";
 import type { Encoder } from "../core/encoder.js";
 import { failedPrecondition, invalidArgument, unavailable } from "../core/errors.js";
-import { joinWords, splitWords, type AlignedWords } from "../core/words.js";
+import { joinWords, rowsPerWord, splitWords, type AlignedWords } from "../core/words.js";
 import { spansOf } from "../heads/index.js";
 import { TagResponseSchema, type TagRequest } from "../gen/bertd/v1/encoder_pb.js";
 import type { CallLogger } from "./calls.js";
@@ -29,7 +29,7 @@ export function tagHandler(deps: { encoder: () => Encoder | undefined; registry:
     const { states, times } = await encoder.wordStates(aligned, { deadline: context.deadline, signal: context.signal });
     const inferred = performance.now();
     const width = encoder.info.tokenStateWidth;
-    const results = aligned.map((words, i) => tagged(words, rowsOf(words, states[i], width), head.snapshot));
+    const results = aligned.map((words, i) => tagged(words, rowsPerWord(words, states[i], width), head.snapshot));
     deps.calls.stages(context, { tokenize: [started, tokenized], ...times, head: [inferred, performance.now()] });
     const inputCount = splits.length;
     return {
@@ -46,12 +46,7 @@ function checkedWords(words: readonly string[], input: number): readonly string[
   return words;
 }
 
-function rowsOf(words: AlignedWords, flat: Float32Array, width: number): (Float32Array | undefined)[] {
-  let row = 0;
-  return Array.from(words.firstPiece, (piece) => (piece < 0 ? undefined : flat.subarray(width * row, width * ++row)));
-}
-
-function tagged(words: AlignedWords, rows: (Float32Array | undefined)[], scorer: Parameters<typeof predictTags>[0]) {
+function tagged(words: AlignedWords, rows: (Float32Array | undefined)[], scorer: WordScorer) {
   const { tags, scores } = predictTags(scorer, rows);
   return {
     words: words.words.map((word, i) => ({ word, label: tags[i], score: scores[i], start: words.starts[i], end: words.ends[i], encoded: rows[i] !== undefined })),

@@ -10,6 +10,7 @@ import { PostgresHeadStore } from "./store/postgres-store.js";
 import { SqliteHeadStore } from "./store/sqlite-store.js";
 import { poolingOfStoredConfig } from "./transport/adapt-config.js";
 import { classifyHandler } from "./transport/classify-handler.js";
+import { tagHandler } from "./transport/tag-handler.js";
 import { headsService } from "./transport/heads-service.js";
 import { readModelDirectory } from "./core/model-directory.js";
 import { PoolingMode, type PoolingName } from "./core/pooling.js";
@@ -47,6 +48,7 @@ export async function startBertd(config: Config): Promise<App> {
         encoder: () => encoder,
         calls,
         classify: classifyHandler({ encoder: () => encoder, registry: () => adapt?.registry, calls, minVersionWaitMs: config.minVersionWaitMs }),
+        tag: tagHandler({ encoder: () => encoder, registry: () => adapt?.registry, calls, minVersionWaitMs: config.minVersionWaitMs }),
       }),
       heads: headsService({ adapt: () => adapt, calls, onActiveChanged: (head, version) => metrics.activeChanged(head, version) }),
     },

@@ -45,6 +45,8 @@ export interface BertGraphOptions {
   readonly pooler: boolean;
   /** Classification labels: adds a `logits` output [batch, labels.length] over the pooled output. */
   readonly labels: readonly string[] | null;
+  /** Whether each layer but the last is also an output, `hidden_states.N` (N = 1 … layers − 1). */
+  readonly hiddenStates?: boolean;
 }
 
 export function validateGraphOptions(o: BertGraphOptions): void {
@@ -158,12 +160,16 @@ export function buildBertGraph(o: BertGraphOptions): OnnxModel {
     const down = linear(`${scope}/output/dense`, `${name}.output.dense`, gelu, o.intermediateSize, h);
     const residual = b.op("Add", `${scope}/output`, [down, attention]);
     const last = i === o.numLayers - 1;
-    hidden = layerNorm(`${scope}/output/LayerNorm`, `${name}.output.LayerNorm`, residual, last ? "last_hidden_state" : undefined);
+    const output = last ? "last_hidden_state" : o.hiddenStates ? `hidden_states.${i + 1}` : undefined;
+    hidden = layerNorm(`${scope}/output/LayerNorm`, `${name}.output.LayerNorm`, residual, output);
   }
 
   const batch = "batch_size";
   const sequence = "sequence_length";
   const outputs: OnnxValueInfo[] = [{ name: "last_hidden_state", elemType: DataType.FLOAT, shape: [batch, sequence, h] }];
+  if (o.hiddenStates) {
+    for (let i = 1; i < o.numLayers; i++) outputs.push({ name: `hidden_states.${i}`, elemType: DataType.FLOAT, shape: [batch, sequence, h] });
+  }
   if (o.pooler || o.labels !== null) {
     scope = "/pooler";
     const first = b.op("Gather", scope, [hidden, zero], { axis: intAttr(1) }); // [B, H]: the [CLS] token

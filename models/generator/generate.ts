@@ -23,6 +23,7 @@ const USAGE = `usage: generate.ts [options]
   --no-pooler             graph without the pooler_output output
   --classifier L1,L2,...  add a logits output [batch, labels] over the pooled output
   --multilabel            with --classifier: problem_type multi_label_classification
+  --hidden-states         also output each layer but the last as hidden_states.N
   --quiet                 print nothing on success`;
 
 function integer(flag: string, value: string | undefined): number | undefined {
@@ -53,6 +54,7 @@ async function main(argv: string[]): Promise<void> {
       "no-pooler": { type: "boolean" },
       classifier: { type: "string" },
       multilabel: { type: "boolean" },
+      "hidden-states": { type: "boolean" },
       quiet: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -81,6 +83,7 @@ async function main(argv: string[]): Promise<void> {
     pooler: !values["no-pooler"],
     labels: values.classifier?.split(",").map((label) => label.trim()),
     multilabel: values.multilabel ?? false,
+    hiddenStates: values["hidden-states"] ?? false,
   };
   if (options.labels?.some((label) => label === "")) throw new Error(`--classifier has an empty label: "${values.classifier}"`);
   if (options.multilabel && options.labels === undefined) throw new Error("--multilabel needs --classifier");

@@ -45,6 +45,8 @@ export interface GenerateOptions {
   readonly labels?: readonly string[];
   /** With labels: problem_type multi_label_classification instead of single_label_classification. */
   readonly multilabel?: boolean;
+  /** Default false: also output every layer but the last as `hidden_states.N`. */
+  readonly hiddenStates?: boolean;
 }
 
 /** Shapes of the models bertd is tried and benchmarked with. */
@@ -91,6 +93,7 @@ export async function resolveGraphOptions(options: GenerateOptions): Promise<Ber
     tokenTypeIds: options.tokenTypeIds ?? true,
     pooler: options.pooler ?? true,
     labels: options.labels && options.labels.length > 0 ? [...options.labels] : null,
+    hiddenStates: options.hiddenStates ?? false,
   };
   validateGraphOptions(graph);
   if (!Number.isInteger(graph.seed) || graph.seed < 0 || graph.seed > 0xffffffff) {
@@ -134,6 +137,7 @@ export function bertConfig(o: BertGraphOptions, multilabel = false): BertConfigJ
       "last_hidden_state",
       ...(o.pooler ? ["pooler_output"] : []),
       ...(o.labels !== null ? ["logits"] : []),
+      ...(o.hiddenStates ? Array.from({ length: o.numLayers - 1 }, (_, i) => `hidden_states.${i + 1}`) : []),
     ],
   };
   return config;

@@ -2,11 +2,23 @@ import type { Logger } from "pino";
 import type { Encoder } from "../core/encoder.js";
 import { ServiceError, failedPrecondition, invalidArgument } from "../core/errors.js";
 import type { PoolingMode } from "../core/pooling.js";
-import { ConfigError, HeadTrainer, isHoldout, resolveTrainConfig, type EvalMetrics, type LabelledExample, type TrainConfig } from "../heads/index.js";
+import {
+  ConfigError,
+  HeadTrainer,
+  isHoldout,
+  isTag,
+  OUTSIDE,
+  resolveTrainConfig,
+  SpanCounts,
+  type EvalMetrics,
+  type LabelledExample,
+  type TrainConfig,
+} from "../heads/index.js";
 import type { HeadLease, HeadStore, StoredExample, StoredHeadType } from "../store/head-store.js";
 import type { EmbeddingCache } from "./embedding-cache.js";
 import { featuresFor } from "./features.js";
 import type { HeadRegistry } from "./head-registry.js";
+import { evaluateSentences, predictTags, sentencesFor, tokenExampleProblem, wordRows, wordsOfStored, type TaggedSentence } from "./token-examples.js";
 
 export interface AdaptSettings {
   readonly head: string;
@@ -29,6 +41,9 @@ export interface IncomingExample {
   readonly text: string;
   readonly labels: readonly string[];
   readonly weight?: number;
+  /** TOKEN heads: the words and one tag per word (instead of text and labels). */
+  readonly words?: readonly string[];
+  readonly tags?: readonly string[];
 }
 
 export interface Progress {
@@ -40,6 +55,8 @@ export interface Progress {
   readonly learningRate: number;
   readonly runningLoss: number;
   readonly prequentialAccuracy: number;
+  /** TOKEN heads: entity-level F1 of training sentences predicted before they were learned (0 otherwise). */
+  readonly prequentialSpanF1: number;
   readonly holdout: EvalMetrics;
   readonly examplesPerSecond: number;
   readonly durableExamples: number;
@@ -58,7 +75,9 @@ export interface Committed {
 export interface AdaptObserver {
   examples(head: string, outcome: "accepted" | "duplicate" | "rejected", count: number): void;
   trained(head: string, stats: { steps: number; runningLoss: number; prequentialAccuracy: number }): void;
-  committed(head: string, version: number, promoted: boolean, holdoutAccuracy: number): void;
+  committed(head: string, version: number, promoted: boolean, holdout: EvalMetrics): void;
+  /** TOKEN heads: prequential entity-level F1 of the stream so far. */
+  prequentialSpanF1?(head: string, f1: number): void;
 }
 
 export interface AdaptDeps {
@@ -83,6 +102,8 @@ export class AdaptRun {
   private lastDurableId = "";
   private acceptedSinceCommit = 0;
   private readonly holdout: LabelledExample[] = [];
+  private readonly holdoutSentences: TaggedSentence[] = [];
+  private readonly prequentialSpans = new SpanCounts();
   private readonly started = performance.now();
   private released = false;
 
@@ -100,10 +121,13 @@ export class AdaptRun {
       throw invalidArgument(`config.head "${settings.head}" must be 1–64 characters of letters, digits, '_', '.', '-', starting with a letter or digit`);
     }
     if (settings.head === "model") throw invalidArgument(`config.head "model" is reserved for the model's own classifier`);
-    const labels = new Set<string>();
+    const token = settings.type === "token";
+    // A TOKEN head always has the O tag, first.
+    const labels = new Set<string>(token ? [OUTSIDE] : []);
     for (const label of settings.labels) {
       if (!label) throw invalidArgument("config.labels has an empty label");
-      if (labels.has(label)) throw invalidArgument(`config.labels has "${label}" twice`);
+      if (token && !isTag(label)) throw invalidArgument(`config.labels: "${label}" is not a tag (O, B-TYPE or I-TYPE) of a TOKEN head`);
+      if (labels.has(label) && !(token && label === OUTSIDE)) throw invalidArgument(`config.labels has "${label}" twice`);
       labels.add(label);
     }
     const lease = await deps.store.acquireLease(settings.head, { wait: settings.waitForLease, signal });
@@ -128,7 +152,7 @@ export class AdaptRun {
           trainConfig = resolveTrainConfig(settings.train);
           if (labels.size === 0 && !settings.allowNewLabels) throw invalidArgument("config.labels is empty and config.allow_new_labels is false: the head could learn nothing");
           trainer = HeadTrainer.create(
-            { type: settings.type, architecture: settings.architecture, inputDim: deps.encoder.info.hiddenSize, labels: [...labels], allowNewLabels: settings.allowNewLabels },
+            { type: token ? "multiclass" : settings.type, architecture: settings.architecture, inputDim: token ? deps.encoder.info.tokenStateWidth : deps.encoder.info.hiddenSize, labels: [...labels], allowNewLabels: settings.allowNewLabels },
             trainConfig,
           );
         }
@@ -147,6 +171,7 @@ export class AdaptRun {
   /** Validates, logs (durably) and learns a chunk of examples, in order. */
   async add(examples: readonly IncomingExample[], signal?: AbortSignal): Promise<void> {
     this.lease.lost.throwIfAborted();
+    this.checkShapes(examples);
     const valid: StoredExample[] = [];
     const seen = new Set<string>();
     for (const example of examples) {
@@ -160,10 +185,11 @@ export class AdaptRun {
         continue;
       }
       seen.add(example.id);
+      const token = this.settings.type === "token";
       valid.push({
         id: example.id,
-        text: example.text,
-        labels: example.labels,
+        text: token ? JSON.stringify(example.words) : example.text,
+        labels: token ? example.tags! : example.labels,
         weight: example.weight ?? 1,
         holdout: isHoldout(example.id, this.trainConfig.holdoutFraction, this.trainConfig.seed),
       });
@@ -176,8 +202,17 @@ export class AdaptRun {
     observer?.examples(this.settings.head, "duplicate", valid.length - fresh.length);
     this.durable += fresh.length;
     if (fresh.length > 0) this.lastDurableId = fresh[fresh.length - 1].id;
-    const features = await featuresFor(this.deps.encoder, this.deps.cache, fresh.map((e) => e.text), this.settings.pooling, "background", signal);
     const acceptedBefore = this.accepted;
+    if (this.settings.type === "token") await this.learnSentences(fresh, signal);
+    else await this.learnTexts(fresh, signal);
+    observer?.examples(this.settings.head, "accepted", this.accepted - acceptedBefore);
+    const stats = this.trainer.stats;
+    observer?.trained(this.settings.head, stats);
+    if (this.settings.type === "token") observer?.prequentialSpanF1?.(this.settings.head, this.prequentialSpans.f1);
+  }
+
+  private async learnTexts(fresh: readonly StoredExample[], signal?: AbortSignal): Promise<void> {
+    const features = await featuresFor(this.deps.encoder, this.deps.cache, fresh.map((e) => e.text), this.settings.pooling, "background", signal);
     fresh.forEach((example, i) => {
       const labelled: LabelledExample = { features: features[i], labels: example.labels, weight: example.weight };
       if (example.holdout) {
@@ -192,9 +227,25 @@ export class AdaptRun {
         this.acceptedSinceCommit++;
       }
     });
-    observer?.examples(this.settings.head, "accepted", this.accepted - acceptedBefore);
-    const stats = this.trainer.stats;
-    observer?.trained(this.settings.head, stats);
+  }
+
+  /** Each training sentence is tagged before it is learned (prequential spans), then its words are learned one row each. */
+  private async learnSentences(fresh: readonly StoredExample[], signal?: AbortSignal): Promise<void> {
+    const sentences = await sentencesFor(this.deps.encoder, this.deps.cache, fresh.map(tokenInput), signal);
+    fresh.forEach((example, i) => {
+      const sentence = sentences[i];
+      this.accepted++;
+      if (example.holdout) {
+        this.holdoutSentences.push(sentence);
+        return;
+      }
+      this.prequentialSpans.add(sentence.tags, predictTags(this.trainer, sentence.rows).tags);
+      for (const row of wordRows(sentence)) {
+        const outcome = this.trainer.learn(row);
+        if ("rejected" in outcome) throw new ServiceError("internal", `example "${example.id}": ${outcome.rejected}`);
+      }
+      this.acceptedSinceCommit++;
+    });
   }
 
   /** What the head's example log holds as this stream starts (it holds the head: nothing else writes). */
@@ -224,7 +275,8 @@ export class AdaptRun {
       learningRate: stats.learningRate,
       runningLoss: Number.isFinite(stats.runningLoss) ? stats.runningLoss : 0,
       prequentialAccuracy: stats.prequentialAccuracy,
-      holdout: this.holdout.length > 0 ? this.trainer.evaluate(this.holdout) : EMPTY_METRICS,
+      prequentialSpanF1: this.prequentialSpans.f1,
+      holdout: this.evaluateHoldout(),
       examplesPerSecond: seconds > 0 ? this.accepted / seconds : 0,
       durableExamples: this.durable,
       lastDurableId: this.lastDurableId,
@@ -238,17 +290,34 @@ export class AdaptRun {
     this.lease.lost.throwIfAborted();
     this.trainer.flush();
     const logged = await this.deps.store.examples(head);
-    const features = await featuresFor(this.deps.encoder, this.deps.cache, logged.map((e) => e.text), pooling, "background", signal);
-    const training: LabelledExample[] = [];
-    const holdout: LabelledExample[] = [];
-    logged.forEach((example, i) => {
-      const labelled = { features: features[i], labels: example.labels, weight: example.weight };
-      (example.holdout ? holdout : training).push(labelled);
-    });
+    let training: LabelledExample[];
+    let evaluate: (trainer: HeadTrainer) => EvalMetrics;
+    let holdoutSize: number;
+    let trainedExamples: number;
+    if (this.settings.type === "token") {
+      const sentences = await sentencesFor(this.deps.encoder, this.deps.cache, logged.map(tokenInput), signal);
+      const holdout = sentences.filter((_, i) => logged[i].holdout);
+      const trainingSentences = sentences.filter((_, i) => !logged[i].holdout);
+      training = trainingSentences.flatMap(wordRows);
+      trainedExamples = trainingSentences.length;
+      holdoutSize = holdout.length;
+      evaluate = (trainer) => evaluateSentences(trainer, holdout);
+    } else {
+      const features = await featuresFor(this.deps.encoder, this.deps.cache, logged.map((e) => e.text), pooling, "background", signal);
+      training = [];
+      const holdout: LabelledExample[] = [];
+      logged.forEach((example, i) => {
+        const labelled = { features: features[i], labels: example.labels, weight: example.weight };
+        (example.holdout ? holdout : training).push(labelled);
+      });
+      trainedExamples = training.length;
+      holdoutSize = holdout.length;
+      evaluate = (trainer) => trainer.evaluate(holdout);
+    }
     if (this.trainConfig.replayPasses > 0 && training.length > 0) this.trainer.replay(training, this.trainConfig.replayPasses);
     if (!this.trainer.isFinite()) throw new ServiceError("internal", `head "${head}" has non-finite weights after training: not stored`);
-    const metrics = holdout.length > 0 ? this.trainer.evaluate(holdout) : EMPTY_METRICS;
-    const { promote, reason } = await this.decidePromotion(metrics, holdout);
+    const metrics = holdoutSize > 0 ? evaluate(this.trainer) : EMPTY_METRICS;
+    const { promote, reason } = await this.decidePromotion(metrics, holdoutSize, evaluate);
     const stats = this.trainer.stats;
     const version = await this.deps.store.commitVersion(
       this.lease,
@@ -257,13 +326,13 @@ export class AdaptRun {
         config: this.settings.configBytes,
         metrics,
         state: this.trainer.serialize(),
-        trainedExamples: training.length,
+        trainedExamples,
         steps: stats.steps,
       },
       promote,
     );
     if (promote) await this.deps.registry.refresh(head);
-    this.deps.observer?.committed(head, version, promote, metrics.accuracy);
+    this.deps.observer?.committed(head, version, promote, metrics);
     this.acceptedSinceCommit = 0;
     this.deps.log.info({ head, version, promoted: promote, accuracy: metrics.accuracy, holdout: metrics.examples }, "head version committed");
     return { version, holdout: metrics, promoted: promote, reason };
@@ -275,26 +344,57 @@ export class AdaptRun {
     await this.lease.release();
   }
 
-  private async decidePromotion(metrics: EvalMetrics, holdout: LabelledExample[]): Promise<{ promote: boolean; reason: string }> {
+  private evaluateHoldout(): EvalMetrics {
+    if (this.settings.type === "token") return this.holdoutSentences.length > 0 ? evaluateSentences(this.trainer, this.holdoutSentences) : EMPTY_METRICS;
+    return this.holdout.length > 0 ? this.trainer.evaluate(this.holdout) : EMPTY_METRICS;
+  }
+
+  /** Fails the stream (INVALID_ARGUMENT naming the example) on TOKEN fields where they do not belong, or malformed ones. */
+  private checkShapes(examples: readonly IncomingExample[]): void {
+    const token = this.settings.type === "token";
+    for (const example of examples) {
+      const words = example.words ?? [];
+      const tags = example.tags ?? [];
+      if (!token) {
+        if (words.length > 0 || tags.length > 0) {
+          throw invalidArgument(`example "${example.id}" sets words or tags, which only TOKEN heads take; head "${this.settings.head}" is ${this.settings.type.toUpperCase()}`);
+        }
+        continue;
+      }
+      const problem = tokenExampleProblem(
+        { id: example.id, text: example.text, labels: example.labels, words, tags },
+        this.trainer.allowNewLabels ? undefined : this.trainer.labels,
+      );
+      if (problem) throw invalidArgument(problem);
+    }
+  }
+
+  /** IF_BETTER compares accuracy, or span F1 for TOKEN heads, with the active version's on the same holdout. */
+  private async decidePromotion(metrics: EvalMetrics, holdoutSize: number, evaluate: (trainer: HeadTrainer) => EvalMetrics): Promise<{ promote: boolean; reason: string }> {
     const { promotion, head } = this.settings;
     if (promotion === "always") return { promote: true, reason: "promotion ALWAYS" };
     if (promotion === "never") return { promote: false, reason: "promotion NEVER: promote with SetActiveVersion" };
     const record = await this.deps.store.getHead(head);
     if (!record?.activeVersion) return { promote: true, reason: "the head had no active version" };
-    if (holdout.length === 0) return { promote: true, reason: "no holdout examples to compare on" };
+    if (holdoutSize === 0) return { promote: true, reason: "no holdout examples to compare on" };
     const active = await this.deps.store.loadVersion(head, record.activeVersion);
-    const previous = HeadTrainer.restore(active!.state).evaluate(holdout);
-    const better = metrics.accuracy >= previous.accuracy;
-    const comparison = `holdout accuracy ${metrics.accuracy.toFixed(4)} vs active v${record.activeVersion} ${previous.accuracy.toFixed(4)} on the same ${holdout.length} examples`;
+    const previous = evaluate(HeadTrainer.restore(active!.state));
+    const [name, ours, theirs] = this.settings.type === "token" ? ["span F1", metrics.spanF1 ?? 0, previous.spanF1 ?? 0] : ["accuracy", metrics.accuracy, previous.accuracy];
+    const better = ours >= theirs;
+    const comparison = `holdout ${name} ${ours.toFixed(4)} vs active v${record.activeVersion} ${theirs.toFixed(4)} on the same ${holdoutSize} examples`;
     return { promote: better, reason: better ? comparison : `${comparison}: kept the active version` };
   }
 
   private problem(example: IncomingExample): string | undefined {
     if (!example.id) return "example.id is empty";
-    if (!example.text) return "example.text is empty";
-    if (example.text.length > 100_000) return `example.text has ${example.text.length} characters, over 100000`;
     const weight = example.weight ?? 1;
     if (!Number.isFinite(weight) || weight <= 0) return `example.weight ${weight} must be finite and > 0`;
+    if (this.settings.type === "token") {
+      const characters = (example.words ?? []).reduce((sum, word) => sum + word.length + 1, 0);
+      return characters > 100_000 ? `example.words have ${characters} characters, over 100000` : undefined;
+    }
+    if (!example.text) return "example.text is empty";
+    if (example.text.length > 100_000) return `example.text has ${example.text.length} characters, over 100000`;
     if (this.settings.type === "multiclass" && example.labels.length !== 1) {
       return `a MULTICLASS example needs exactly one label; got ${example.labels.length}`;
     }
@@ -315,4 +415,8 @@ export class AdaptRun {
 
 function snake(field: string): string {
   return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function tokenInput(example: StoredExample): { words: string[]; tags: readonly string[]; weight: number } {
+  return { words: wordsOfStored(example), tags: example.labels, weight: example.weight };
 }

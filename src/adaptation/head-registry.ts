@@ -82,6 +82,15 @@ export class HeadRegistry {
    * The active version once it is at least minVersion: read-your-writes across replicas. Re-reads the
    * store at once, then waits for a swap up to waitMs; FAILED_PRECONDITION when it does not come.
    */
+  /** The head a request asks for: a pinned version, or the active one at least min_version (waiting up to waitMs). */
+  async resolve(name: string, request: { version: number; minVersion: number }, waitMs: number, signal?: AbortSignal): Promise<ServedHead> {
+    const head = request.minVersion > 0 && request.version === 0 ? await this.atLeast(name, request.minVersion, waitMs, signal) : await this.get(name, request.version);
+    if (request.minVersion > 0 && head.version < request.minVersion) {
+      throw failedPrecondition(`head "${name}" serves version ${head.version}, older than min_version ${request.minVersion}`);
+    }
+    return head;
+  }
+
   async atLeast(name: string, minVersion: number, waitMs: number, signal?: AbortSignal): Promise<ServedHead> {
     const current = (): ServedHead | undefined => {
       const served = this.active.get(name);

@@ -1,5 +1,5 @@
 import { ServiceError, resourceExhausted } from "./errors.js";
-import { LOGITS, type Readout } from "./pooling.js";
+import { LOGITS, TOKEN_STATES, type Readout } from "./pooling.js";
 import type { WorkerPool } from "./workers/pool.js";
 
 export type Priority = "interactive" | "background";
@@ -17,6 +17,8 @@ export interface BatcherLimits {
 export interface SequenceInput {
   readonly ids: Int32Array;
   readonly mode: Readout;
+  /** TOKEN_STATES: the token positions whose states to return (positions × hidden, flat). */
+  readonly positions?: Int32Array;
 }
 
 export interface SubmitOptions {
@@ -106,7 +108,7 @@ export class Batcher {
     return { requests: this.queuedRequests, tokens: this.queuedTokens };
   }
 
-  /** Resolves with one pooled vector (hidden size), or logits row, per input, in order. */
+  /** Resolves with one pooled vector (hidden size), logits row, or positions × hidden token states, per input, in order. */
   submit(inputs: readonly SequenceInput[], options: SubmitOptions = {}): Promise<Float32Array[]> {
     if (this.closed) return Promise.reject(new ServiceError("unavailable", "the server is shutting down"));
     if (inputs.length === 0) return Promise.resolve([]);
@@ -295,6 +297,16 @@ export class Batcher {
     const ids = new Int32Array(tokens);
     const lengths = new Int32Array(batch.length);
     const modes = new Uint8Array(batch.length);
+    const positionCounts = new Int32Array(batch.length);
+    const stateOffsets = new Int32Array(batch.length);
+    let positionTotal = 0;
+    for (let b = 0; b < batch.length; b++) {
+      const input = batch[b].request.inputs[batch[b].index];
+      stateOffsets[b] = positionTotal;
+      positionCounts[b] = input.mode === TOKEN_STATES ? (input.positions?.length ?? 0) : 0;
+      positionTotal += positionCounts[b];
+    }
+    const positions = new Int32Array(positionTotal);
     const queueWaitMs: number[] = [];
     const now = performance.now();
     let offset = 0;
@@ -305,6 +317,7 @@ export class Batcher {
       offset += input.ids.length;
       lengths[b] = input.ids.length;
       modes[b] = input.mode;
+      if (positionCounts[b] > 0) positions.set(input.positions!, stateOffsets[b]);
       queueWaitMs.push(now - request.enqueuedAt);
       if (request.times) request.times.dispatched ??= now;
       this.dequeued(request, input.ids.length);
@@ -313,17 +326,23 @@ export class Batcher {
     const finished = (): void => {
       this.runningItems -= batch.length;
     };
-    this.pool.run(ids, lengths, modes).then(
+    // The pool transfers (detaches) what it sends: keep our own counts.
+    this.pool.run(ids, lengths, modes, positions, positionCounts.slice()).then(
       (done) => {
         finished();
         for (let b = 0; b < batch.length; b++) {
           const { request, index } = batch[b];
           if (request.done) continue;
           const { mode } = request.inputs[index];
+          const width = done.hiddenSize;
+          const states = done.states ?? new Float32Array(0);
+          const stateWidth = positionTotal > 0 ? states.length / positionTotal : 0;
           request.results[index] =
             mode === LOGITS && done.logits
               ? done.logits.subarray(b * done.labelCount, (b + 1) * done.labelCount)
-              : done.pooled.subarray(b * done.hiddenSize, (b + 1) * done.hiddenSize);
+              : mode === TOKEN_STATES
+                ? states.subarray(stateOffsets[b] * stateWidth, (stateOffsets[b] + positionCounts[b]) * stateWidth)
+                : done.pooled.subarray(b * width, (b + 1) * width);
           if (--request.remaining === 0) {
             request.done = true;
             if (request.times) request.times.done = performance.now();

@@ -4,8 +4,9 @@ import { ONNXRUNTIME_VERSION } from "../backends/onnx-session.js";
 import { Batcher, type BatcherLimits, type BatcherObserver, type Priority } from "./batcher.js";
 import { invalidArgument } from "./errors.js";
 import { hashModel, type ModelDirectory } from "./model-directory.js";
-import { PoolingMode, finishVector, poolingName, type Readout } from "./pooling.js";
+import { PoolingMode, TOKEN_STATES, finishVector, poolingName, type Readout } from "./pooling.js";
 import { BertTokenizer, truncateIds } from "./tokenizer/index.js";
+import { alignWords, type AlignedWords, type WordSplit } from "./words.js";
 import { WorkerPool } from "./workers/pool.js";
 
 export type TruncationSide = "right" | "left" | "none";
@@ -44,6 +45,10 @@ export interface ModelInfo {
   readonly id: string;
   readonly path: string;
   readonly hiddenSize: number;
+  /** Width of a word's token state: hiddenSize × the layers concatenated (tokenStateLayers). */
+  readonly tokenStateWidth: number;
+  /** The outputs a token state concatenates: last_hidden_state, then the export's hidden_states.N from the top. */
+  readonly tokenStateLayers: readonly string[];
   readonly maxSequenceLength: number;
   readonly vocabularySize: number;
   readonly defaultPooling: PoolingMode;
@@ -108,6 +113,8 @@ export class Encoder {
       id: model.id,
       path: model.dir,
       hiddenSize: ready.hiddenSize,
+      tokenStateWidth: ready.hiddenSize * ready.tokenStateOutputs.length,
+      tokenStateLayers: ready.tokenStateOutputs,
       maxSequenceLength,
       vocabularySize: tokenizer.vocabSize,
       defaultPooling,
@@ -189,6 +196,37 @@ export class Encoder {
       ids.map((sequence) => ({ ids: sequence, mode })),
       call,
     );
+  }
+
+  /**
+   * Aligns each split's words to WordPiece (cut on the right at the model's maximum length) and checks
+   * the inputs like encodeInputs; `tokens` counts what reaches inference.
+   */
+  alignInputs(splits: readonly WordSplit[], options: { unlimited?: boolean } = {}): { aligned: AlignedWords[]; tokens: number } {
+    if (!options.unlimited) this.checkInputs(splits.map((split) => split.text));
+    let tokens = 0;
+    const aligned = splits.map((split) => {
+      const words = alignWords(this.tokenizer, split, this.info.maxSequenceLength);
+      tokens += words.ids.length;
+      return words;
+    });
+    return { aligned, tokens };
+  }
+
+  /**
+   * The token state at each aligned word's first piece (the last hidden state, concatenated with the
+   * layers below it when the export outputs them): per input a flat (words with a piece) ×
+   * tokenStateWidth array, in word order. Only those rows leave the workers.
+   */
+  async wordStates(aligned: readonly AlignedWords[], call: CallOptions = {}): Promise<{ states: Float32Array[]; times: StageTimes }> {
+    const queued = performance.now();
+    const batch: { dispatched?: number; done?: number } = {};
+    const states = await this.batcher.submit(
+      aligned.map((words) => ({ ids: words.ids, mode: TOKEN_STATES, positions: words.positions })),
+      { ...call, times: batch },
+    );
+    const dispatched = batch.dispatched ?? queued;
+    return { states, times: { queue: [queued, dispatched], inference: [dispatched, batch.done ?? performance.now()] } };
   }
 
   /** Runs one batch per length bucket through every worker so the first real call is not slow. */

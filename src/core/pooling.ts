@@ -5,8 +5,10 @@ export type PoolingName = keyof typeof PoolingMode;
 
 /** Not a pooling: the row of the model's own `logits` output, for models that end in a classifier. */
 export const LOGITS = 5;
-/** What a worker returns for one input: a pooled vector, or the classifier's logits. */
-export type Readout = PoolingMode | typeof LOGITS;
+/** Not a pooling: the token states at chosen positions (each word's first piece), for TOKEN heads. */
+export const TOKEN_STATES = 6;
+/** What a worker returns for one input: a pooled vector, the classifier's logits, or token states. */
+export type Readout = PoolingMode | typeof LOGITS | typeof TOKEN_STATES;
 
 export function poolingName(mode: PoolingMode): PoolingName {
   return (Object.keys(PoolingMode) as PoolingName[]).find((name) => PoolingMode[name] === mode)!;
@@ -59,6 +61,7 @@ export function poolBatch(
         break;
       }
       case LOGITS:
+      case TOKEN_STATES:
         break;
       default:
         throw new Error(`unknown pooling mode ${modes[b]}`);
@@ -77,4 +80,39 @@ export function finishVector(pooled: Float32Array, dimensions: number, normalize
     if (norm > 0) for (let i = 0; i < width; i++) vector[i] /= norm;
   }
   return vector;
+}
+
+/** Layers concatenated into a token state when the export outputs hidden states: the last one and up to 3 below it. */
+export const TOKEN_STATE_LAYERS = 4;
+
+/**
+ * The outputs whose rows make a token state, last layer first: `last_hidden_state`, then the
+ * export's `hidden_states.N` outputs from the highest N down, TOKEN_STATE_LAYERS in all at most.
+ * An export that numbers them 0 (the embeddings) … L, as Hugging Face's hidden_states tuple does, has
+ * the last layer twice: its hidden_states.L is left out.
+ */
+export function tokenStateOutputs(outputNames: readonly string[]): string[] {
+  const layers = outputNames
+    .map((name) => /^hidden_states\.(\d+)$/u.exec(name))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .sort((a, b) => Number(b[1]) - Number(a[1]))
+    .map((match) => match[0]);
+  if (layers.includes("hidden_states.0")) layers.shift();
+  return ["last_hidden_state", ...layers.slice(0, TOKEN_STATE_LAYERS - 1)];
+}
+
+/**
+ * Copies the token states at `positions` out of a padded batch into `out` (positions × layers·hidden,
+ * in order; each row the layers' states side by side): row b owns the next `counts[b]` positions.
+ * Only these rows leave the worker.
+ */
+export function gatherStates(layers: readonly Float32Array[], positions: Int32Array, counts: Int32Array, sequence: number, width: number, out: Float32Array): void {
+  const stride = width * layers.length;
+  let k = 0;
+  for (let b = 0; b < counts.length; b++) {
+    for (let i = 0; i < counts[b]; i++, k++) {
+      const from = (b * sequence + positions[k]) * width;
+      layers.forEach((hidden, l) => out.set(hidden.subarray(from, from + width), k * stride + l * width));
+    }
+  }
 }

@@ -2,7 +2,7 @@
 
 export type OptimizerName = "adamw" | "sgd";
 export type ScheduleName = "constant" | "linear" | "cosine";
-export type ClassWeighting = "none" | "balanced";
+export type ClassWeighting = "none" | "balanced" | "sqrt_balanced";
 
 export interface TrainConfig {
   /** AdamW (decoupled weight decay) or SGD with heavy-ball momentum (also decoupled weight decay). */
@@ -37,7 +37,10 @@ export interface TrainConfig {
   readonly holdoutFraction: number;
   /** Seed of the initialisation, the replay shuffles and the holdout hash. Integer in [0, 2^53). */
   readonly seed: number;
-  /** 'balanced' weights each example's loss inversely to its label's frequency so far (see classWeight). */
+  /**
+   * 'balanced' weights each example's loss inversely to its label's frequency so far (see classWeight);
+   * 'sqrt_balanced' by the square root of that weight, milder for long-tailed labels such as BIO tags.
+   */
   readonly classWeighting: ClassWeighting;
   /** Hidden units of the MLP architecture (ignored by the linear one). 1..4096. */
   readonly hiddenSize: number;
@@ -145,7 +148,7 @@ const CHECKS: { readonly [K in keyof TrainConfig]: Check } = {
   replayPasses: range(0, 100, { integer: true }),
   holdoutFraction: range(0, 0.9),
   seed: range(0, Number.MAX_SAFE_INTEGER, { integer: true }),
-  classWeighting: oneOf(["none", "balanced"]),
+  classWeighting: oneOf(["none", "balanced", "sqrt_balanced"]),
   hiddenSize: range(1, 4096, { integer: true }),
 };
 

@@ -34,6 +34,8 @@ export { holdoutPosition, isHoldout, murmur3_32 } from "./holdout.js";
 export { learningRateAt } from "./schedules.js";
 export { HeadSnapshot, MULTILABEL_THRESHOLD } from "./snapshot.js";
 export { StateFormatError } from "./state.js";
+export { OUTSIDE, SpanCounts, isTag, spansOf } from "./tagging.js";
+export type { WordSpan } from "./tagging.js";
 export { classWeight, HeadTrainer } from "./trainer.js";
 export type { ReplayResult, RestoreOptions, TrainerStats } from "./trainer.js";
 export type { Architecture, EvalMetrics, HeadSpec, HeadType, LabelledExample, LearnOutcome, Rejected } from "./types.js";

@@ -569,10 +569,12 @@ export class HeadTrainer {
   /** Loss and weighted dlogits of the example in xn/logits for targetIdx into result/dlogits. */
   private lossAndGradient(weight: number): void {
     const k = this.labelList.length;
-    const balanced = this.configValue.classWeighting === "balanced";
+    const weighting = this.configValue.classWeighting;
+    const balanced = weighting !== "none";
+    const soften = weighting === "sqrt_balanced" ? Math.sqrt : (w: number): number => w;
     if (this.type === "multiclass") {
       const y = this.targetIdx[0];
-      const c = balanced ? classWeight(this.trained, this.labelsWithCount, this.labelCounts[y]) : 1;
+      const c = balanced ? soften(classWeight(this.trained, this.labelsWithCount, this.labelCounts[y])) : 1;
       softmaxCrossEntropy(this.logits, k, y, weight * c, this.probs, this.dlogits, this.result);
     } else {
       const t = this.targets;
@@ -582,8 +584,8 @@ export class HeadTrainer {
         const n = this.trained;
         for (let j = 0; j < k; j++) {
           const pos = this.labelCounts[j];
-          this.posWeight[j] = n / (2 * Math.max(1, pos));
-          this.negWeight[j] = n / (2 * Math.max(1, n - pos));
+          this.posWeight[j] = soften(n / (2 * Math.max(1, pos)));
+          this.negWeight[j] = soften(n / (2 * Math.max(1, n - pos)));
         }
       }
       sigmoidBinaryCrossEntropy(this.logits, k, t, weight, balanced ? this.posWeight : null, balanced ? this.negWeight : null, this.probs, this.dlogits, this.result);

@@ -44,6 +44,10 @@ export interface EvalMetrics {
   readonly accuracy: number;
   readonly macroF1: number;
   readonly logLoss: number;
+  /** TOKEN heads: entity-level (exact span and type) precision, recall and F1; absent for other heads. */
+  readonly spanPrecision?: number;
+  readonly spanRecall?: number;
+  readonly spanF1?: number;
 }
 
 /** The forward pass of a head: features already standardized, logits out. */

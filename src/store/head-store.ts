@@ -4,7 +4,7 @@
  * implement it. Writes to a head's log and versions need its lease: one writer per head.
  */
 /** Stores keep the type as text, so a new head kind only extends this union. */
-export type StoredHeadType = "multiclass" | "multilabel";
+export type StoredHeadType = "multiclass" | "multilabel" | "token";
 
 export interface HeadRecord {
   readonly name: string;
@@ -21,6 +21,10 @@ export interface VersionMetrics {
   readonly accuracy: number;
   readonly macroF1: number;
   readonly logLoss: number;
+  /** TOKEN heads: entity-level metrics (kept with the others as they are, e.g. as JSON). */
+  readonly spanPrecision?: number;
+  readonly spanRecall?: number;
+  readonly spanF1?: number;
 }
 
 export interface NewVersion {
@@ -43,6 +47,10 @@ export interface StoredVersion extends VersionSummary {
   readonly state: Uint8Array;
 }
 
+/**
+ * One logged example. A TOKEN head's example keeps its words as a JSON array of strings in `text`
+ * and its tags (one per word) in `labels`, so stores need no other columns.
+ */
 export interface StoredExample {
   readonly id: string;
   readonly text: string;

@@ -4,6 +4,7 @@ import type { status } from "@grpc/grpc-js";
 import type { AdaptObserver } from "../adaptation/adapt-run.js";
 import type { BatchReport, BatcherObserver } from "../core/batcher.js";
 import type { StageTimes } from "../core/encoder.js";
+import type { EvalMetrics } from "../heads/index.js";
 import type { CallObserver } from "../transport/calls.js";
 import { statusName } from "../transport/status.js";
 
@@ -31,6 +32,8 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
   private readonly adaptLoss = new Gauge({ name: "bertd_adapt_running_loss", help: "Running training loss of the head's current stream", labelNames: ["head"], registers: [this.registry] });
   private readonly prequential = new Gauge({ name: "bertd_adapt_prequential_accuracy", help: "Accuracy on training examples predicted before they were learned", labelNames: ["head"], registers: [this.registry] });
   private readonly holdout = new Gauge({ name: "bertd_head_holdout_accuracy", help: "Holdout accuracy of the head's latest committed version", labelNames: ["head"], registers: [this.registry] });
+  private readonly holdoutSpanF1 = new Gauge({ name: "bertd_head_holdout_span_f1", help: "TOKEN heads: entity-level holdout F1 of the latest committed version", labelNames: ["head"], registers: [this.registry] });
+  private readonly prequentialSpanF1Gauge = new Gauge({ name: "bertd_adapt_prequential_span_f1", help: "TOKEN heads: entity-level F1 of training sentences tagged before they were learned", labelNames: ["head"], registers: [this.registry] });
   private readonly activeVersion = new Gauge({ name: "bertd_head_active_version", help: "The version Classify serves, by head", labelNames: ["head"], registers: [this.registry] });
   private readonly commits = new Counter({ name: "bertd_head_commits_total", help: "Committed head versions, by head and whether promoted", labelNames: ["head", "promoted"], registers: [this.registry] });
   private readonly rollbacks = new Counter({ name: "bertd_head_active_changes_total", help: "SetActiveVersion calls (rollbacks and promotions), by head", labelNames: ["head"], registers: [this.registry] });
@@ -99,16 +102,21 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
     this.prequential.set(labels, stats.prequentialAccuracy);
   }
 
-  committed(head: string, version: number, promoted: boolean, holdoutAccuracy: number): void {
+  committed(head: string, version: number, promoted: boolean, holdout: EvalMetrics): void {
     const labels = { head: this.headLabel(head) };
     this.commits.inc({ ...labels, promoted: String(promoted) });
-    this.holdout.set(labels, holdoutAccuracy);
+    this.holdout.set(labels, holdout.accuracy);
+    if (holdout.spanF1 !== undefined) this.holdoutSpanF1.set(labels, holdout.spanF1);
     if (promoted) this.activeVersion.set(labels, version);
   }
 
   /** The version this replica serves now (changed here or, with a shared store, by another replica). */
   serving(head: string, version: number): void {
     this.activeVersion.set({ head: this.headLabel(head) }, version);
+  }
+
+  prequentialSpanF1(head: string, f1: number): void {
+    this.prequentialSpanF1Gauge.set({ head: this.headLabel(head) }, f1);
   }
 
   activeChanged(head: string, version: number): void {

@@ -10,7 +10,7 @@ import { poolingOf } from "./encoder-service.js";
 
 /** The AdaptConfig in bertd's own terms; every enum and range checked, naming the field. */
 export function settingsOf(config: AdaptConfig, encoder: Encoder): AdaptSettings {
-  const type = pick("config.type", config.type, { [HeadType.UNSPECIFIED]: "multiclass", [HeadType.MULTICLASS]: "multiclass", [HeadType.MULTILABEL]: "multilabel" } as const);
+  const type = pick("config.type", config.type, { [HeadType.UNSPECIFIED]: "multiclass", [HeadType.MULTICLASS]: "multiclass", [HeadType.MULTILABEL]: "multilabel", [HeadType.TOKEN]: "token" } as const);
   const startFrom = pick("config.start_from", config.startFrom, { [StartFrom.UNSPECIFIED]: "auto", [StartFrom.SCRATCH]: "scratch", [StartFrom.ACTIVE]: "active" } as const);
   const architecture = pick("config.architecture", config.architecture, { [Architecture.UNSPECIFIED]: "linear", [Architecture.LINEAR]: "linear", [Architecture.MLP]: "mlp" } as const);
   const promotion = pick("config.promotion", config.promotion, {
@@ -35,6 +35,7 @@ export function settingsOf(config: AdaptConfig, encoder: Encoder): AdaptSettings
       [ClassWeighting.UNSPECIFIED]: undefined,
       [ClassWeighting.NONE]: "none",
       [ClassWeighting.BALANCED]: "balanced",
+      [ClassWeighting.SQRT_BALANCED]: "sqrt_balanced",
     } as const);
     if (optimizer) train.optimizer = optimizer;
     if (schedule) train.schedule = schedule;

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { HeadRegistry } from "../adaptation/head-registry.js";
 import type { Encoder } from "../core/encoder.js";
-import { failedPrecondition, invalidArgument, notFound, unavailable } from "../core/errors.js";
+import { invalidArgument, notFound, unavailable } from "../core/errors.js";
 import { LOGITS } from "../core/pooling.js";
 import { ClassifyResponseSchema, type ClassifyRequest } from "../gen/bertd/v1/encoder_pb.js";
 import type { CallContext, CallLogger } from "./calls.js";
@@ -15,13 +15,8 @@ export function classifyHandler(deps: { encoder: () => Encoder | undefined; regi
     if (!encoder || !registry) throw unavailable("the model is still loading: retry shortly");
     if (!request.head) throw invalidArgument("head is empty: name the head to classify with");
     if (request.head === MODEL_HEAD) return classifyWithModel(encoder, request, context);
-    const head =
-      request.minVersion > 0 && request.version === 0
-        ? await registry.atLeast(request.head, request.minVersion, deps.minVersionWaitMs, context.signal)
-        : await registry.get(request.head, request.version);
-    if (request.minVersion > 0 && head.version < request.minVersion) {
-      throw failedPrecondition(`head "${request.head}" serves version ${head.version}, older than min_version ${request.minVersion}`);
-    }
+    const head = await registry.resolve(request.head, request, deps.minVersionWaitMs, context.signal);
+    if (head.type === "token") throw invalidArgument(`head "${request.head}" is a TOKEN head: use Tag`);
     const { pooled, inputTokens: tokens, times } = await encoder.encode(request.inputs, head.pooling, truncationOf(request.truncation), {
       deadline: context.deadline,
       signal: context.signal,

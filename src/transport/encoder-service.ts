@@ -23,7 +23,7 @@ import {
 import type { CallContext, CallLogger } from "./calls.js";
 import { toStatus } from "./status.js";
 
-/** Classify lives in another module; the encoder service only routes to it. */
+/** Classify and Tag live in other modules; the encoder service only routes to them. */
 export type ClassifyHandler = UntypedServiceImplementation[string];
 
 const LITTLE_ENDIAN = endianness() === "LE";
@@ -34,6 +34,7 @@ export interface EncoderServiceDeps {
   encoder(): Encoder | undefined;
   readonly calls: CallLogger;
   readonly classify: ClassifyHandler;
+  readonly tag: ClassifyHandler;
 }
 
 export function encoderService(deps: EncoderServiceDeps): UntypedServiceImplementation {
@@ -140,12 +141,14 @@ export function encoderService(deps: EncoderServiceDeps): UntypedServiceImplemen
           onnxruntimeVersion: info.onnxRuntimeVersion,
           modelHash: info.hash,
           hasPooler: info.hasPooler,
+          tokenStateWidth: info.tokenStateWidth,
           poolingModes: info.poolingModes.map((mode) => Pooling[mode as number as Pooling]),
         }),
       };
     }),
 
     Classify: deps.classify,
+    Tag: deps.tag,
   };
 }
 

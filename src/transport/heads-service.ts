@@ -106,8 +106,8 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
           if (!message) break;
           switch (message.request.case) {
             case "example": {
-              const { id, text, labels, weight } = message.request.value;
-              pending.push({ id, text, labels, weight });
+              const { id, text, labels, weight, words, tags } = message.request.value;
+              pending.push({ id, text, labels, weight, words, tags });
               if (pending.length >= CHUNK || inbox.length === 0) await flush();
               break;
             }
@@ -223,7 +223,15 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
 }
 
 function metricsMessage(m: EvalMetrics): MessageInitShape<typeof EvalMetricsSchema> {
-  return { examples: BigInt(m.examples), accuracy: m.accuracy, macroF1: m.macroF1, logLoss: m.logLoss };
+  return {
+    examples: BigInt(m.examples),
+    accuracy: m.accuracy,
+    macroF1: m.macroF1,
+    logLoss: m.logLoss,
+    spanPrecision: m.spanPrecision ?? 0,
+    spanRecall: m.spanRecall ?? 0,
+    spanF1: m.spanF1 ?? 0,
+  };
 }
 
 function progressMessage(p: Progress): AdaptResponse {
@@ -239,6 +247,7 @@ function progressMessage(p: Progress): AdaptResponse {
         learningRate: p.learningRate,
         runningLoss: p.runningLoss,
         prequentialAccuracy: p.prequentialAccuracy,
+        prequentialSpanF1: p.prequentialSpanF1,
         holdout: metricsMessage(p.holdout),
         examplesPerSecond: p.examplesPerSecond,
         durableExamples: BigInt(p.durableExamples),
@@ -254,7 +263,7 @@ async function summary(adapt: AdaptDeps, head: HeadRecord): Promise<HeadSummary>
   return {
     $typeName: "bertd.v1.HeadSummary",
     name: head.name,
-    type: head.type === "multilabel" ? HeadType.MULTILABEL : HeadType.MULTICLASS,
+    type: { multiclass: HeadType.MULTICLASS, multilabel: HeadType.MULTILABEL, token: HeadType.TOKEN }[head.type],
     labels: latest ? [...latest.labels] : [],
     activeVersion: head.activeVersion,
     latestVersion: head.latestVersion,

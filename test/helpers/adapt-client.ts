@@ -6,6 +6,7 @@ import {
   type AdaptConfigSchema,
   type AdaptProgress,
   type AdaptResponse,
+  type ExampleSchema,
   type Heads,
 } from "../../src/gen/bertd/v1/heads_pb.js";
 
@@ -21,7 +22,7 @@ export interface AdaptResult {
   committed: AdaptCommitted[];
 }
 
-type Step = ToyExample | "commit";
+type Step = ToyExample | MessageInitShape<typeof ExampleSchema> | "commit";
 
 /** Streams a config, then examples and commits, then ends; collects every response. */
 export function adapt(

@@ -190,16 +190,21 @@ describe("learning", () => {
     assert.equal(classWeight(100, 4, 5), 5);
     assert.equal(classWeight(10, 2, 1), 5);
     const data = blobs(300, 16, 3, 9, 3).filter((ex, i) => ex.labels[0] !== "class-2" || i % 5 === 0);
-    const run = (classWeighting: "none" | "balanced"): Uint8Array => {
+    const run = (classWeighting: "none" | "balanced" | "sqrt_balanced"): Uint8Array => {
       const t = HeadTrainer.create(spec({ labels: ["class-0", "class-1", "class-2"] }), { classWeighting });
       feed(t, data);
       t.flush();
       return t.serialize();
     };
     assert.ok(!sameBytes(run("none"), run("balanced")));
-    const m = HeadTrainer.create(spec({ type: "multilabel", labels: ["tag-0", "tag-1"], inputDim: 12 }), { classWeighting: "balanced" });
-    feed(m, multilabelToy(100, 12, 4).map((ex) => ({ ...ex, labels: ex.labels.filter((l) => l === "tag-0" || l === "tag-1") })));
-    assert.ok(m.isFinite());
+    assert.ok(!sameBytes(run("sqrt_balanced"), run("balanced")));
+    assert.ok(!sameBytes(run("sqrt_balanced"), run("none")));
+    for (const classWeighting of ["balanced", "sqrt_balanced"] as const) {
+      const m = HeadTrainer.create(spec({ type: "multilabel", labels: ["tag-0", "tag-1"], inputDim: 12 }), { classWeighting });
+      feed(m, multilabelToy(100, 12, 4).map((ex) => ({ ...ex, labels: ex.labels.filter((l) => l === "tag-0" || l === "tag-1") })));
+      assert.ok(m.isFinite());
+      assert.equal(HeadTrainer.restore(m.serialize()).config.classWeighting, classWeighting);
+    }
   });
 
   test("replay trains only: no prequential records, normalizer or label counts; skips unknown labels", () => {

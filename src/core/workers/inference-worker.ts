@@ -1,6 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { openSession, ort } from "../../backends/onnx-session.js";
-import { LOGITS, poolBatch } from "../pooling.js";
+import { LOGITS, gatherStates, poolBatch, tokenStateOutputs } from "../pooling.js";
 import type { BatchJob, FromWorker, WorkerInit } from "./protocol.js";
 
 const port = parentPort!;
@@ -17,6 +17,8 @@ try {
   const hasPooler = session.outputNames.includes("pooler_output");
   const hasLogits = session.outputNames.includes("logits");
   const fetches = hasPooler ? ["last_hidden_state", "pooler_output"] : ["last_hidden_state"];
+  const stateOutputs = tokenStateOutputs(session.outputNames);
+  const lowerLayers = stateOutputs.slice(1);
 
   port.on("message", (job: BatchJob) => {
     void run(job).catch((error: unknown) => post({ type: "error", id: job.id, message: (error as Error).message }));
@@ -49,22 +51,39 @@ try {
     if (hasTokenTypes) feeds.token_type_ids = new ort.Tensor("int64", new BigInt64Array(rows * sequence), shape);
     const started = performance.now();
     const wantsLogits = hasLogits && job.modes.includes(LOGITS);
-    const outputs = await session.run(feeds, wantsLogits ? [...fetches, "logits"] : fetches);
+    const wantsStates = job.positions.length > 0;
+    const outputs = await session.run(feeds, [...fetches, ...(wantsLogits ? ["logits"] : []), ...(wantsStates ? lowerLayers : [])]);
     const inferred = performance.now();
     const hidden = outputs.last_hidden_state.data as Float32Array;
     const pooler = hasPooler ? (outputs.pooler_output.data as Float32Array) : undefined;
     const pooled = new Float32Array(rows * hiddenSize);
     poolBatch(hidden, pooler, job.lengths, job.modes, sequence, hiddenSize, pooled);
     const logits = wantsLogits ? (outputs.logits.data as Float32Array).slice() : undefined;
+    let states: Float32Array | undefined;
+    if (wantsStates) {
+      states = new Float32Array(job.positions.length * hiddenSize * stateOutputs.length);
+      const layers = stateOutputs.map((name) => outputs[name].data as Float32Array);
+      gatherStates(layers, job.positions, job.positionCounts, sequence, hiddenSize, states);
+    }
     for (const tensor of Object.values(outputs)) tensor.dispose();
-    const transfer = logits ? [pooled.buffer, logits.buffer] : [pooled.buffer];
+    const transfer = [pooled.buffer, ...(logits ? [logits.buffer] : []), ...(states ? [states.buffer] : [])] as ArrayBuffer[];
     post(
-      { type: "done", id: job.id, pooled, hiddenSize, logits, labelCount: logits ? logits.length / rows : 0, inferenceMs: inferred - started, poolingMs: performance.now() - inferred },
+      {
+        type: "done",
+        id: job.id,
+        pooled,
+        hiddenSize,
+        logits,
+        labelCount: logits ? logits.length / rows : 0,
+        states,
+        inferenceMs: inferred - started,
+        poolingMs: performance.now() - inferred,
+      },
       transfer,
     );
   }
 
-  post({ type: "ready", provider, inputNames: session.inputNames, outputNames: session.outputNames, hiddenSize });
+  post({ type: "ready", provider, inputNames: session.inputNames, outputNames: session.outputNames, hiddenSize, tokenStateOutputs: stateOutputs });
 } catch (error) {
   post({ type: "failed", message: (error as Error).message });
 }

@@ -51,14 +51,15 @@ export class WorkerPool {
   }
 
   /** Runs a batch on an idle worker; callers check `idle` first. */
-  run(ids: Int32Array, lengths: Int32Array, modes: Uint8Array): Promise<BatchDone> {
+  run(ids: Int32Array, lengths: Int32Array, modes: Uint8Array, positions: Int32Array, positionCounts: Int32Array): Promise<BatchDone> {
     const slot = this.slots.find((s) => !s.busy);
     if (!slot) return Promise.reject(new ServiceError("internal", "no idle inference worker"));
     slot.busy = true;
-    const job: BatchJob = { type: "run", id: this.nextId++, ids, lengths, modes };
+    const job: BatchJob = { type: "run", id: this.nextId++, ids, lengths, modes, positions, positionCounts };
     return new Promise<BatchDone>((resolve, reject) => {
       slot.pending = { resolve, reject };
-      slot.worker.postMessage(job, [ids.buffer as ArrayBuffer, lengths.buffer as ArrayBuffer, modes.buffer as ArrayBuffer]);
+      const transfer = [ids.buffer, lengths.buffer, modes.buffer, positions.buffer, positionCounts.buffer] as ArrayBuffer[];
+      slot.worker.postMessage(job, transfer);
     });
   }
 

@@ -14,6 +14,8 @@ export interface WorkerReady {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly hiddenSize: number;
+  /** The outputs concatenated into a token state (see tokenStateOutputs). */
+  readonly tokenStateOutputs: readonly string[];
 }
 
 export interface WorkerFailed {
@@ -28,6 +30,9 @@ export interface BatchJob {
   readonly ids: Int32Array;
   readonly lengths: Int32Array;
   readonly modes: Uint8Array;
+  /** TOKEN_STATES rows: the token positions to return, row after row (`positionCounts[b]` for row b, 0 for other rows). */
+  readonly positions: Int32Array;
+  readonly positionCounts: Int32Array;
 }
 
 export interface BatchDone {
@@ -39,6 +44,8 @@ export interface BatchDone {
   /** rows × labels, when a row asked for the model's logits. */
   readonly logits?: Float32Array;
   readonly labelCount: number;
+  /** positions × (layers · hidden) token states, for the job's `positions`. */
+  readonly states?: Float32Array;
   readonly inferenceMs: number;
   readonly poolingMs: number;
 }

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bertd/v1/encoder.proto.
  */
 export const file_bertd_v1_encoder: GenFile = /*@__PURE__*/
-  fileDesc("ChZiZXJ0ZC92MS9lbmNvZGVyLnByb3RvEghiZXJ0ZC52MSK5AQoMRW1iZWRSZXF1ZXN0Eg4KBmlucHV0cxgBIAMoCRIiCgdwb29saW5nGAIgASgOMhEuYmVydGQudjEuUG9vbGluZxIRCglub3JtYWxpemUYAyABKAgSKAoKdHJ1bmNhdGlvbhgEIAEoDjIULmJlcnRkLnYxLlRydW5jYXRpb24SEgoKZGltZW5zaW9ucxgFIAEoDRIkCghlbmNvZGluZxgGIAEoDjISLmJlcnRkLnYxLkVuY29kaW5nIioKCUVtYmVkZGluZxIOCgZ2YWx1ZXMYASADKAISDQoFYnl0ZXMYAiABKAwiHQoFVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgNInsKDUVtYmVkUmVzcG9uc2USJwoKZW1iZWRkaW5ncxgBIAMoCzITLmJlcnRkLnYxLkVtYmVkZGluZxIeCgV1c2FnZRgCIAEoCzIPLmJlcnRkLnYxLlVzYWdlEg0KBW1vZGVsGAMgASgJEhIKCmRpbWVuc2lvbnMYBCABKA0iSQoSRW1iZWRTdHJlYW1SZXF1ZXN0EgoKAmlkGAEgASgJEicKB3JlcXVlc3QYAiABKAsyFi5iZXJ0ZC52MS5FbWJlZFJlcXVlc3QicgoTRW1iZWRTdHJlYW1SZXNwb25zZRIKCgJpZBgBIAEoCRIpCghyZXNwb25zZRgCIAEoCzIXLmJlcnRkLnYxLkVtYmVkUmVzcG9uc2USJAoFZXJyb3IYAyABKAsyFS5iZXJ0ZC52MS5TdHJlYW1FcnJvciIsCgtTdHJlYW1FcnJvchIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkiPQoPVG9rZW5pemVSZXF1ZXN0Eg4KBmlucHV0cxgBIAMoCRIaChJhZGRfc3BlY2lhbF90b2tlbnMYAiABKAgiPgoQVG9rZW5pemVSZXNwb25zZRIqCgllbmNvZGluZ3MYASADKAsyFy5iZXJ0ZC52MS5Ub2tlbkVuY29kaW5nIlgKDVRva2VuRW5jb2RpbmcSCwoDaWRzGAEgAygNEg4KBnRva2VucxgCIAMoCRIVCg1vZmZzZXRfc3RhcnRzGAMgAygNEhMKC29mZnNldF9lbmRzGAQgAygNIhUKE0dldE1vZGVsSW5mb1JlcXVlc3QiqwIKFEdldE1vZGVsSW5mb1Jlc3BvbnNlEhAKCG1vZGVsX2lkGAEgASgJEhIKCm1vZGVsX3BhdGgYAiABKAkSEwoLaGlkZGVuX3NpemUYAyABKA0SGwoTbWF4X3NlcXVlbmNlX2xlbmd0aBgEIAEoDRIXCg92b2NhYnVsYXJ5X3NpemUYBSABKA0SKgoPZGVmYXVsdF9wb29saW5nGAYgASgOMhEuYmVydGQudjEuUG9vbGluZxIaChJleGVjdXRpb25fcHJvdmlkZXIYByABKAkSGwoTb25ueHJ1bnRpbWVfdmVyc2lvbhgIIAEoCRISCgptb2RlbF9oYXNoGAkgASgJEhIKCmhhc19wb29sZXIYCiABKAgSFQoNcG9vbGluZ19tb2RlcxgLIAMoCSKOAQoPQ2xhc3NpZnlSZXF1ZXN0EgwKBGhlYWQYASABKAkSDgoGaW5wdXRzGAIgAygJEg0KBXRvcF9rGAMgASgNEg8KB3ZlcnNpb24YBCABKA0SKAoKdHJ1bmNhdGlvbhgFIAEoDjIULmJlcnRkLnYxLlRydW5jYXRpb24SEwoLbWluX3ZlcnNpb24YBiABKA0iKgoKTGFiZWxTY29yZRINCgVsYWJlbBgBIAEoCRINCgVzY29yZRgCIAEoAiIyCgpQcmVkaWN0aW9uEiQKBmxhYmVscxgBIAMoCzIULmJlcnRkLnYxLkxhYmVsU2NvcmUicwoQQ2xhc3NpZnlSZXNwb25zZRIpCgtwcmVkaWN0aW9ucxgBIAMoCzIULmJlcnRkLnYxLlByZWRpY3Rpb24SFAoMaGVhZF92ZXJzaW9uGAIgASgNEh4KBXVzYWdlGAMgASgLMg8uYmVydGQudjEuVXNhZ2UqagoHUG9vbGluZxIXChNQT09MSU5HX1VOU1BFQ0lGSUVEEAASDwoLUE9PTElOR19DTFMQARIQCgxQT09MSU5HX01FQU4QAhIPCgtQT09MSU5HX01BWBADEhIKDlBPT0xJTkdfUE9PTEVSEAQqaAoKVHJ1bmNhdGlvbhIaChZUUlVOQ0FUSU9OX1VOU1BFQ0lGSUVEEAASEwoPVFJVTkNBVElPTl9OT05FEAESFAoQVFJVTkNBVElPTl9SSUdIVBACEhMKD1RSVU5DQVRJT05fTEVGVBADKkwKCEVuY29kaW5nEhgKFEVOQ09ESU5HX1VOU1BFQ0lGSUVEEAASEgoORU5DT0RJTkdfRkxPQVQQARISCg5FTkNPRElOR19CWVRFUxACMugCCgdFbmNvZGVyEjgKBUVtYmVkEhYuYmVydGQudjEuRW1iZWRSZXF1ZXN0GhcuYmVydGQudjEuRW1iZWRSZXNwb25zZRJOCgtFbWJlZFN0cmVhbRIcLmJlcnRkLnYxLkVtYmVkU3RyZWFtUmVxdWVzdBodLmJlcnRkLnYxLkVtYmVkU3RyZWFtUmVzcG9uc2UoATABEkEKCFRva2VuaXplEhkuYmVydGQudjEuVG9rZW5pemVSZXF1ZXN0GhouYmVydGQudjEuVG9rZW5pemVSZXNwb25zZRJNCgxHZXRNb2RlbEluZm8SHS5iZXJ0ZC52MS5HZXRNb2RlbEluZm9SZXF1ZXN0Gh4uYmVydGQudjEuR2V0TW9kZWxJbmZvUmVzcG9uc2USQQoIQ2xhc3NpZnkSGS5iZXJ0ZC52MS5DbGFzc2lmeVJlcXVlc3QaGi5iZXJ0ZC52MS5DbGFzc2lmeVJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChZiZXJ0ZC92MS9lbmNvZGVyLnByb3RvEghiZXJ0ZC52MSK5AQoMRW1iZWRSZXF1ZXN0Eg4KBmlucHV0cxgBIAMoCRIiCgdwb29saW5nGAIgASgOMhEuYmVydGQudjEuUG9vbGluZxIRCglub3JtYWxpemUYAyABKAgSKAoKdHJ1bmNhdGlvbhgEIAEoDjIULmJlcnRkLnYxLlRydW5jYXRpb24SEgoKZGltZW5zaW9ucxgFIAEoDRIkCghlbmNvZGluZxgGIAEoDjISLmJlcnRkLnYxLkVuY29kaW5nIioKCUVtYmVkZGluZxIOCgZ2YWx1ZXMYASADKAISDQoFYnl0ZXMYAiABKAwiHQoFVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgNInsKDUVtYmVkUmVzcG9uc2USJwoKZW1iZWRkaW5ncxgBIAMoCzITLmJlcnRkLnYxLkVtYmVkZGluZxIeCgV1c2FnZRgCIAEoCzIPLmJlcnRkLnYxLlVzYWdlEg0KBW1vZGVsGAMgASgJEhIKCmRpbWVuc2lvbnMYBCABKA0iSQoSRW1iZWRTdHJlYW1SZXF1ZXN0EgoKAmlkGAEgASgJEicKB3JlcXVlc3QYAiABKAsyFi5iZXJ0ZC52MS5FbWJlZFJlcXVlc3QicgoTRW1iZWRTdHJlYW1SZXNwb25zZRIKCgJpZBgBIAEoCRIpCghyZXNwb25zZRgCIAEoCzIXLmJlcnRkLnYxLkVtYmVkUmVzcG9uc2USJAoFZXJyb3IYAyABKAsyFS5iZXJ0ZC52MS5TdHJlYW1FcnJvciIsCgtTdHJlYW1FcnJvchIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkiPQoPVG9rZW5pemVSZXF1ZXN0Eg4KBmlucHV0cxgBIAMoCRIaChJhZGRfc3BlY2lhbF90b2tlbnMYAiABKAgiPgoQVG9rZW5pemVSZXNwb25zZRIqCgllbmNvZGluZ3MYASADKAsyFy5iZXJ0ZC52MS5Ub2tlbkVuY29kaW5nIlgKDVRva2VuRW5jb2RpbmcSCwoDaWRzGAEgAygNEg4KBnRva2VucxgCIAMoCRIVCg1vZmZzZXRfc3RhcnRzGAMgAygNEhMKC29mZnNldF9lbmRzGAQgAygNIhUKE0dldE1vZGVsSW5mb1JlcXVlc3QixgIKFEdldE1vZGVsSW5mb1Jlc3BvbnNlEhAKCG1vZGVsX2lkGAEgASgJEhIKCm1vZGVsX3BhdGgYAiABKAkSEwoLaGlkZGVuX3NpemUYAyABKA0SGwoTbWF4X3NlcXVlbmNlX2xlbmd0aBgEIAEoDRIXCg92b2NhYnVsYXJ5X3NpemUYBSABKA0SKgoPZGVmYXVsdF9wb29saW5nGAYgASgOMhEuYmVydGQudjEuUG9vbGluZxIaChJleGVjdXRpb25fcHJvdmlkZXIYByABKAkSGwoTb25ueHJ1bnRpbWVfdmVyc2lvbhgIIAEoCRISCgptb2RlbF9oYXNoGAkgASgJEhIKCmhhc19wb29sZXIYCiABKAgSFQoNcG9vbGluZ19tb2RlcxgLIAMoCRIZChF0b2tlbl9zdGF0ZV93aWR0aBgMIAEoDSKOAQoPQ2xhc3NpZnlSZXF1ZXN0EgwKBGhlYWQYASABKAkSDgoGaW5wdXRzGAIgAygJEg0KBXRvcF9rGAMgASgNEg8KB3ZlcnNpb24YBCABKA0SKAoKdHJ1bmNhdGlvbhgFIAEoDjIULmJlcnRkLnYxLlRydW5jYXRpb24SEwoLbWluX3ZlcnNpb24YBiABKA0iKgoKTGFiZWxTY29yZRINCgVsYWJlbBgBIAEoCRINCgVzY29yZRgCIAEoAiIyCgpQcmVkaWN0aW9uEiQKBmxhYmVscxgBIAMoCzIULmJlcnRkLnYxLkxhYmVsU2NvcmUicwoQQ2xhc3NpZnlSZXNwb25zZRIpCgtwcmVkaWN0aW9ucxgBIAMoCzIULmJlcnRkLnYxLlByZWRpY3Rpb24SFAoMaGVhZF92ZXJzaW9uGAIgASgNEh4KBXVzYWdlGAMgASgLMg8uYmVydGQudjEuVXNhZ2UiFgoFV29yZHMSDQoFd29yZHMYASADKAkibwoKVGFnUmVxdWVzdBIMCgRoZWFkGAEgASgJEg0KBXRleHRzGAIgAygJEh4KBXdvcmRzGAMgAygLMg8uYmVydGQudjEuV29yZHMSDwoHdmVyc2lvbhgEIAEoDRITCgttaW5fdmVyc2lvbhgFIAEoDSJlCgpUYWdnZWRXb3JkEgwKBHdvcmQYASABKAkSDQoFbGFiZWwYAiABKAkSDQoFc2NvcmUYAyABKAISDQoFc3RhcnQYBCABKA0SCwoDZW5kGAUgASgNEg8KB2VuY29kZWQYBiABKAgiUwoKRW50aXR5U3BhbhIMCgR0eXBlGAEgASgJEg0KBXN0YXJ0GAIgASgNEgsKA2VuZBgDIAEoDRIMCgR0ZXh0GAQgASgJEg0KBXNjb3JlGAUgASgCIloKC1RhZ2dlZElucHV0EiMKBXdvcmRzGAEgAygLMhQuYmVydGQudjEuVGFnZ2VkV29yZBImCghlbnRpdGllcxgCIAMoCzIULmJlcnRkLnYxLkVudGl0eVNwYW4iawoLVGFnUmVzcG9uc2USJgoHcmVzdWx0cxgBIAMoCzIVLmJlcnRkLnYxLlRhZ2dlZElucHV0EhQKDGhlYWRfdmVyc2lvbhgCIAEoDRIeCgV1c2FnZRgDIAEoCzIPLmJlcnRkLnYxLlVzYWdlKmoKB1Bvb2xpbmcSFwoTUE9PTElOR19VTlNQRUNJRklFRBAAEg8KC1BPT0xJTkdfQ0xTEAESEAoMUE9PTElOR19NRUFOEAISDwoLUE9PTElOR19NQVgQAxISCg5QT09MSU5HX1BPT0xFUhAEKmgKClRydW5jYXRpb24SGgoWVFJVTkNBVElPTl9VTlNQRUNJRklFRBAAEhMKD1RSVU5DQVRJT05fTk9ORRABEhQKEFRSVU5DQVRJT05fUklHSFQQAhITCg9UUlVOQ0FUSU9OX0xFRlQQAypMCghFbmNvZGluZxIYChRFTkNPRElOR19VTlNQRUNJRklFRBAAEhIKDkVOQ09ESU5HX0ZMT0FUEAESEgoORU5DT0RJTkdfQllURVMQAjKcAwoHRW5jb2RlchI4CgVFbWJlZBIWLmJlcnRkLnYxLkVtYmVkUmVxdWVzdBoXLmJlcnRkLnYxLkVtYmVkUmVzcG9uc2USTgoLRW1iZWRTdHJlYW0SHC5iZXJ0ZC52MS5FbWJlZFN0cmVhbVJlcXVlc3QaHS5iZXJ0ZC52MS5FbWJlZFN0cmVhbVJlc3BvbnNlKAEwARJBCghUb2tlbml6ZRIZLmJlcnRkLnYxLlRva2VuaXplUmVxdWVzdBoaLmJlcnRkLnYxLlRva2VuaXplUmVzcG9uc2USTQoMR2V0TW9kZWxJbmZvEh0uYmVydGQudjEuR2V0TW9kZWxJbmZvUmVxdWVzdBoeLmJlcnRkLnYxLkdldE1vZGVsSW5mb1Jlc3BvbnNlEkEKCENsYXNzaWZ5EhkuYmVydGQudjEuQ2xhc3NpZnlSZXF1ZXN0GhouYmVydGQudjEuQ2xhc3NpZnlSZXNwb25zZRIyCgNUYWcSFC5iZXJ0ZC52MS5UYWdSZXF1ZXN0GhUuYmVydGQudjEuVGFnUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message bertd.v1.EmbedRequest
@@ -356,6 +356,14 @@ export type GetModelInfoResponse = Message<"bertd.v1.GetModelInfoResponse"> & {
    * @generated from field: repeated string pooling_modes = 11;
    */
   poolingModes: string[];
+
+  /**
+   * Features per word of TOKEN heads: hidden_size × the layers concatenated (the last hidden state,
+   * and up to 3 layers below it when the export has hidden_states.N outputs).
+   *
+   * @generated from field: uint32 token_state_width = 12;
+   */
+  tokenStateWidth: number;
 };
 
 /**
@@ -480,6 +488,210 @@ export type ClassifyResponse = Message<"bertd.v1.ClassifyResponse"> & {
  */
 export const ClassifyResponseSchema: GenMessage<ClassifyResponse> = /*@__PURE__*/
   messageDesc(file_bertd_v1_encoder, 15);
+
+/**
+ * @generated from message bertd.v1.Words
+ */
+export type Words = Message<"bertd.v1.Words"> & {
+  /**
+   * @generated from field: repeated string words = 1;
+   */
+  words: string[];
+};
+
+/**
+ * Describes the message bertd.v1.Words.
+ * Use `create(WordsSchema)` to create a new message.
+ */
+export const WordsSchema: GenMessage<Words> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_encoder, 16);
+
+/**
+ * @generated from message bertd.v1.TagRequest
+ */
+export type TagRequest = Message<"bertd.v1.TagRequest"> & {
+  /**
+   * @generated from field: string head = 1;
+   */
+  head: string;
+
+  /**
+   * Set exactly one of texts and words. Texts are split into words at whitespace, with punctuation
+   * and symbols at either end of a chunk split off one character per word ("<jo@x.org>," gives
+   * "<", "jo@x.org", ">", ",").
+   *
+   * @generated from field: repeated string texts = 2;
+   */
+  texts: string[];
+
+  /**
+   * pre-split words per input; offsets then refer to the words joined by single spaces.
+   *
+   * @generated from field: repeated bertd.v1.Words words = 3;
+   */
+  words: Words[];
+
+  /**
+   * 0 = the head's active version.
+   *
+   * @generated from field: uint32 version = 4;
+   */
+  version: number;
+
+  /**
+   * Read-your-writes: wait briefly for this version to be served, else FAILED_PRECONDITION.
+   *
+   * @generated from field: uint32 min_version = 5;
+   */
+  minVersion: number;
+};
+
+/**
+ * Describes the message bertd.v1.TagRequest.
+ * Use `create(TagRequestSchema)` to create a new message.
+ */
+export const TagRequestSchema: GenMessage<TagRequest> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_encoder, 17);
+
+/**
+ * @generated from message bertd.v1.TaggedWord
+ */
+export type TaggedWord = Message<"bertd.v1.TaggedWord"> & {
+  /**
+   * @generated from field: string word = 1;
+   */
+  word: string;
+
+  /**
+   * @generated from field: string label = 2;
+   */
+  label: string;
+
+  /**
+   * Probability of the label.
+   *
+   * @generated from field: float score = 3;
+   */
+  score: number;
+
+  /**
+   * Character offsets [start, end) in UTF-16 code units.
+   *
+   * @generated from field: uint32 start = 4;
+   */
+  start: number;
+
+  /**
+   * @generated from field: uint32 end = 5;
+   */
+  end: number;
+
+  /**
+   * False when truncation cut the word's first piece off: labelled O with score 0.
+   *
+   * @generated from field: bool encoded = 6;
+   */
+  encoded: boolean;
+};
+
+/**
+ * Describes the message bertd.v1.TaggedWord.
+ * Use `create(TaggedWordSchema)` to create a new message.
+ */
+export const TaggedWordSchema: GenMessage<TaggedWord> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_encoder, 18);
+
+/**
+ * @generated from message bertd.v1.EntitySpan
+ */
+export type EntitySpan = Message<"bertd.v1.EntitySpan"> & {
+  /**
+   * The entity type: X of B-X / I-X.
+   *
+   * @generated from field: string type = 1;
+   */
+  type: string;
+
+  /**
+   * Character offsets [start, end) in UTF-16 code units.
+   *
+   * @generated from field: uint32 start = 2;
+   */
+  start: number;
+
+  /**
+   * @generated from field: uint32 end = 3;
+   */
+  end: number;
+
+  /**
+   * @generated from field: string text = 4;
+   */
+  text: string;
+
+  /**
+   * Mean score of the span's words.
+   *
+   * @generated from field: float score = 5;
+   */
+  score: number;
+};
+
+/**
+ * Describes the message bertd.v1.EntitySpan.
+ * Use `create(EntitySpanSchema)` to create a new message.
+ */
+export const EntitySpanSchema: GenMessage<EntitySpan> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_encoder, 19);
+
+/**
+ * @generated from message bertd.v1.TaggedInput
+ */
+export type TaggedInput = Message<"bertd.v1.TaggedInput"> & {
+  /**
+   * @generated from field: repeated bertd.v1.TaggedWord words = 1;
+   */
+  words: TaggedWord[];
+
+  /**
+   * @generated from field: repeated bertd.v1.EntitySpan entities = 2;
+   */
+  entities: EntitySpan[];
+};
+
+/**
+ * Describes the message bertd.v1.TaggedInput.
+ * Use `create(TaggedInputSchema)` to create a new message.
+ */
+export const TaggedInputSchema: GenMessage<TaggedInput> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_encoder, 20);
+
+/**
+ * @generated from message bertd.v1.TagResponse
+ */
+export type TagResponse = Message<"bertd.v1.TagResponse"> & {
+  /**
+   * @generated from field: repeated bertd.v1.TaggedInput results = 1;
+   */
+  results: TaggedInput[];
+
+  /**
+   * @generated from field: uint32 head_version = 2;
+   */
+  headVersion: number;
+
+  /**
+   * @generated from field: bertd.v1.Usage usage = 3;
+   */
+  usage?: Usage | undefined;
+};
+
+/**
+ * Describes the message bertd.v1.TagResponse.
+ * Use `create(TagResponseSchema)` to create a new message.
+ */
+export const TagResponseSchema: GenMessage<TagResponse> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_encoder, 21);
 
 /**
  * @generated from enum bertd.v1.Pooling
@@ -648,6 +860,16 @@ export const Encoder: GenService<{
     methodKind: "unary";
     input: typeof ClassifyRequestSchema;
     output: typeof ClassifyResponseSchema;
+  },
+  /**
+   * Tag labels each word of each input with a TOKEN head and merges the tags into entity spans.
+   *
+   * @generated from rpc bertd.v1.Encoder.Tag
+   */
+  tag: {
+    methodKind: "unary";
+    input: typeof TagRequestSchema;
+    output: typeof TagResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_bertd_v1_encoder, 0);

@@ -197,6 +197,11 @@ export class AdaptRun {
     observer?.trained(this.settings.head, stats);
   }
 
+  /** How many of this stream's examples are durably logged, and the last one's id. */
+  get durability(): { readonly durableExamples: number; readonly lastDurableId: string } {
+    return { durableExamples: this.durable, lastDurableId: this.lastDurableId };
+  }
+
   get hasUncommitted(): boolean {
     return this.acceptedSinceCommit > 0;
   }

@@ -84,7 +84,7 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
       return client;
     },
     async stop(signal = "SIGTERM") {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = once(child, "exit");
         child.kill(signal);
         await exited;

@@ -55,9 +55,10 @@ async function writer(server: ServerProcess, head: string, prefix: string, rando
   const versions = acked.versions.get(head) ?? new Set<number>();
   acked.examples.set(head, examples);
   acked.versions.set(head, versions);
+  const heads = server.heads();
   let stream = 0;
   while (!stop.aborted) {
-    const call = server.heads().stream("adapt");
+    const call = heads.stream("adapt");
     const sent: string[] = [];
     const closed = new Promise<void>((resolve) => {
       call.on("error", () => resolve());

@@ -39,9 +39,13 @@ export interface CallOutcome {
   readonly ms: number;
 }
 
+/** One channel per server, shared by every call, as a real client would (a channel per call costs a handshake). */
+const embedders = new WeakMap<ServerProcess, ReturnType<ReturnType<ServerProcess["encoder"]>["unary"]>>();
+
 /** One Embed call; resolves with its status and latency, never rejects. */
 export async function timedEmbed(server: ServerProcess, texts: string[], timeoutMs = 60_000): Promise<CallOutcome> {
-  const embed = server.encoder().unary("embed");
+  let embed = embedders.get(server);
+  if (!embed) embedders.set(server, (embed = server.encoder().unary("embed")));
   const started = performance.now();
   try {
     await embed({ inputs: texts, encoding: Encoding.BYTES }, { deadline: Date.now() + timeoutMs });

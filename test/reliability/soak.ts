@@ -74,11 +74,12 @@ export async function soak(server: ServerProcess, options: SoakOptions): Promise
     }
   };
   const adapter = async (): Promise<void> => {
+    const heads = server.heads();
     let stream = 0;
     while (performance.now() < until) {
       calls.Adapt++;
       const examples = toyExamples(50, LABELS, `soak-${stream++}`, stream);
-      await adapt(server.heads(), { head: "soak", labels: LABELS, hyperparameters: { replayPasses: 1 } }, [...examples, "commit"]).then(
+      await adapt(heads, { head: "soak", labels: LABELS, hyperparameters: { replayPasses: 1 } }, [...examples, "commit"]).then(
         (result) => (commits += result.committed.length),
         (error: ServiceError) => failed("Adapt", `${status[error.code]} ${error.details}`),
       );

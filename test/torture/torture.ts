@@ -12,11 +12,15 @@ import { fuzzRpcs } from "../reliability/fuzz.js";
 import { overloadBurst, type OverloadReport } from "../reliability/overload.js";
 import { soak } from "../reliability/soak.js";
 import { startServer } from "../helpers/server-process.js";
+import { FAULT_TEXT } from "../../src/core/faults.js";
+import { status } from "@grpc/grpc-js";
+import { inputs, percentile, timedEmbed } from "../reliability/load.js";
 
 const { values } = parseArgs({
   options: {
     fuzz: { type: "string", default: "5000" },
     kills: { type: "string", default: "20" },
+    "worker-kills": { type: "string", default: "20" },
     bursts: { type: "string", default: "5" },
     "burst-seconds": { type: "string", default: "5" },
     "soak-seconds": { type: "string", default: "180" },
@@ -26,7 +30,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log("npm run torture -- [--fuzz N] [--kills M] [--bursts K] [--burst-seconds S] [--soak-seconds S] [--seed N] [--out file.json]");
+  console.log("npm run torture -- [--fuzz N] [--kills M] [--worker-kills W] [--bursts K] [--burst-seconds S] [--soak-seconds S] [--seed N] [--out file.json]");
   process.exit(0);
 }
 const seed = Number(values.seed);
@@ -65,6 +69,46 @@ if (kills > 0) {
     `${report.kills} kills`,
     `${report.ackedExamples} acked examples, ${report.ackedVersions} acked versions checked`,
     `${report.lost.length} lost, ${report.corrupt.length} integrity failures; restart to SERVING median ${round(restarts[restarts.length >> 1])} ms`,
+  ]);
+}
+
+const workerKills = Number(values["worker-kills"]);
+if (workerKills > 0) {
+  section(`worker deaths: ${workerKills}`);
+  // Every marker batch kills its worker: each marker call kills two (first try and retry) and fails UNAVAILABLE.
+  const server = await startServer(["--no-warmup", "--workers", "2"], { BERTD_TEST_FAULTS: `worker-exit=${workerKills}` });
+  const codes: Record<string, number> = {};
+  const bystanderMs: number[] = [];
+  let markers = 0;
+  let stop = false;
+  const bystander = async (): Promise<void> => {
+    let salt = 0;
+    while (!stop) {
+      const outcome = await timedEmbed(server, inputs(4, 12, salt++));
+      codes[status[outcome.code]] = (codes[status[outcome.code]] ?? 0) + 1;
+      bystanderMs.push(outcome.ms);
+    }
+  };
+  const running = [bystander(), bystander()];
+  const deaths = (): number => server.logs.filter((line) => line.msg === "inference worker died; starting a new one").length;
+  while (deaths() < workerKills) {
+    markers++;
+    const outcome = await timedEmbed(server, [FAULT_TEXT]);
+    if (outcome.code !== status.OK && outcome.code !== status.UNAVAILABLE) problems.push(`worker deaths: a marker call got ${status[outcome.code]}`);
+  }
+  stop = true;
+  await Promise.all(running);
+  const after = await timedEmbed(server, ["after the deaths"]);
+  if (after.code !== status.OK) problems.push(`worker deaths: the server did not serve afterwards (${status[after.code]})`);
+  const unexpected = Object.keys(codes).filter((code) => code !== "OK" && code !== "UNAVAILABLE");
+  if (unexpected.length > 0) problems.push(`worker deaths: bystander calls got ${unexpected.join(", ")}`);
+  await server.stop();
+  results.workerDeaths = { deaths: deaths(), markers, bystanders: codes, bystanderP99Ms: percentile(bystanderMs, 99) };
+  rows.push([
+    "worker thread deaths",
+    `${deaths()} worker exits (${markers} poisoned calls), 2 workers`,
+    `bystander calls: ${JSON.stringify(codes)}`,
+    `no hung call (bystander p99 ${round(percentile(bystanderMs, 99))} ms, max ${round(Math.max(...bystanderMs))} ms); served afterwards`,
   ]);
 }
 

@@ -319,6 +319,11 @@ export class Batcher {
         for (let b = 0; b < batch.length; b++) {
           const { request, index } = batch[b];
           if (request.done) continue;
+          const rowError = done.rowErrors?.[b];
+          if (rowError) {
+            this.fail(request, rowError);
+            continue;
+          }
           const { mode } = request.inputs[index];
           request.results[index] =
             mode === LOGITS && done.logits

@@ -24,6 +24,9 @@ export interface OverloadReport {
   readonly okP99Ms: number;
   readonly okMaxMs: number;
   readonly rejectP99Ms: number;
+  /** The same, as the server logged them (handler start to status): without client and network queueing. */
+  readonly serverOkP99Ms: number;
+  readonly serverRejectP99Ms: number;
   readonly rssBeforeMb: number;
   readonly rssPeakMb: number;
   readonly rssAfterMb: number;
@@ -37,6 +40,7 @@ export async function overloadBurst(server: ServerProcess, options: OverloadOpti
   const capacityRps = options.capacityRps ?? (await closedLoopRps(server, 3, 8, options.perCall));
   const rssBeforeMb = rssMb(pid);
   const offeredRps = capacityRps * options.factor;
+  const loggedBefore = server.logs.length;
   const rss = sampleRss(pid, 100);
   const calls: Promise<CallOutcome>[] = [];
   const started = performance.now();
@@ -53,6 +57,8 @@ export async function overloadBurst(server: ServerProcess, options: OverloadOpti
   const rejected = outcomes.filter((o) => o.code === status.RESOURCE_EXHAUSTED);
   const other: Record<string, number> = {};
   for (const o of outcomes) if (o.code !== status.OK && o.code !== status.RESOURCE_EXHAUSTED) other[status[o.code]] = (other[status[o.code]] ?? 0) + 1;
+  const logged = server.logs.slice(loggedBefore).filter((line) => line.msg === "call" && line.method === "Embed");
+  const serverMs = (code: string): number[] => logged.filter((line) => line.status === code).map((line) => line.durationMs as number);
   const recoveredRps = await closedLoopRps(server, 2, 8, options.perCall);
   return {
     capacityRps,
@@ -65,6 +71,8 @@ export async function overloadBurst(server: ServerProcess, options: OverloadOpti
     okP99Ms: percentile(ok.map((o) => o.ms), 99),
     okMaxMs: Math.max(...ok.map((o) => o.ms)),
     rejectP99Ms: percentile(rejected.map((o) => o.ms), 99),
+    serverOkP99Ms: percentile(serverMs("OK"), 99),
+    serverRejectP99Ms: percentile(serverMs("RESOURCE_EXHAUSTED"), 99),
     rssBeforeMb,
     rssPeakMb: Math.max(...rss.samples.map((s) => s.mb)),
     rssAfterMb: rssMb(pid),

@@ -8,7 +8,7 @@ export interface SoakOptions {
   /** Closed-loop callers of each kind. */
   readonly embedders?: number;
   readonly classifiers?: number;
-  /** Adapt streams in a row (each: 50 new examples, then commit) on one head. */
+  /** Adapt writers, each streaming 50 new examples and a commit in a row on its own head, deleted every 20 streams. */
   readonly adapters?: number;
 }
 
@@ -28,6 +28,7 @@ export interface SoakReport {
 }
 
 const LABELS = ["sport", "food", "music"];
+const RESTART_EVERY = 20;
 
 export function slope(points: readonly { x: number; y: number }[]): number {
   const n = points.length;
@@ -45,7 +46,7 @@ export function slope(points: readonly { x: number; y: number }[]): number {
 
 /** Mixed Embed, Classify and Adapt load for a while, sampling the server's RSS every second. */
 export async function soak(server: ServerProcess, options: SoakOptions): Promise<SoakReport> {
-  const calls: Record<string, number> = { Embed: 0, Classify: 0, Adapt: 0 };
+  const calls: Record<string, number> = { Embed: 0, Classify: 0, Adapt: 0, DeleteHead: 0 };
   const firstErrors: string[] = [];
   let errors = 0;
   const failed = (method: string, detail: string): void => {
@@ -73,13 +74,20 @@ export async function soak(server: ServerProcess, options: SoakOptions): Promise
       await classify({ head: "soak", inputs: inputs(4, 8, salt++) }).catch((error: ServiceError) => failed("Classify", `${status[error.code]} ${error.details}`));
     }
   };
-  const adapter = async (): Promise<void> => {
+  // Writes its own head, deleted every RESTART_EVERY streams: the data stays bounded, so a growing RSS means a leak.
+  const adapter = async (writer: number): Promise<void> => {
     const heads = server.heads();
+    const deleteHead = heads.unary("deleteHead");
+    const head = `soak-train-${writer}`;
     let stream = 0;
     while (performance.now() < until) {
+      if (stream > 0 && stream % RESTART_EVERY === 0) {
+        calls.DeleteHead++;
+        await deleteHead({ head }).catch((error: ServiceError) => failed("DeleteHead", `${status[error.code]} ${error.details}`));
+      }
       calls.Adapt++;
       const examples = toyExamples(50, LABELS, `soak-${stream++}`, stream);
-      await adapt(heads, { head: "soak", labels: LABELS, hyperparameters: { replayPasses: 1 } }, [...examples, "commit"]).then(
+      await adapt(heads, { head, labels: LABELS, hyperparameters: { replayPasses: 1 } }, [...examples, "commit"]).then(
         (result) => (commits += result.committed.length),
         (error: ServiceError) => failed("Adapt", `${status[error.code]} ${error.details}`),
       );
@@ -88,7 +96,7 @@ export async function soak(server: ServerProcess, options: SoakOptions): Promise
   await Promise.all([
     ...Array.from({ length: options.embedders ?? 2 }, embedder),
     ...Array.from({ length: options.classifiers ?? 1 }, classifier),
-    ...Array.from({ length: options.adapters ?? 1 }, adapter),
+    ...Array.from({ length: options.adapters ?? 1 }, (_, writer) => adapter(writer)),
   ]);
   rss.stop();
   const warm = rss.samples.filter((s) => s.atMs >= (options.seconds * 1000) / 4);

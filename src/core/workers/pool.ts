@@ -7,7 +7,7 @@ import type { BatchDone, BatchJob, FromWorker, WorkerInit, WorkerReady } from ".
 interface Task {
   readonly job: BatchJob;
   attempts: number;
-  resolve(done: BatchDone): void;
+  resolve(done: BatchResult): void;
   reject(error: Error): void;
 }
 
@@ -16,7 +16,13 @@ interface Slot {
   task?: Task;
 }
 
-/** A batch whose worker died is run once more on another worker; a second death fails it. */
+/** What a batch gives back: every row's readout, or (after a worker died on it) some rows' errors. */
+export interface BatchResult extends BatchDone {
+  /** Per row: the error that row failed with, when the batch was split after a worker died. */
+  readonly rowErrors?: readonly (Error | undefined)[];
+}
+
+/** A batch whose worker died is run once more, row by row, on other workers; a row that kills a worker again fails. */
 const MAX_ATTEMPTS = 2;
 const RESPAWN_DELAY_MS = 1000;
 
@@ -69,11 +75,11 @@ export class WorkerPool {
   }
 
   /** Runs a batch on an idle worker; callers check `idle` first. */
-  run(ids: Int32Array, lengths: Int32Array, modes: Uint8Array): Promise<BatchDone> {
+  run(ids: Int32Array, lengths: Int32Array, modes: Uint8Array): Promise<BatchResult> {
     const slot = this.slots.find((s) => !s.task);
     if (!slot || this.idle === 0) return Promise.reject(new ServiceError("internal", "no idle inference worker"));
     const job: BatchJob = { type: "run", id: this.nextId++, ids, lengths, modes };
-    return new Promise<BatchDone>((resolve, reject) => this.assign(slot, { job, attempts: 0, resolve, reject }));
+    return new Promise<BatchResult>((resolve, reject) => this.assign(slot, { job, attempts: 0, resolve, reject }));
   }
 
   async close(): Promise<void> {
@@ -121,13 +127,35 @@ export class WorkerPool {
     }
     this.log.error({ err: cause, batch: task?.job.id, attempts: task?.attempts }, "inference worker died; starting a new one");
     if (task && task.attempts < MAX_ATTEMPTS) {
-      this.retries.push(task);
-      const free = this.slots.find((s) => !s.task);
-      if (free) this.freed(free);
+      // Row by row, so that one poisonous input fails only the calls that sent it.
+      this.retries.push(...(task.job.lengths.length > 1 ? this.splitRows(task) : [task]));
+      for (const free of this.slots.filter((s) => !s.task)) this.freed(free);
     } else if (task) {
       task.reject(new ServiceError("unavailable", `inference worker died running this batch ${task.attempts} times (last: ${cause.message}): not retried again`));
     }
     this.respawn();
+  }
+
+  /** One task per row of a task's batch; the task settles once every row has. */
+  private splitRows(task: Task): Task[] {
+    const { ids, lengths, modes } = task.job;
+    const rows = lengths.length;
+    const outcomes: (BatchDone | Error)[] = new Array<BatchDone | Error>(rows);
+    let left = rows;
+    const settle = (row: number, outcome: BatchDone | Error): void => {
+      outcomes[row] = outcome;
+      if (--left === 0) {
+        const merged = mergeRows(outcomes);
+        if (merged instanceof Error) task.reject(merged);
+        else task.resolve(merged);
+      }
+    };
+    let offset = 0;
+    return Array.from(lengths, (length, row) => {
+      const job: BatchJob = { type: "run", id: this.nextId++, ids: ids.slice(offset, offset + length), lengths: Int32Array.of(length), modes: Uint8Array.of(modes[row]) };
+      offset += length;
+      return { job, attempts: task.attempts, resolve: (done: BatchDone) => settle(row, done), reject: (error: Error) => settle(row, error) };
+    });
   }
 
   private respawn(): void {
@@ -148,6 +176,32 @@ export class WorkerPool {
       },
     );
   }
+}
+
+/** Row results back into one batch result; an error when no row succeeded. */
+function mergeRows(outcomes: readonly (BatchDone | Error)[]): BatchResult | Error {
+  const done = outcomes.filter((o): o is BatchDone => !(o instanceof Error));
+  if (done.length === 0) return outcomes[0] as Error;
+  const { hiddenSize } = done[0];
+  const labelCount = Math.max(...done.map((d) => d.labelCount));
+  const pooled = new Float32Array(outcomes.length * hiddenSize);
+  const logits = labelCount > 0 ? new Float32Array(outcomes.length * labelCount) : undefined;
+  outcomes.forEach((outcome, row) => {
+    if (outcome instanceof Error) return;
+    pooled.set(outcome.pooled, row * hiddenSize);
+    if (logits && outcome.logits) logits.set(outcome.logits, row * labelCount);
+  });
+  return {
+    type: "done",
+    id: done[0].id,
+    pooled,
+    hiddenSize,
+    logits,
+    labelCount,
+    inferenceMs: done.reduce((sum, d) => sum + d.inferenceMs, 0),
+    poolingMs: done.reduce((sum, d) => sum + d.poolingMs, 0),
+    rowErrors: outcomes.map((o) => (o instanceof Error ? o : undefined)),
+  };
 }
 
 function spawn(init: WorkerInit): Promise<{ worker: Worker; ready: WorkerReady }> {

@@ -181,7 +181,7 @@ export class WorkerPool {
 /** Row results back into one batch result; an error when no row succeeded. */
 function mergeRows(outcomes: readonly (BatchDone | Error)[]): BatchResult | Error {
   const done = outcomes.filter((o): o is BatchDone => !(o instanceof Error));
-  if (done.length === 0) return outcomes[0] as Error;
+  if (done.length === 0) return outcomes[0];
   const { hiddenSize } = done[0];
   const labelCount = Math.max(...done.map((d) => d.labelCount));
   const pooled = new Float32Array(outcomes.length * hiddenSize);

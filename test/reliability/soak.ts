@@ -25,6 +25,16 @@ export interface SoakReport {
   readonly rssMaxMb: number;
   /** Least-squares RSS trend over the last three quarters, MiB per minute. */
   readonly rssSlopeMbPerMin: number;
+  /** V8 heap used and external (ArrayBuffer) memory at the start and the end, MiB: tells a JS leak from native growth. */
+  readonly heapUsedMb: readonly [number, number];
+  readonly externalMb: readonly [number, number];
+}
+
+/** A gauge of the server's default process metrics, in MiB. */
+async function processGaugeMb(server: ServerProcess, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`bertd_process_${name} `));
+  return line ? Number(line.split(" ")[1]) / 2 ** 20 : NaN;
 }
 
 const LABELS = ["sport", "food", "music"];
@@ -54,6 +64,8 @@ export async function soak(server: ServerProcess, options: SoakOptions): Promise
     if (firstErrors.length < 10) firstErrors.push(`${method}: ${detail}`);
   };
   await adapt(server.heads(), { head: "soak", labels: LABELS, hyperparameters: { replayPasses: 1 } }, toyExamples(60, LABELS, "warm"));
+  const heapBefore = await processGaugeMb(server, "nodejs_heap_size_used_bytes");
+  const externalBefore = await processGaugeMb(server, "nodejs_external_memory_bytes");
   const rss = sampleRss(server.process.pid!, 1000);
   const until = performance.now() + options.seconds * 1000;
   const embedMs: number[] = [];
@@ -99,6 +111,8 @@ export async function soak(server: ServerProcess, options: SoakOptions): Promise
     ...Array.from({ length: options.adapters ?? 1 }, (_, writer) => adapter(writer)),
   ]);
   rss.stop();
+  const heapUsedMb = [heapBefore, await processGaugeMb(server, "nodejs_heap_size_used_bytes")] as const;
+  const externalMb = [externalBefore, await processGaugeMb(server, "nodejs_external_memory_bytes")] as const;
   const warm = rss.samples.filter((s) => s.atMs >= (options.seconds * 1000) / 4);
   return {
     seconds: options.seconds,
@@ -111,5 +125,7 @@ export async function soak(server: ServerProcess, options: SoakOptions): Promise
     rssEndMb: rss.samples.at(-1)?.mb ?? NaN,
     rssMaxMb: Math.max(...rss.samples.map((s) => s.mb)),
     rssSlopeMbPerMin: slope(warm.map((s) => ({ x: s.atMs / 60_000, y: s.mb }))),
+    heapUsedMb,
+    externalMb,
   };
 }

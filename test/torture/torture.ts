@@ -24,13 +24,14 @@ const { values } = parseArgs({
     bursts: { type: "string", default: "5" },
     "burst-seconds": { type: "string", default: "5" },
     "soak-seconds": { type: "string", default: "180" },
+    "soak-adapters": { type: "string", default: "1" },
     seed: { type: "string", default: "1" },
     out: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
 if (values.help) {
-  console.log("npm run torture -- [--fuzz N] [--kills M] [--worker-kills W] [--bursts K] [--burst-seconds S] [--soak-seconds S] [--seed N] [--out file.json]");
+  console.log("npm run torture -- [--fuzz N] [--kills M] [--worker-kills W] [--bursts K] [--burst-seconds S] [--soak-seconds S] [--soak-adapters A] [--seed N] [--out file.json]");
   process.exit(0);
 }
 const seed = Number(values.seed);
@@ -140,7 +141,7 @@ const soakSeconds = Number(values["soak-seconds"]);
 if (soakSeconds > 0) {
   section(`soak: ${soakSeconds} s`);
   const server = await startServer(["--no-warmup", "--embedding-cache-mb", "16"], {}, { captureLogs: false });
-  const report = await soak(server, { seconds: soakSeconds });
+  const report = await soak(server, { seconds: soakSeconds, adapters: Number(values["soak-adapters"]) });
   await server.stop();
   results.soak = report;
   if (report.errors > 0) problems.push(`soak: ${report.errors} errors, first ${JSON.stringify(report.firstErrors)}`);
@@ -148,7 +149,7 @@ if (soakSeconds > 0) {
     "soak (Embed + Classify + Adapt)",
     `${soakSeconds} s`,
     `${Object.entries(report.calls).map(([k, v]) => `${v} ${k}`).join(", ")}; ${report.commits} commits; ${report.errors} errors`,
-    `Embed p99 ${round(report.embedP99Ms)} ms; RSS warm ${round(report.rssWarmMb)}, end ${round(report.rssEndMb)}, max ${round(report.rssMaxMb)} MiB; trend ${report.rssSlopeMbPerMin.toFixed(1)} MiB/min`,
+    `Embed p99 ${round(report.embedP99Ms)} ms; RSS warm ${round(report.rssWarmMb)}, end ${round(report.rssEndMb)}, max ${round(report.rssMaxMb)} MiB; trend ${report.rssSlopeMbPerMin.toFixed(1)} MiB/min; V8 heap used ${round(report.heapUsedMb[0])} → ${round(report.heapUsedMb[1])} MiB, external ${round(report.externalMb[0])} → ${round(report.externalMb[1])} MiB`,
   ]);
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { type Config, parseDevice, resolveModelDir, threadsPerWorker } from "./config.js";
 import { Encoder } from "./core/encoder.js";
+import { testFaults } from "./core/faults.js";
 import { EmbeddingCache } from "./adaptation/embedding-cache.js";
 import { HeadRegistry } from "./adaptation/head-registry.js";
 import type { AdaptDeps } from "./adaptation/adapt-run.js";
@@ -36,12 +37,17 @@ export async function startBertd(config: Config): Promise<App> {
   const model = readModelDirectory(resolveModelDir(config.modelDir));
   let encoder: Encoder | undefined;
   let adapt: AdaptDeps | undefined;
+  const faults = testFaults();
+  if (faults) log.warn({ faults }, "BERTD_TEST_FAULTS is set: fault injection for tests is ON");
   const store: HeadStore =
-    config.store === "sqlite" ? new SqliteHeadStore(config.dataDir) : await PostgresHeadStore.open(config.store, { leaseTtlMs: config.leaseTtlMs, log });
+    config.store === "sqlite"
+      ? new SqliteHeadStore(config.dataDir, { maxExtraPages: faults?.storeMaxPages })
+      : await PostgresHeadStore.open(config.store, { leaseTtlMs: config.leaseTtlMs, log });
   let sync: HeadSync | undefined;
   const metrics = new Metrics(config.metricsMaxHeads);
   const tracing = Tracing.fromEnv(process.env, log);
   const calls = new CallLogger(log, metrics, tracing);
+  const drain = new AbortController();
   const server = new GrpcServer(
     {
       encoder: encoderService({
@@ -50,7 +56,7 @@ export async function startBertd(config: Config): Promise<App> {
         classify: classifyHandler({ encoder: () => encoder, registry: () => adapt?.registry, calls, minVersionWaitMs: config.minVersionWaitMs }),
         tag: tagHandler({ encoder: () => encoder, registry: () => adapt?.registry, calls, minVersionWaitMs: config.minVersionWaitMs }),
       }),
-      heads: headsService({ adapt: () => adapt, calls, onActiveChanged: (head, version) => metrics.activeChanged(head, version) }),
+      heads: headsService({ adapt: () => adapt, calls, onActiveChanged: (head, version) => metrics.activeChanged(head, version), draining: drain.signal }),
     },
     { maxReceiveMessageBytes: config.maxReceiveMessageBytes, maxConnectionAgeMs: config.maxConnectionAgeMs, maxConnectionAgeGraceMs: config.maxConnectionAgeGraceMs },
   );
@@ -74,6 +80,7 @@ export async function startBertd(config: Config): Promise<App> {
       defaultTruncation: config.truncation as "right" | "left" | "none",
       observer: metrics,
       log,
+      faults,
     });
     metrics.watchQueue(() => encoder!.batcher.depth);
     metrics.setModel(encoder.info.id, encoder.info.provider, encoder.info.onnxRuntimeVersion);
@@ -102,6 +109,7 @@ export async function startBertd(config: Config): Promise<App> {
     stopping ??= (async () => {
       log.info("shutting down: NOT_SERVING, draining in-flight calls");
       server.setServing(false);
+      drain.abort();
       await server.shutdown(calls.idle(), config.shutdownTimeoutMs);
       sync?.stop();
       await encoder?.close();

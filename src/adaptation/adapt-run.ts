@@ -257,6 +257,11 @@ export class AdaptRun {
     return { loggedExamples: await store.countExamples(head), lastLoggedId: lastLoggedId ?? "", activeVersion: record?.activeVersion ?? 0 };
   }
 
+  /** How many of this stream's examples are durably logged, and the last one's id. */
+  get durability(): { readonly durableExamples: number; readonly lastDurableId: string } {
+    return { durableExamples: this.durable, lastDurableId: this.lastDurableId };
+  }
+
   get hasUncommitted(): boolean {
     return this.acceptedSinceCommit > 0;
   }

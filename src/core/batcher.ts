@@ -333,6 +333,11 @@ export class Batcher {
         for (let b = 0; b < batch.length; b++) {
           const { request, index } = batch[b];
           if (request.done) continue;
+          const rowError = done.rowErrors?.[b];
+          if (rowError) {
+            this.fail(request, rowError);
+            continue;
+          }
           const { mode } = request.inputs[index];
           const width = done.hiddenSize;
           const states = done.states ?? new Float32Array(0);

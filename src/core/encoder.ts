@@ -3,6 +3,7 @@ import type { Device } from "../config.js";
 import { ONNXRUNTIME_VERSION } from "../backends/onnx-session.js";
 import { Batcher, type BatcherLimits, type BatcherObserver, type Priority } from "./batcher.js";
 import { invalidArgument } from "./errors.js";
+import { type TestFaults, workerFaults } from "./faults.js";
 import { hashModel, type ModelDirectory } from "./model-directory.js";
 import { PoolingMode, TOKEN_STATES, finishVector, poolingName, type Readout } from "./pooling.js";
 import { BertTokenizer, truncateIds } from "./tokenizer/index.js";
@@ -26,6 +27,8 @@ export interface EncoderOptions {
   readonly defaultTruncation: TruncationSide;
   readonly observer?: BatcherObserver;
   readonly log: Logger;
+  /** Test-only fault injection (BERTD_TEST_FAULTS). */
+  readonly faults?: TestFaults;
 }
 
 export interface EmbedOptions {
@@ -89,7 +92,17 @@ export class Encoder {
     const { model } = options;
     const tokenizer = BertTokenizer.fromDirectory(model.dir);
     const [pool, hash] = await Promise.all([
-      WorkerPool.start(options.workers, { modelPath: model.modelPath, device: options.device, intraOpThreads: options.intraOpThreads, spinning: options.spinning }, options.log),
+      WorkerPool.start(
+        options.workers,
+        {
+          modelPath: model.modelPath,
+          device: options.device,
+          intraOpThreads: options.intraOpThreads,
+          spinning: options.spinning,
+          faults: workerFaults(options.faults, (text) => tokenizer.encode(text, { addSpecialTokens: false }).ids),
+        },
+        options.log,
+      ),
       hashModel(model),
     ]);
     const ready = pool.info;

@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { failedPrecondition, notFound, unavailable } from "../core/errors.js";
+import { failedPrecondition, notFound, resourceExhausted, unavailable } from "../core/errors.js";
 import type { HeadChange, HeadLease, HeadRecord, HeadStore, LeaseOptions, NewVersion, StoredExample, StoredHeadType, StoredVersion, VersionSummary } from "./head-store.js";
 import { LocalLeases, headBeingAdapted } from "./local-leases.js";
 
@@ -73,7 +73,8 @@ export class SqliteHeadStore implements HeadStore {
   private readonly db: Database.Database;
   private readonly leases = new LocalLeases();
 
-  constructor(dataDir: string) {
+  /** `maxExtraPages` (tests only): the file may grow by this many pages, then writes fail with SQLITE_FULL. */
+  constructor(dataDir: string, options: { maxExtraPages?: number } = {}) {
     mkdirSync(dataDir, { recursive: true });
     this.db = new Database(join(dataDir, "heads.sqlite"));
     this.db.pragma("journal_mode = WAL");
@@ -82,6 +83,10 @@ export class SqliteHeadStore implements HeadStore {
     this.db.pragma("foreign_keys = ON");
     this.db.pragma("busy_timeout = 5000");
     this.migrate();
+    if (options.maxExtraPages) {
+      const pages = this.db.pragma("page_count", { simple: true }) as number;
+      this.db.pragma(`max_page_count = ${pages + options.maxExtraPages}`);
+    }
   }
 
   private migrate(): void {
@@ -209,13 +214,18 @@ export class SqliteHeadStore implements HeadStore {
     this.db.close();
   }
 
-  /** Runs a write transaction; a read-only or full disk becomes UNAVAILABLE with SQLite's reason. */
+  /**
+   * Runs a write transaction. A full disk becomes RESOURCE_EXHAUSTED, a read-only, failing or busy
+   * store UNAVAILABLE, both with SQLite's code and reason; the transaction left nothing behind.
+   */
   private write<T>(body: () => T): T {
     try {
       return this.db.transaction(body)();
     } catch (error) {
       const code = (error as { code?: string }).code ?? "";
-      if (/SQLITE_(READONLY|FULL|IOERR|CANTOPEN|BUSY)/.test(code)) throw unavailable(`the head store cannot write (${code}): ${(error as Error).message}`);
+      const reason = `(${code}: ${(error as Error).message})`;
+      if (code.startsWith("SQLITE_FULL")) throw resourceExhausted(`the head store is full ${reason}: free disk space, then retry`);
+      if (/^SQLITE_(READONLY|IOERR|CANTOPEN|BUSY)/.test(code)) throw unavailable(`the head store cannot write ${reason}: Embed and Classify still serve`);
       throw error;
     }
   }

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServerDuplexStream, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { endianness } from "node:os";
-import { invalidArgument, unavailable } from "../core/errors.js";
+import { ServiceError, invalidArgument, unavailable } from "../core/errors.js";
 import type { Encoder, TruncationSide } from "../core/encoder.js";
 import { PoolingMode } from "../core/pooling.js";
 import {
@@ -76,12 +76,20 @@ export function encoderService(deps: EncoderServiceDeps): UntypedServiceImplemen
       let inFlight = 0;
       let ended = false;
       let requests = 0;
+      let finished = false;
       const finish = (): void => {
-        if (ended && inFlight === 0) {
+        if (ended && inFlight === 0 && !finished) {
+          finished = true;
           deps.calls.finished(context, started, undefined, { requests });
           call.end();
         }
       };
+      // Cancelled, or ended by grpc-js itself (a frame that is not an EmbedStreamRequest): no "end" will come.
+      context.signal.addEventListener("abort", () => {
+        if (finished) return;
+        finished = true;
+        deps.calls.finished(context, started, new ServiceError("cancelled", "the stream ended before its requests finished"), { requests });
+      });
       call.on("data", (message: EmbedStreamRequest) => {
         requests++;
         inFlight++;

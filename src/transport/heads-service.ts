@@ -29,6 +29,8 @@ export interface HeadsServiceDeps {
   readonly adapt: () => AdaptDeps | undefined;
   readonly calls: CallLogger;
   readonly onActiveChanged?: (head: string, version: number) => void;
+  /** Aborted when the server starts draining: open Adapt streams stop reading, report and end. */
+  readonly draining?: AbortSignal;
 }
 
 /** Examples processed per chunk: logged in one transaction, embedded in one submission. */
@@ -63,9 +65,11 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
       });
       call.on("error", () => {});
       context.signal.addEventListener("abort", notify);
+      deps.draining?.addEventListener("abort", notify);
+      const draining = (): boolean => deps.draining?.aborted === true;
       const next = async (): Promise<AdaptRequest | undefined> => {
-        while (inbox.length === 0 && !ended && !context.signal.aborted && !run?.lease.lost.aborted) await new Promise<void>((resolve) => (wake = resolve));
-        if (context.signal.aborted) return undefined;
+        while (inbox.length === 0 && !ended && !context.signal.aborted && !draining() && !run?.lease.lost.aborted) await new Promise<void>((resolve) => (wake = resolve));
+        if (context.signal.aborted || draining()) return undefined;
         if (inbox.length < CHUNK) call.resume();
         return inbox.shift();
       };
@@ -123,6 +127,7 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
           }
         }
         await flush();
+        if (draining()) throw shuttingDown(run);
         // A client's cancel can reach us as end-of-stream first and as cancellation just after:
         // let it arrive before treating the end as a commit.
         await new Promise((resolve) => setTimeout(resolve, 5));
@@ -152,6 +157,8 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
           await run?.release();
           deps.calls.finished(context, started, error, { head: run?.settings.head });
           if (!context.signal.aborted) {
+            // The last word on what is durable, whatever ended the stream.
+            if (run) call.write(progressMessage(run.progress()));
             const { code, details } = toStatus(error);
             // grpc-js turns an "error" event on a server stream into the call's final status.
             call.emit("error", Object.assign(new Error(details), { code, details }));
@@ -220,6 +227,14 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
       };
     }),
   };
+}
+
+function shuttingDown(run: AdaptRun): Error {
+  const { durableExamples, lastDurableId } = run.durability;
+  return unavailable(
+    `the server is shutting down: ${durableExamples} examples of this stream are durable (last "${lastDurableId}") and uncommitted training was not committed; ` +
+      "reopen the stream (the log is kept) and commit",
+  );
 }
 
 function metricsMessage(m: EvalMetrics): MessageInitShape<typeof EvalMetricsSchema> {

@@ -253,6 +253,45 @@ describe("encode", () => {
     assert.equal(uncached.cachedWords, 0);
   });
 
+  test("properties: offsets lie within the text, in order; decoding the pieces and encoding again gives the same ids", () => {
+    /** Pieces joined back into text: "##" pieces glue onto the previous one, others are separated by a space. */
+    const decode = (tokenIds: Int32Array): string => {
+      let text = "";
+      for (const id of tokenIds) {
+        const token = uncased.idToToken(id);
+        text += token.startsWith("##") ? token.slice(2) : `${text ? " " : ""}${token}`;
+      }
+      return text;
+    };
+    fc.assert(
+      fc.property(anyString, (text) => {
+        const { ids: tokenIds, offsets } = uncased.encode(text, { offsets: true, addSpecialTokens: false });
+        let previousStart = 0;
+        for (let k = 0; k < tokenIds.length; k++) {
+          const [start, end] = [offsets![2 * k], offsets![2 * k + 1]];
+          assert.ok(start <= end && end <= text.length, `token ${k} of ${JSON.stringify(text)}: ${start}..${end}`);
+          assert.ok(start >= previousStart, `offsets go forward in ${JSON.stringify(text)}`);
+          previousStart = start;
+        }
+        assert.deepEqual(Array.from(uncased.encode(decode(tokenIds), { addSpecialTokens: false }).ids), Array.from(tokenIds), `round trip of ${JSON.stringify(text)}`);
+      }),
+      { numRuns: 800, seed: 5 },
+    );
+  });
+
+  test("adversarial inputs: long runs of one character family never throw and stay within the vocabulary", () => {
+    const runs = fc.tuple(fc.constantFrom("a", "\u0301", "中", "😀", "\ud800", " ", "[", "#", "\u200d", "ǅ", "\u0000", "[CLS]", "x\u0301"), fc.integer({ min: 1, max: 3000 }));
+    fc.assert(
+      fc.property(fc.array(runs, { minLength: 1, maxLength: 4 }), (parts) => {
+        const text = parts.map(([unit, count]) => unit.repeat(count)).join("");
+        const encoded = uncased.encode(text, { offsets: true });
+        for (const id of encoded.ids) assert.ok(id >= 0 && id < uncased.vocabSize);
+        for (const offset of encoded.offsets!) assert.ok(offset <= text.length);
+      }),
+      { numRuns: 60, seed: 9 },
+    );
+  });
+
   test("the word cache is bounded", () => {
     const small = BertTokenizer.fromDirectory(modelDir, { wordCacheSize: 8 });
     for (let i = 0; i < 100; i++) small.encode(`word${i} other${i} third${i}`);

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { openSession, ort } from "../../backends/onnx-session.js";
+import { takeWorkerExit } from "../faults.js";
 import { LOGITS, gatherStates, poolBatch, tokenStateOutputs } from "../pooling.js";
 import type { BatchJob, FromWorker, WorkerInit } from "./protocol.js";
 
@@ -25,6 +26,7 @@ try {
   });
 
   async function run(job: BatchJob): Promise<void> {
+    if (takeWorkerExit(init.faults, job.ids)) process.exit(70);
     const rows = job.lengths.length;
     let sequence = 0;
     for (let b = 0; b < rows; b++) sequence = Math.max(sequence, job.lengths[b]);

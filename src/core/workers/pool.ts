@@ -3,19 +3,42 @@ import type { Logger } from "pino";
 import { ServiceError } from "../errors.js";
 import type { BatchDone, BatchJob, FromWorker, WorkerInit, WorkerReady } from "./protocol.js";
 
+/** A batch and its callers; `attempts` counts the workers it was given to. */
+interface Task {
+  readonly job: BatchJob;
+  attempts: number;
+  resolve(done: BatchResult): void;
+  reject(error: Error): void;
+}
+
 interface Slot {
   worker: Worker;
-  busy: boolean;
-  pending?: { resolve: (done: BatchDone) => void; reject: (error: Error) => void };
+  task?: Task;
 }
+
+/** What a batch gives back: every row's readout, or (after a worker died on it) some rows' errors. */
+export interface BatchResult extends BatchDone {
+  /** Per row: the error that row failed with, when the batch was split after a worker died. */
+  readonly rowErrors?: readonly (Error | undefined)[];
+}
+
+/** A batch whose worker died is run once more, row by row, on other workers; a row that kills a worker again fails. */
+const MAX_ATTEMPTS = 2;
+const RESPAWN_DELAY_MS = 1000;
 
 const fromTypeScript = import.meta.url.endsWith(".ts");
 const workerUrl = new URL(`./inference-worker${fromTypeScript ? ".ts" : ".js"}`, import.meta.url);
 const bootstrapUrl = new URL("./typescript-worker-bootstrap.mjs", import.meta.url);
 
-/** Inference worker threads, one ONNX Runtime session each. A worker that dies is replaced. */
+/**
+ * Inference worker threads, one ONNX Runtime session each. A worker that dies (crash, exit) is
+ * replaced, and the batch it held is retried once on the next free worker; if that worker dies too,
+ * the batch's calls fail with UNAVAILABLE naming the cause. No call waits on a dead worker.
+ */
 export class WorkerPool {
   private readonly slots: Slot[] = [];
+  /** Batches whose worker died, waiting for a free worker ahead of new batches. */
+  private readonly retries: Task[] = [];
   private closed = false;
   private nextId = 1;
   private idleListener: () => void = () => {};
@@ -39,10 +62,11 @@ export class WorkerPool {
     return this.slots.length;
   }
 
+  /** Free workers not already promised to a retried batch. */
   get idle(): number {
     let idle = 0;
-    for (const slot of this.slots) if (!slot.busy) idle++;
-    return idle;
+    for (const slot of this.slots) if (!slot.task) idle++;
+    return Math.max(0, idle - this.retries.length);
   }
 
   /** Called whenever a worker becomes free. */
@@ -51,16 +75,11 @@ export class WorkerPool {
   }
 
   /** Runs a batch on an idle worker; callers check `idle` first. */
-  run(ids: Int32Array, lengths: Int32Array, modes: Uint8Array, positions: Int32Array, positionCounts: Int32Array): Promise<BatchDone> {
-    const slot = this.slots.find((s) => !s.busy);
-    if (!slot) return Promise.reject(new ServiceError("internal", "no idle inference worker"));
-    slot.busy = true;
+  run(ids: Int32Array, lengths: Int32Array, modes: Uint8Array, positions: Int32Array, positionCounts: Int32Array): Promise<BatchResult> {
+    const slot = this.slots.find((s) => !s.task);
+    if (!slot || this.idle === 0) return Promise.reject(new ServiceError("internal", "no idle inference worker"));
     const job: BatchJob = { type: "run", id: this.nextId++, ids, lengths, modes, positions, positionCounts };
-    return new Promise<BatchDone>((resolve, reject) => {
-      slot.pending = { resolve, reject };
-      const transfer = [ids.buffer, lengths.buffer, modes.buffer, positions.buffer, positionCounts.buffer] as ArrayBuffer[];
-      slot.worker.postMessage(job, transfer);
-    });
+    return new Promise<BatchResult>((resolve, reject) => this.assign(slot, { job, attempts: 0, resolve, reject }));
   }
 
   async close(): Promise<void> {
@@ -68,17 +87,30 @@ export class WorkerPool {
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
   }
 
+  private assign(slot: Slot, task: Task): void {
+    slot.task = task;
+    task.attempts++;
+    // Copied, not transferred: the batch must outlive a worker that dies holding it.
+    slot.worker.postMessage(task.job);
+  }
+
+  /** A worker is free: a waiting retry goes first, else the batcher is told. */
+  private freed(slot: Slot): void {
+    slot.task = undefined;
+    const retry = this.retries.shift();
+    if (retry) this.assign(slot, retry);
+    else this.idleListener();
+  }
+
   private adopt(worker: Worker): void {
-    const slot: Slot = { worker, busy: false };
+    const slot: Slot = { worker };
     this.slots.push(slot);
     worker.on("message", (message: FromWorker) => {
       if (message.type !== "done" && message.type !== "error") return;
-      const pending = slot.pending;
-      slot.pending = undefined;
-      slot.busy = false;
-      if (message.type === "done") pending?.resolve(message);
-      else pending?.reject(new ServiceError("internal", `inference failed: ${message.message}`));
-      this.idleListener();
+      const task = slot.task;
+      this.freed(slot);
+      if (message.type === "done") task?.resolve(message);
+      else task?.reject(new ServiceError("internal", `inference failed: ${message.message}`));
     });
     worker.on("error", (error) => this.replace(slot, error));
     worker.on("exit", (code) => this.replace(slot, new Error(`worker exited with code ${code}`)));
@@ -88,20 +120,107 @@ export class WorkerPool {
     const index = this.slots.indexOf(slot);
     if (index === -1) return;
     this.slots.splice(index, 1);
-    slot.pending?.reject(new ServiceError("unavailable", `inference worker died: ${cause.message}`));
-    if (this.closed) return;
-    this.log.error({ err: cause }, "inference worker died; starting a new one");
+    const task = slot.task;
+    if (this.closed) {
+      task?.reject(new ServiceError("unavailable", "the server is shutting down"));
+      return;
+    }
+    this.log.error({ err: cause, batch: task?.job.id, attempts: task?.attempts }, "inference worker died; starting a new one");
+    if (task && task.attempts < MAX_ATTEMPTS) {
+      // Row by row, so that one poisonous input fails only the calls that sent it.
+      this.retries.push(...(task.job.lengths.length > 1 ? this.splitRows(task) : [task]));
+      for (const free of this.slots.filter((s) => !s.task)) this.freed(free);
+    } else if (task) {
+      task.reject(new ServiceError("unavailable", `inference worker died running this batch ${task.attempts} times (last: ${cause.message}): not retried again`));
+    }
+    this.respawn();
+  }
+
+  /** One task per row of a task's batch; the task settles once every row has. */
+  private splitRows(task: Task): Task[] {
+    const { ids, lengths, modes, positions, positionCounts } = task.job;
+    const rows = lengths.length;
+    const outcomes: (BatchDone | Error)[] = new Array<BatchDone | Error>(rows);
+    let left = rows;
+    const settle = (row: number, outcome: BatchDone | Error): void => {
+      outcomes[row] = outcome;
+      if (--left === 0) {
+        const merged = mergeRows(outcomes, positionCounts);
+        if (merged instanceof Error) task.reject(merged);
+        else task.resolve(merged);
+      }
+    };
+    let offset = 0;
+    let positionOffset = 0;
+    return Array.from(lengths, (length, row) => {
+      const count = positionCounts[row];
+      const job: BatchJob = {
+        type: "run",
+        id: this.nextId++,
+        ids: ids.slice(offset, offset + length),
+        lengths: Int32Array.of(length),
+        modes: Uint8Array.of(modes[row]),
+        positions: positions.slice(positionOffset, positionOffset + count),
+        positionCounts: Int32Array.of(count),
+      };
+      offset += length;
+      positionOffset += count;
+      return { job, attempts: task.attempts, resolve: (done: BatchDone) => settle(row, done), reject: (error: Error) => settle(row, error) };
+    });
+  }
+
+  private respawn(): void {
     spawn(this.init).then(
       ({ worker }) => {
         if (this.closed) void worker.terminate();
         else {
           this.adopt(worker);
-          this.idleListener();
+          this.freed(this.slots[this.slots.length - 1]);
         }
       },
-      (error: unknown) => this.log.fatal({ err: error }, "could not replace an inference worker"),
+      (error: unknown) => {
+        this.log.fatal({ err: error }, "could not start a replacement inference worker; trying again");
+        if (this.slots.length === 0) {
+          for (const task of this.retries.splice(0)) task.reject(new ServiceError("unavailable", `no inference worker is running: ${(error as Error).message}`));
+        }
+        if (!this.closed) setTimeout(() => this.respawn(), RESPAWN_DELAY_MS).unref();
+      },
     );
   }
+}
+
+/** Row results back into one batch result (a failed row's token states as zeros); an error when no row succeeded. */
+function mergeRows(outcomes: readonly (BatchDone | Error)[], positionCounts: Int32Array): BatchResult | Error {
+  const done = outcomes.filter((o): o is BatchDone => !(o instanceof Error));
+  if (done.length === 0) return outcomes[0];
+  const { hiddenSize } = done[0];
+  const labelCount = Math.max(...done.map((d) => d.labelCount));
+  const pooled = new Float32Array(outcomes.length * hiddenSize);
+  const logits = labelCount > 0 ? new Float32Array(outcomes.length * labelCount) : undefined;
+  const withStates = done.find((d) => d.states && d.states.length > 0);
+  const stateWidth = withStates?.states ? withStates.states.length / (positionCounts[outcomes.indexOf(withStates)] || 1) : 0;
+  const states = withStates ? new Float32Array(positionCounts.reduce((sum, n) => sum + n, 0) * stateWidth) : undefined;
+  let stateOffset = 0;
+  outcomes.forEach((outcome, row) => {
+    if (!(outcome instanceof Error)) {
+      pooled.set(outcome.pooled, row * hiddenSize);
+      if (logits && outcome.logits) logits.set(outcome.logits, row * labelCount);
+      if (states && outcome.states) states.set(outcome.states, stateOffset);
+    }
+    stateOffset += positionCounts[row] * stateWidth;
+  });
+  return {
+    type: "done",
+    id: done[0].id,
+    pooled,
+    hiddenSize,
+    logits,
+    labelCount,
+    states,
+    inferenceMs: done.reduce((sum, d) => sum + d.inferenceMs, 0),
+    poolingMs: done.reduce((sum, d) => sum + d.poolingMs, 0),
+    rowErrors: outcomes.map((o) => (o instanceof Error ? o : undefined)),
+  };
 }
 
 function spawn(init: WorkerInit): Promise<{ worker: Worker; ready: WorkerReady }> {

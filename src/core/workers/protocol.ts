@@ -1,4 +1,5 @@
 import type { Device } from "../../config.js";
+import type { WorkerFaults } from "../faults.js";
 
 /** Messages between the worker pool (main thread) and an inference worker. */
 export interface WorkerInit {
@@ -6,6 +7,8 @@ export interface WorkerInit {
   readonly device: Device;
   readonly intraOpThreads: number;
   readonly spinning: boolean;
+  /** Test-only fault injection (BERTD_TEST_FAULTS). */
+  readonly faults?: WorkerFaults;
 }
 
 export interface WorkerReady {

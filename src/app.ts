@@ -14,8 +14,13 @@ import { createLogger } from "./telemetry/logger.js";
 import { Metrics } from "./telemetry/metrics.js";
 import { Tracing } from "./telemetry/tracing.js";
 import { CallLogger } from "./transport/calls.js";
+import { statusName } from "./transport/status.js";
 import { encoderService } from "./transport/encoder-service.js";
 import { GrpcServer } from "./transport/server.js";
+import { authInterceptor, type Refusal } from "./transport/auth/interceptor.js";
+import { openAuth } from "./transport/auth/setup.js";
+import { serverCredentials } from "./transport/tls.js";
+import { RateLimiter } from "./adaptation/limits.js";
 
 export interface App {
   readonly port: number;
@@ -29,6 +34,8 @@ export interface App {
 /** Start-up: config → logger → server (NOT_SERVING) → model and workers → warm-up → SERVING. */
 export async function startBertd(config: Config): Promise<App> {
   const log = createLogger(config.logLevel, config.logPretty);
+  const credentials = serverCredentials(config);
+  const auth = openAuth(config, log);
   const model = readModelDirectory(resolveModelDir(config.modelDir));
   let encoder: Encoder | undefined;
   let adapt: AdaptDeps | undefined;
@@ -36,6 +43,11 @@ export async function startBertd(config: Config): Promise<App> {
   const metrics = new Metrics(config.metricsMaxHeads);
   const tracing = Tracing.fromEnv(process.env, log);
   const calls = new CallLogger(log, metrics, tracing);
+  const onRefused = ({ path, code, details, peer, key }: Refusal): void => {
+    const [service, method] = path.slice(1).split("/");
+    metrics.refused(service, method, code);
+    log.warn({ method, status: statusName(code), details, peer, key }, "call refused");
+  };
   const server = new GrpcServer(
     {
       encoder: encoderService({
@@ -43,13 +55,20 @@ export async function startBertd(config: Config): Promise<App> {
         calls,
         classify: classifyHandler({ encoder: () => encoder, registry: () => adapt?.registry, calls }),
       }),
-      heads: headsService({ adapt: () => adapt, calls, onActiveChanged: (head, version) => metrics.activeChanged(head, version) }),
+      heads: headsService({
+        adapt: () => adapt,
+        calls,
+        onActiveChanged: (head, version) => metrics.activeChanged(head, version),
+        maxAdaptStreams: config.maxAdaptStreams,
+        exampleRate: new RateLimiter(config.adaptExamplesPerSecond),
+      }),
     },
-    { maxReceiveMessageBytes: config.maxReceiveMessageBytes },
+    { maxReceiveMessageBytes: config.maxReceiveMessageBytes, interceptors: [authInterceptor({ keys: auth.keys, onRefused })] },
   );
-  const port = await server.bind(config.host, config.port);
+  const port = await server.bind(config.host, config.port, credentials);
+  const healthPort = config.healthPort > 0 ? await server.bindHealth(config.host, config.healthPort) : undefined;
   const metricsServer = await metrics.listen(config.host, config.metricsPort);
-  log.info({ port, host: config.host }, "listening; loading the model");
+  log.info({ port, host: config.host, tls: config.tlsClientCa ? "mutual" : config.tlsCert ? "server" : "off", auth: config.auth, healthPort }, "listening; loading the model");
 
   const started = performance.now();
   try {
@@ -74,9 +93,10 @@ export async function startBertd(config: Config): Promise<App> {
     const registry = new HeadRegistry(store, encoder.info.hash, poolingOfStoredConfig(encoder.info.defaultPooling), log);
     await registry.loadAll();
     for (const name of registry.names()) metrics.activeChanged(name, (await registry.get(name)).version);
-    adapt = { encoder, store, registry, cache: new EmbeddingCache(encoder.info.hash, config.embeddingCacheMb * 2 ** 20), log, busy: new Set(), observer: metrics };
+    adapt = { encoder, store, registry, cache: new EmbeddingCache(encoder.info.hash, config.embeddingCacheMb * 2 ** 20), log, busy: new Set(), observer: metrics, limits: config };
   } catch (error) {
-    server.server.forceShutdown();
+    auth.close();
+    server.forceShutdown();
     metricsServer.server.close();
     await encoder?.close();
     await store.close();
@@ -85,7 +105,7 @@ export async function startBertd(config: Config): Promise<App> {
   server.setServing(true);
   const { info } = encoder;
   log.info(
-    { port, metricsPort: metricsServer.port, model: info.id, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
+    { port, metricsPort: metricsServer.port, healthPort, model: info.id, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
     "serving",
   );
 
@@ -95,6 +115,7 @@ export async function startBertd(config: Config): Promise<App> {
       log.info("shutting down: NOT_SERVING, draining in-flight calls");
       server.setServing(false);
       await server.shutdown(calls.idle(), config.shutdownTimeoutMs);
+      auth.close();
       await encoder?.close();
       await store.close();
       metricsServer.server.close();

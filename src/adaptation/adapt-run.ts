@@ -1,12 +1,13 @@
 import type { Logger } from "pino";
 import type { Encoder } from "../core/encoder.js";
-import { ServiceError, aborted, failedPrecondition, invalidArgument } from "../core/errors.js";
+import { ServiceError, aborted, failedPrecondition, invalidArgument, resourceExhausted } from "../core/errors.js";
 import type { PoolingMode } from "../core/pooling.js";
 import { ConfigError, HeadTrainer, isHoldout, resolveTrainConfig, type EvalMetrics, type LabelledExample, type TrainConfig } from "../heads/index.js";
 import type { HeadStore, StoredExample, StoredHeadType } from "../store/head-store.js";
 import type { EmbeddingCache } from "./embedding-cache.js";
 import { featuresFor } from "./features.js";
 import type { HeadRegistry } from "./head-registry.js";
+import type { AdaptLimits } from "./limits.js";
 
 export interface AdaptSettings {
   readonly head: string;
@@ -68,6 +69,7 @@ export interface AdaptDeps {
   readonly log: Logger;
   /** Heads with an Adapt stream open in this process. */
   readonly busy: Set<string>;
+  readonly limits?: AdaptLimits;
 }
 
 const HEAD_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -104,12 +106,21 @@ export class AdaptRun {
       if (labels.has(label)) throw invalidArgument(`config.labels has "${label}" twice`);
       labels.add(label);
     }
+    const maxLabels = deps.limits?.maxLabelsPerHead;
+    if (maxLabels !== undefined && labels.size > maxLabels) {
+      throw invalidArgument(`config.labels has ${labels.size} labels, over the limit of ${maxLabels} per head (--max-labels-per-head)`);
+    }
     if (deps.busy.has(settings.head)) {
       throw aborted(`head "${settings.head}" is being adapted by another stream on this replica: one writer per head; retry when it ends`);
     }
     deps.busy.add(settings.head);
     try {
       const existing = await deps.store.getHead(settings.head);
+      const maxHeads = deps.limits?.maxHeads;
+      if (!existing && maxHeads !== undefined) {
+        const count = (await deps.store.listHeads()).length;
+        if (count >= maxHeads) throw resourceExhausted(`the store holds ${count} heads, the most allowed (--max-heads ${maxHeads}): delete a head with DeleteHead or raise the limit`);
+      }
       if (existing && existing.type !== settings.type) {
         throw failedPrecondition(`head "${settings.head}" is ${existing.type}, not ${settings.type}`);
       }
@@ -149,8 +160,9 @@ export class AdaptRun {
   async add(examples: readonly IncomingExample[], signal?: AbortSignal): Promise<void> {
     const valid: StoredExample[] = [];
     const seen = new Set<string>();
+    const newLabels = new Set<string>();
     for (const example of examples) {
-      const reason = this.problem(example);
+      const reason = this.problem(example, newLabels);
       if (reason) {
         this.reject(example.id, reason);
         continue;
@@ -279,7 +291,8 @@ export class AdaptRun {
     return { promote: better, reason: better ? comparison : `${comparison}: kept the active version` };
   }
 
-  private problem(example: IncomingExample): string | undefined {
+  /** Why an example cannot be taken, if it cannot; labels it would add join `newLabels`. */
+  private problem(example: IncomingExample, newLabels: Set<string>): string | undefined {
     if (!example.id) return "example.id is empty";
     if (!example.text) return "example.text is empty";
     if (example.text.length > 100_000) return `example.text has ${example.text.length} characters, over 100000`;
@@ -292,11 +305,20 @@ export class AdaptRun {
       const known = this.trainer.labels;
       const unknown = example.labels.find((label) => !known.includes(label));
       if (unknown !== undefined) return `label "${unknown}" is not one of the head's labels (and allow_new_labels is false)`;
+      return undefined;
     }
+    const known = this.trainer.labels;
+    const added = example.labels.filter((label) => !known.includes(label) && !newLabels.has(label));
+    const max = this.deps.limits?.maxLabelsPerHead;
+    if (added.length > 0 && max !== undefined && known.length + newLabels.size + added.length > max) {
+      return `label "${added[0]}" would give the head more than ${max} labels (--max-labels-per-head)`;
+    }
+    for (const label of added) newLabels.add(label);
     return undefined;
   }
 
-  private reject(id: string, reason: string): void {
+  /** Counts an example as rejected; the reason goes out in the next progress message. */
+  reject(id: string, reason: string): void {
     this.rejected++;
     this.deps.observer?.examples(this.settings.head, "rejected", 1);
     if (this.rejections.length < 100) this.rejections.push({ id, reason });

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ServerInterceptor, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
@@ -12,6 +12,8 @@ export const SERVICE_NAMES = ["bertd.v1.Encoder", "bertd.v1.Heads"] as const;
 
 export interface ServerOptions {
   readonly maxReceiveMessageBytes: number;
+  /** Run on every call, health and reflection included (authentication). */
+  readonly interceptors?: ServerInterceptor[];
 }
 
 export interface Services {
@@ -22,6 +24,8 @@ export interface Services {
 /** The gRPC server with our services, grpc.health.v1 and server reflection (v1 and v1alpha). */
 export class GrpcServer {
   readonly server: Server;
+  /** The plaintext probe port's server (grpc.health.v1 only), when bound. */
+  private healthServer: Server | undefined;
   readonly health = new HealthImplementation({ "": "NOT_SERVING", "bertd.v1.Encoder": "NOT_SERVING", "bertd.v1.Heads": "NOT_SERVING" });
 
   constructor(services: Services, options: ServerOptions) {
@@ -29,6 +33,7 @@ export class GrpcServer {
       "grpc.max_receive_message_length": options.maxReceiveMessageBytes,
       "grpc.max_send_message_length": 64 * 1024 * 1024,
       "grpc.keepalive_permit_without_calls": 1,
+      interceptors: options.interceptors ?? [],
     });
     this.server.addService(grpcServiceDefinition(Encoder), services.encoder);
     if (services.heads) this.server.addService(grpcServiceDefinition(Heads), services.heads);
@@ -36,11 +41,15 @@ export class GrpcServer {
     reflection().addToServer(this.server);
   }
 
-  bind(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-      this.server.bindAsync(address, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
-    });
+  bind(host: string, port: number, credentials = ServerCredentials.createInsecure()): Promise<number> {
+    return bindServer(this.server, host, port, credentials);
+  }
+
+  /** A plaintext port serving only grpc.health.v1, sharing this server's health statuses (for probes). */
+  bindHealth(host: string, port: number): Promise<number> {
+    this.healthServer = new Server();
+    this.health.addToServer(this.healthServer);
+    return bindServer(this.healthServer, host, port, ServerCredentials.createInsecure());
   }
 
   setServing(serving: boolean): void {
@@ -60,8 +69,22 @@ export class GrpcServer {
     // The last responses are still being written: give them a moment before cutting connections.
     await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, FLUSH_GRACE_MS))]);
     this.server.forceShutdown();
+    this.healthServer?.forceShutdown();
     await closed;
   }
+
+  /** Closes everything at once (start-up failed). */
+  forceShutdown(): void {
+    this.server.forceShutdown();
+    this.healthServer?.forceShutdown();
+  }
+}
+
+function bindServer(server: Server, host: string, port: number, credentials: ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    server.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
+  });
 }
 
 function reflection(): ReflectionService {

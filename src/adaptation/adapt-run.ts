@@ -295,7 +295,8 @@ export class AdaptRun {
   private problem(example: IncomingExample, newLabels: Set<string>): string | undefined {
     if (!example.id) return "example.id is empty";
     if (!example.text) return "example.text is empty";
-    if (example.text.length > 100_000) return `example.text has ${example.text.length} characters, over 100000`;
+    const maxChars = this.deps.limits?.maxInputChars ?? 100_000;
+    if (example.text.length > maxChars) return `example.text has ${example.text.length} characters, over the limit of ${maxChars} (--max-input-chars)`;
     const weight = example.weight ?? 1;
     if (!Number.isFinite(weight) || weight <= 0) return `example.weight ${weight} must be finite and > 0`;
     if (this.settings.type === "multiclass" && example.labels.length !== 1) {

@@ -2,6 +2,8 @@
 export interface AdaptLimits {
   readonly maxLabelsPerHead: number;
   readonly maxHeads: number;
+  /** Characters in one example's text (the same limit as an Embed input's). */
+  readonly maxInputChars: number;
 }
 
 interface Bucket {

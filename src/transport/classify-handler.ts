@@ -14,6 +14,7 @@ export function classifyHandler(deps: { encoder: () => Encoder | undefined; regi
     const registry = deps.registry();
     if (!encoder || !registry) throw unavailable("the model is still loading: retry shortly");
     if (!request.head) throw invalidArgument("head is empty: name the head to classify with");
+    encoder.checkInputs(request.inputs);
     if (request.head === MODEL_HEAD) return classifyWithModel(encoder, request, context);
     const head = await registry.get(request.head, request.version);
     if (request.minVersion > 0 && head.version < request.minVersion) {

@@ -118,8 +118,11 @@ export class AdaptRun {
       const existing = await deps.store.getHead(settings.head);
       const maxHeads = deps.limits?.maxHeads;
       if (!existing && maxHeads !== undefined) {
-        const count = (await deps.store.listHeads()).length;
-        if (count >= maxHeads) throw resourceExhausted(`the store holds ${count} heads, the most allowed (--max-heads ${maxHeads}): delete a head with DeleteHead or raise the limit`);
+        const stored = new Set((await deps.store.listHeads()).map((head) => head.name));
+        // Heads that other streams are creating right now count too.
+        const creating = [...deps.busy].filter((name) => name !== settings.head && !stored.has(name)).length;
+        const count = stored.size + creating;
+        if (count >= maxHeads) throw resourceExhausted(`the store holds ${count} heads${creating > 0 ? ` (${creating} being created)` : ""}, the most allowed (--max-heads ${maxHeads}): delete a head with DeleteHead or raise the limit`);
       }
       if (existing && existing.type !== settings.type) {
         throw failedPrecondition(`head "${settings.head}" is ${existing.type}, not ${settings.type}`);

@@ -1,5 +1,6 @@
 import { ServerCredentials } from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import { ConfigError } from "../config.js";
 
 export interface TlsFiles {
@@ -12,7 +13,15 @@ export interface TlsFiles {
 export function serverCredentials(files: TlsFiles): ServerCredentials {
   if (!files.tlsCert) return ServerCredentials.createInsecure();
   const clientCa = files.tlsClientCa ? readPem(files.tlsClientCa, "--tls-client-ca") : null;
-  return ServerCredentials.createSsl(clientCa, [{ cert_chain: readPem(files.tlsCert, "--tls-cert"), private_key: readPem(files.tlsKey, "--tls-key") }], clientCa !== null);
+  const cert = readPem(files.tlsCert, "--tls-cert");
+  const key = readPem(files.tlsKey, "--tls-key");
+  try {
+    // What grpc-js would do at bind time, so that a key that does not fit the certificate stops the start here.
+    createSecureContext({ cert, key, ca: clientCa ?? undefined });
+  } catch (error) {
+    throw new ConfigError(`TLS: --tls-cert ${files.tlsCert}, --tls-key ${files.tlsKey}${clientCa ? `, --tls-client-ca ${files.tlsClientCa}` : ""}: ${(error as Error).message}`);
+  }
+  return ServerCredentials.createSsl(clientCa, [{ cert_chain: cert, private_key: key }], clientCa !== null);
 }
 
 function readPem(path: string, flag: string): Buffer {

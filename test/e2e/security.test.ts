@@ -286,6 +286,7 @@ describe("TLS", () => {
     await assert.rejects(startServer(["--tls-cert", pki.server.certPath]), /--tls-cert and --tls-key go together/);
     await assert.rejects(startServer(["--tls-client-ca", pki.ca.certPath]), /--tls-client-ca \(mutual TLS\) needs --tls-cert/);
     await assert.rejects(startServer(["--tls-cert", "/nonexistent.crt", "--tls-key", pki.server.keyPath]), /--tls-cert \/nonexistent\.crt: ENOENT/);
+    await assert.rejects(startServer(["--tls-cert", pki.server.certPath, "--tls-key", pki.client.keyPath]), /TLS: --tls-cert .*server\.crt, --tls-key .*client\.key: .*key values mismatch/);
   });
 });
 

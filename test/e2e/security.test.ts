@@ -1,7 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { type ClientDuplexStream, credentials, Metadata, type ServiceError, status, type StatusObject } from "@grpc/grpc-js";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -11,7 +12,7 @@ import { Encoder, EmbedStreamRequestSchema } from "../../src/gen/bertd/v1/encode
 import { AdaptRequestSchema } from "../../src/gen/bertd/v1/heads_pb.js";
 import { newApiKey, type KeyEntry, type Scope } from "../../src/transport/auth/key-store.js";
 import { makeTestPki, type TestPki } from "../helpers/certificates.js";
-import { type ServerProcess, startServer } from "../helpers/server-process.js";
+import { ROOT, type ServerProcess, startServer } from "../helpers/server-process.js";
 import { healthClient, listServices } from "../helpers/standard-clients.js";
 
 /** Status of a streaming call that sends one message and ends. */
@@ -174,6 +175,15 @@ describe("API keys", () => {
     await sleep(200);
     assert.equal(server.process.exitCode, null);
     assert.equal((await info(keys.infer.secret)).code, status.OK);
+  });
+
+  it("a key made with `npm run apikey -- --append` works once the running server sees the file change", async () => {
+    const output = execFileSync(process.execPath, ["--import", "tsx", "scripts/apikey.ts", "--name", "cli-made", "--scopes", "infer,admin", "--append", file], { cwd: ROOT, encoding: "utf8" });
+    const secret = /^\s+(bertd_\S+)$/m.exec(output)?.[1];
+    assert.ok(secret, output);
+    assert.match(output, /"name":"cli-made","sha256":"[0-9a-f]{64}","scopes":\["infer","admin"\]/);
+    assert.ok(!readFileSync(file, "utf8").includes(secret), "the keys file holds the key itself");
+    await eventually(async () => (await unaryStatus(server.heads({ apiKey: secret }).unary("deleteHead")({ head: "nope" }))).code === status.NOT_FOUND, "the new admin key is accepted");
   });
 });
 

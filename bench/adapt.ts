@@ -21,7 +21,8 @@ const train = readSplit("train");
 const validation = readSplit("validation");
 const test = readSplit("test");
 const labels = [...new Set(train.map((r) => r.label))].sort();
-const server = await startServer(args["model-dir"] ? ["--model-dir", args["model-dir"]] : [], {}, { captureLogs: false });
+// One client streams the whole training split: no per-key rate limit.
+const server = await startServer(["--adapt-examples-per-second", "0", ...(args["model-dir"] ? ["--model-dir", args["model-dir"]] : [])], {}, { captureLogs: false });
 const embed = server.encoder().unary("embed");
 const classify = server.encoder().unary("classify");
 const log = (line: string): void => console.error(line);

@@ -19,8 +19,13 @@ import { createLogger } from "./telemetry/logger.js";
 import { Metrics } from "./telemetry/metrics.js";
 import { Tracing } from "./telemetry/tracing.js";
 import { CallLogger } from "./transport/calls.js";
+import { statusName } from "./transport/status.js";
 import { encoderService } from "./transport/encoder-service.js";
 import { GrpcServer } from "./transport/server.js";
+import { authInterceptor, type Refusal } from "./transport/auth/interceptor.js";
+import { openAuth } from "./transport/auth/setup.js";
+import { serverCredentials } from "./transport/tls.js";
+import { RateLimiter } from "./adaptation/limits.js";
 
 export interface App {
   readonly port: number;
@@ -34,6 +39,8 @@ export interface App {
 /** Start-up: config → logger → server (NOT_SERVING) → model and workers → warm-up → SERVING. */
 export async function startBertd(config: Config): Promise<App> {
   const log = createLogger(config.logLevel, config.logPretty);
+  const credentials = serverCredentials(config);
+  const auth = openAuth(config, log);
   const model = readModelDirectory(resolveModelDir(config.modelDir));
   let encoder: Encoder | undefined;
   let adapt: AdaptDeps | undefined;
@@ -48,6 +55,11 @@ export async function startBertd(config: Config): Promise<App> {
   const tracing = Tracing.fromEnv(process.env, log);
   const calls = new CallLogger(log, metrics, tracing);
   const drain = new AbortController();
+  const onRefused = ({ path, code, details, peer, key }: Refusal): void => {
+    const [service, method] = path.slice(1).split("/");
+    metrics.refused(service, method, code);
+    log.warn({ method, status: statusName(code), details, peer, key }, "call refused");
+  };
   const server = new GrpcServer(
     {
       encoder: encoderService({
@@ -56,13 +68,26 @@ export async function startBertd(config: Config): Promise<App> {
         classify: classifyHandler({ encoder: () => encoder, registry: () => adapt?.registry, calls, minVersionWaitMs: config.minVersionWaitMs }),
         tag: tagHandler({ encoder: () => encoder, registry: () => adapt?.registry, calls, minVersionWaitMs: config.minVersionWaitMs }),
       }),
-      heads: headsService({ adapt: () => adapt, calls, onActiveChanged: (head, version) => metrics.activeChanged(head, version), draining: drain.signal }),
+      heads: headsService({
+        adapt: () => adapt,
+        calls,
+        onActiveChanged: (head, version) => metrics.activeChanged(head, version),
+        maxAdaptStreams: config.maxAdaptStreams,
+        exampleRate: new RateLimiter(config.adaptExamplesPerSecond),
+        draining: drain.signal,
+      }),
     },
-    { maxReceiveMessageBytes: config.maxReceiveMessageBytes, maxConnectionAgeMs: config.maxConnectionAgeMs, maxConnectionAgeGraceMs: config.maxConnectionAgeGraceMs },
+    {
+      maxReceiveMessageBytes: config.maxReceiveMessageBytes,
+      maxConnectionAgeMs: config.maxConnectionAgeMs,
+      maxConnectionAgeGraceMs: config.maxConnectionAgeGraceMs,
+      interceptors: [authInterceptor({ keys: auth.keys, onRefused })],
+    },
   );
-  const port = await server.bind(config.host, config.port);
+  const port = await server.bind(config.host, config.port, credentials);
+  const healthPort = config.healthPort > 0 ? await server.bindHealth(config.host, config.healthPort) : undefined;
   const metricsServer = await metrics.listen(config.host, config.metricsPort);
-  log.info({ port, host: config.host }, "listening; loading the model");
+  log.info({ port, host: config.host, tls: config.tlsClientCa ? "mutual" : config.tlsCert ? "server" : "off", auth: config.auth, healthPort }, "listening; loading the model");
 
   const started = performance.now();
   try {
@@ -89,9 +114,10 @@ export async function startBertd(config: Config): Promise<App> {
     registry.onSwap((name, version) => metrics.serving(name, version));
     await registry.loadAll();
     if (store.shared) sync = new HeadSync(store, registry, config.storePollIntervalMs, log);
-    adapt = { encoder, store, registry, cache: new EmbeddingCache(encoder.info.hash, config.embeddingCacheMb * 2 ** 20), log, observer: metrics };
+    adapt = { encoder, store, registry, cache: new EmbeddingCache(encoder.info.hash, config.embeddingCacheMb * 2 ** 20), log, observer: metrics, limits: config, adapting: new Set() };
   } catch (error) {
-    server.server.forceShutdown();
+    auth.close();
+    server.forceShutdown();
     metricsServer.server.close();
     await encoder?.close();
     await store.close();
@@ -100,7 +126,7 @@ export async function startBertd(config: Config): Promise<App> {
   server.setServing(true);
   const { info } = encoder;
   log.info(
-    { port, metricsPort: metricsServer.port, model: info.id, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
+    { port, metricsPort: metricsServer.port, healthPort, model: info.id, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
     "serving",
   );
 
@@ -112,6 +138,7 @@ export async function startBertd(config: Config): Promise<App> {
       drain.abort();
       await server.shutdown(calls.idle(), config.shutdownTimeoutMs);
       sync?.stop();
+      auth.close();
       await encoder?.close();
       await store.close();
       metricsServer.server.close();

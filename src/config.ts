@@ -22,6 +22,13 @@ export const OPTIONS = {
   host: { flag: "host", env: "BERTD_HOST", kind: "string", default: "0.0.0.0", help: "Address the gRPC server binds" },
   port: { flag: "port", env: "BERTD_PORT", kind: "int", default: "50051", help: "gRPC port (0 picks a free port)", min: 0 },
   metricsPort: { flag: "metrics-port", env: "BERTD_METRICS_PORT", kind: "int", default: "9464", help: "Prometheus /metrics on its own HTTP port (0 picks a free port)", min: 0 },
+  healthPort: { flag: "health-port", env: "BERTD_HEALTH_PORT", kind: "int", default: "0", help: "Plaintext port serving only grpc.health.v1, for probes when the main port needs TLS or keys (0 = off)", min: 0 },
+  auth: { flag: "auth", env: "BERTD_AUTH", kind: "string", default: "api-key", help: "api-key: every call but health and reflection needs `authorization: Bearer <key>` with the method's scope; none: no authentication (explicit only, logged at warn)", choices: ["api-key", "none"] },
+  apiKeysFile: { flag: "api-keys-file", env: "BERTD_API_KEYS_FILE", kind: "string", default: "", help: "API keys: JSON lines or a JSON array of {name, sha256, scopes}; reloaded when the file changes and on SIGHUP" },
+  apiKeys: { flag: "api-keys", env: "BERTD_API_KEYS", kind: "string", default: "", help: "API keys inline, in the file's format (added to the file's)" },
+  tlsCert: { flag: "tls-cert", env: "BERTD_TLS_CERT", kind: "string", default: "", help: "PEM certificate chain: serve TLS on the gRPC port (needs --tls-key)" },
+  tlsKey: { flag: "tls-key", env: "BERTD_TLS_KEY", kind: "string", default: "", help: "PEM private key of --tls-cert" },
+  tlsClientCa: { flag: "tls-client-ca", env: "BERTD_TLS_CLIENT_CA", kind: "string", default: "", help: "PEM CA bundle: require client certificates signed by it (mutual TLS; needs --tls-cert)" },
   metricsMaxHeads: { flag: "metrics-max-heads", env: "BERTD_METRICS_MAX_HEADS", kind: "int", default: "100", help: "Heads named in metric labels; further heads are counted as \"_other\"", min: 0 },
   device: { flag: "device", env: "BERTD_DEVICE", kind: "string", default: "cpu", help: "Execution provider: cpu, cuda, cuda:N, or auto (CUDA when available, else CPU)" },
   workers: { flag: "workers", env: "BERTD_WORKERS", kind: "int", default: "1", help: "Inference worker threads, each with its own ONNX Runtime session", min: 1 },
@@ -41,6 +48,10 @@ export const OPTIONS = {
   maxQueueRequests: { flag: "max-queue-requests", env: "BERTD_MAX_QUEUE_REQUESTS", kind: "int", default: "2048", help: "Requests waiting for inference before new calls get RESOURCE_EXHAUSTED", min: 1 },
   maxConnectionAgeMs: { flag: "max-connection-age-ms", env: "BERTD_MAX_CONNECTION_AGE_MS", kind: "int", default: "0", help: "Send GOAWAY to a client connection after this long (±10% jitter) so clients reconnect and load spreads over new replicas (0 = never)", min: 0 },
   maxConnectionAgeGraceMs: { flag: "max-connection-age-grace-ms", env: "BERTD_MAX_CONNECTION_AGE_GRACE_MS", kind: "int", default: "0", help: "After that GOAWAY, how long calls still open on the old connection may run before it is closed (0 = until they finish)", min: 0 },
+  maxAdaptStreams: { flag: "max-adapt-streams", env: "BERTD_MAX_ADAPT_STREAMS", kind: "int", default: "16", help: "Adapt streams open at once on this server; more get RESOURCE_EXHAUSTED", min: 1 },
+  adaptExamplesPerSecond: { flag: "adapt-examples-per-second", env: "BERTD_ADAPT_EXAMPLES_PER_SECOND", kind: "number", default: "1000", help: "Adapt examples each API key may send per second, bursts up to one second's worth; the excess is rejected in progress (0 = no limit)", min: 0 },
+  maxLabelsPerHead: { flag: "max-labels-per-head", env: "BERTD_MAX_LABELS_PER_HEAD", kind: "int", default: "1000", help: "Labels a head may have (config.labels and labels added by examples)", min: 1 },
+  maxHeads: { flag: "max-heads", env: "BERTD_MAX_HEADS", kind: "int", default: "1000", help: "Heads in the store; Adapt of a new head beyond it gets RESOURCE_EXHAUSTED", min: 1 },
   dataDir: { flag: "data-dir", env: "BERTD_DATA_DIR", kind: "string", default: "./data", help: "Where the embedded head store (SQLite, WAL) keeps heads, versions and the example log" },
   store: { flag: "store", env: "BERTD_STORE", kind: "string", default: "sqlite", help: "Head store: sqlite (embedded, under --data-dir, one process) or a postgres://user@host/db URL shared by replicas" },
   storePollIntervalMs: { flag: "store-poll-interval-ms", env: "BERTD_STORE_POLL_INTERVAL_MS", kind: "int", default: "5000", help: "PostgreSQL store: re-read every head this often, healing missed change notifications (0 = never)", min: 0 },
@@ -97,6 +108,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (parsed.store !== "sqlite" && !/^postgres(ql)?:\/\//.test(parsed.store)) {
     throw new ConfigError(`--store (BERTD_STORE) must be sqlite or a postgres:// URL; got "${parsed.store.replace(/:[^:@/]*@/, ":***@")}"`);
   }
+  checkTls(parsed);
   return parsed;
 }
 
@@ -122,6 +134,11 @@ function parseValue(spec: OptionSpec, text: string): string | number | boolean {
       return value;
     }
   }
+}
+
+function checkTls(config: Config): void {
+  if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
+  if (config.tlsClientCa && !config.tlsCert) throw new ConfigError("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key");
 }
 
 export type Device = { kind: "cpu" } | { kind: "cuda"; deviceId: number } | { kind: "auto"; deviceId: number };

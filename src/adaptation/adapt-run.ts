@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Encoder } from "../core/encoder.js";
-import { ServiceError, failedPrecondition, invalidArgument } from "../core/errors.js";
+import { ServiceError, failedPrecondition, invalidArgument, resourceExhausted } from "../core/errors.js";
 import type { PoolingMode } from "../core/pooling.js";
 import {
   ConfigError,
@@ -19,6 +19,7 @@ import type { EmbeddingCache } from "./embedding-cache.js";
 import { featuresFor } from "./features.js";
 import type { HeadRegistry } from "./head-registry.js";
 import { evaluateSentences, predictTags, sentencesFor, tokenExampleProblem, wordRows, wordsOfStored, type TaggedSentence } from "./token-examples.js";
+import type { AdaptLimits } from "./limits.js";
 
 export interface AdaptSettings {
   readonly head: string;
@@ -87,6 +88,9 @@ export interface AdaptDeps {
   readonly registry: HeadRegistry;
   readonly cache: EmbeddingCache;
   readonly log: Logger;
+  /** Heads with an Adapt stream open in this process (counted against --max-heads while being created). */
+  readonly adapting?: Set<string>;
+  readonly limits?: AdaptLimits;
 }
 
 const HEAD_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -130,9 +134,22 @@ export class AdaptRun {
       if (labels.has(label) && !(token && label === OUTSIDE)) throw invalidArgument(`config.labels has "${label}" twice`);
       labels.add(label);
     }
+    const maxLabels = deps.limits?.maxLabelsPerHead;
+    if (maxLabels !== undefined && labels.size > maxLabels) {
+      throw invalidArgument(`config.labels has ${labels.size} labels, over the limit of ${maxLabels} per head (--max-labels-per-head)`);
+    }
     const lease = await deps.store.acquireLease(settings.head, { wait: settings.waitForLease, signal });
+    deps.adapting?.add(settings.head);
     try {
       const existing = await deps.store.getHead(settings.head);
+      const maxHeads = deps.limits?.maxHeads;
+      if (!existing && maxHeads !== undefined) {
+        const stored = new Set((await deps.store.listHeads()).map((head) => head.name));
+        // Heads that other streams are creating right now count too.
+        const creating = [...(deps.adapting ?? [])].filter((name) => name !== settings.head && !stored.has(name)).length;
+        const count = stored.size + creating;
+        if (count >= maxHeads) throw resourceExhausted(`the store holds ${count} heads${creating > 0 ? ` (${creating} being created)` : ""}, the most allowed (--max-heads ${maxHeads}): delete a head with DeleteHead or raise the limit`);
+      }
       if (existing && existing.type !== settings.type) {
         throw failedPrecondition(`head "${settings.head}" is ${existing.type}, not ${settings.type}`);
       }
@@ -163,6 +180,7 @@ export class AdaptRun {
       await deps.store.ensureHead(settings.head, settings.type, deps.encoder.info.hash);
       return new AdaptRun(deps, settings, trainer, trainConfig, lease);
     } catch (error) {
+      deps.adapting?.delete(settings.head);
       await lease.release();
       throw error;
     }
@@ -174,8 +192,9 @@ export class AdaptRun {
     this.checkShapes(examples);
     const valid: StoredExample[] = [];
     const seen = new Set<string>();
+    const newLabels = new Set<string>();
     for (const example of examples) {
-      const reason = this.problem(example);
+      const reason = this.problem(example, newLabels);
       if (reason) {
         this.reject(example.id, reason);
         continue;
@@ -346,6 +365,7 @@ export class AdaptRun {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    this.deps.adapting?.delete(this.settings.head);
     await this.lease.release();
   }
 
@@ -390,16 +410,18 @@ export class AdaptRun {
     return { promote: better, reason: better ? comparison : `${comparison}: kept the active version` };
   }
 
-  private problem(example: IncomingExample): string | undefined {
+  /** Why an example cannot be taken, if it cannot; labels it would add join `newLabels`. */
+  private problem(example: IncomingExample, newLabels: Set<string>): string | undefined {
     if (!example.id) return "example.id is empty";
+    const maxChars = this.deps.limits?.maxInputChars ?? 100_000;
     const weight = example.weight ?? 1;
     if (!Number.isFinite(weight) || weight <= 0) return `example.weight ${weight} must be finite and > 0`;
     if (this.settings.type === "token") {
       const characters = (example.words ?? []).reduce((sum, word) => sum + word.length + 1, 0);
-      return characters > 100_000 ? `example.words have ${characters} characters, over 100000` : undefined;
+      return characters > maxChars ? `example.words have ${characters} characters, over the limit of ${maxChars} (--max-input-chars)` : undefined;
     }
     if (!example.text) return "example.text is empty";
-    if (example.text.length > 100_000) return `example.text has ${example.text.length} characters, over 100000`;
+    if (example.text.length > maxChars) return `example.text has ${example.text.length} characters, over the limit of ${maxChars} (--max-input-chars)`;
     if (this.settings.type === "multiclass" && example.labels.length !== 1) {
       return `a MULTICLASS example needs exactly one label; got ${example.labels.length}`;
     }
@@ -407,11 +429,20 @@ export class AdaptRun {
       const known = this.trainer.labels;
       const unknown = example.labels.find((label) => !known.includes(label));
       if (unknown !== undefined) return `label "${unknown}" is not one of the head's labels (and allow_new_labels is false)`;
+      return undefined;
     }
+    const known = this.trainer.labels;
+    const added = example.labels.filter((label) => !known.includes(label) && !newLabels.has(label));
+    const max = this.deps.limits?.maxLabelsPerHead;
+    if (added.length > 0 && max !== undefined && known.length + newLabels.size + added.length > max) {
+      return `label "${added[0]}" would give the head more than ${max} labels (--max-labels-per-head)`;
+    }
+    for (const label of added) newLabels.add(label);
     return undefined;
   }
 
-  private reject(id: string, reason: string): void {
+  /** Counts an example as rejected; the reason goes out in the next progress message. */
+  reject(id: string, reason: string): void {
     this.rejected++;
     this.deps.observer?.examples(this.settings.head, "rejected", 1);
     if (this.rejections.length < 100) this.rejections.push({ id, reason });

@@ -61,6 +61,11 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
     this.duration.observe({ method }, seconds);
   }
 
+  /** A call refused before its handler ran (authentication): counted, but not in the latencies. */
+  refused(service: string, method: string, code: status): void {
+    this.requests.inc({ service, method, code: statusName(code) });
+  }
+
   stages(method: string, times: StageTimes): void {
     for (const [stage, range] of Object.entries(times) as [string, readonly [number, number] | undefined][]) {
       if (range) this.stageDuration.observe({ method, stage }, Math.max(0, range[1] - range[0]) / 1000);

@@ -3,6 +3,7 @@ import type { Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { StageTimes } from "../core/encoder.js";
 import type { Tracing } from "../telemetry/tracing.js";
+import { keyNameOf } from "./auth/interceptor.js";
 import { toStatus, statusName } from "./status.js";
 
 /** What a handler knows about its call, whatever its kind. */
@@ -14,6 +15,8 @@ export interface CallContext {
   readonly deadline?: number;
   /** The call's server span, when tracing is on. */
   readonly span?: Span;
+  /** The name of the API key that authenticated the call (never the key); undefined with --auth none. */
+  readonly keyName?: string;
 }
 
 export interface CallObserver {
@@ -34,7 +37,9 @@ export function callContext(method: string, call: Cancellable, span?: Span): Cal
   call.on("cancelled", () => controller.abort());
   const raw = call.getDeadline();
   const deadline = raw instanceof Date ? raw.getTime() : Number.isFinite(raw) ? raw : undefined;
-  return { method, metadata: call.metadata, signal: controller.signal, deadline, span };
+  const keyName = keyNameOf(call.metadata);
+  if (keyName !== undefined) span?.setAttribute("bertd.api_key.name", keyName);
+  return { method, metadata: call.metadata, signal: controller.signal, deadline, span, keyName };
 }
 
 const HEADS_METHODS = new Set(["Adapt", "ListHeads", "GetHead", "DeleteHead", "SetActiveVersion"]);
@@ -84,7 +89,8 @@ export class CallLogger {
     this.tracing?.endCall(context.span, code, details);
     const spanContext = context.span?.spanContext();
     const trace = spanContext ? { trace_id: spanContext.traceId, span_id: spanContext.spanId } : {};
-    const line = { method: context.method, status: statusName(code), durationMs: Math.round(seconds * 1e6) / 1e3, ...trace, ...fields };
+    const key = context.keyName === undefined ? {} : { key: context.keyName };
+    const line = { method: context.method, status: statusName(code), durationMs: Math.round(seconds * 1e6) / 1e3, ...key, ...trace, ...fields };
     if (code === status.INTERNAL) this.log.error({ ...line, err: error }, "call failed");
     else this.log.info(details ? { ...line, details } : line, "call");
   }

@@ -14,6 +14,7 @@ export function classifyHandler(deps: { encoder: () => Encoder | undefined; regi
     const registry = deps.registry();
     if (!encoder || !registry) throw unavailable("the model is still loading: retry shortly");
     if (!request.head) throw invalidArgument("head is empty: name the head to classify with");
+    encoder.checkInputs(request.inputs);
     if (request.head === MODEL_HEAD) return classifyWithModel(encoder, request, context);
     const head = await registry.resolve(request.head, request, deps.minVersionWaitMs, context.signal);
     if (head.type === "token") throw invalidArgument(`head "${request.head}" is a TOKEN head: use Tag`);

@@ -1,7 +1,8 @@
 import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ServerDuplexStream, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { AdaptRun, type AdaptDeps, type IncomingExample, type Progress } from "../adaptation/adapt-run.js";
-import { invalidArgument, notFound, unavailable } from "../core/errors.js";
+import type { RateLimiter } from "../adaptation/limits.js";
+import { invalidArgument, notFound, resourceExhausted, unavailable } from "../core/errors.js";
 import type { EvalMetrics } from "../heads/index.js";
 import {
   AdaptConfigSchema,
@@ -31,7 +32,14 @@ export interface HeadsServiceDeps {
   readonly onActiveChanged?: (head: string, version: number) => void;
   /** Aborted when the server starts draining: open Adapt streams stop reading, report and end. */
   readonly draining?: AbortSignal;
+  /** Adapt streams open at once, server-wide (--max-adapt-streams). */
+  readonly maxAdaptStreams?: number;
+  /** Adapt examples per second per API key (--adapt-examples-per-second). */
+  readonly exampleRate?: RateLimiter;
 }
+
+/** Whose budget an Adapt example spends: its key's, or everyone's with --auth none. */
+const ANONYMOUS = "anonymous";
 
 /** Examples processed per chunk: logged in one transaction, embedded in one submission. */
 const CHUNK = 64;
@@ -42,11 +50,13 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
     if (!adapt) throw unavailable("the model is still loading: retry shortly");
     return adapt;
   };
+  let openStreams = 0;
 
   return {
     Adapt: (call: ServerDuplexStream<AdaptRequest, AdaptResponse>): void => {
       const started = deps.calls.started();
       const context = deps.calls.context("Adapt", call);
+      openStreams++;
       const inbox: AdaptRequest[] = [];
       let ended = false;
       let wake: (() => void) | undefined;
@@ -75,7 +85,12 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
       };
 
       let run: AdaptRun | undefined;
+      const rateKey = context.keyName ?? ANONYMOUS;
       const loop = async (): Promise<Record<string, unknown>> => {
+        const maxStreams = deps.maxAdaptStreams;
+        if (maxStreams !== undefined && openStreams > maxStreams) {
+          throw resourceExhausted(`${maxStreams} Adapt streams are open, the most this server takes at once (--max-adapt-streams): retry when one ends`);
+        }
         const first = await next();
         if (!first) throw invalidArgument("the stream ended before its first message, which must be a config");
         if (first.request.case !== "config") throw invalidArgument(`the first message must be a config; got ${first.request.case ?? "an empty message"}`);
@@ -111,6 +126,10 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
           switch (message.request.case) {
             case "example": {
               const { id, text, labels, weight, words, tags } = message.request.value;
+              if (deps.exampleRate && !deps.exampleRate.take(rateKey)) {
+                run.reject(id, rateLimited(rateKey, deps.exampleRate.perSecond));
+                break;
+              }
               pending.push({ id, text, labels, weight, words, tags });
               if (pending.length >= CHUNK || inbox.length === 0) await flush();
               break;
@@ -149,11 +168,13 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
       };
       loop().then(
         async (fields) => {
+          openStreams--;
           await run?.release();
           deps.calls.finished(context, started, undefined, fields);
           if (!context.signal.aborted) call.end();
         },
         async (error: unknown) => {
+          openStreams--;
           await run?.release();
           deps.calls.finished(context, started, error, { head: run?.settings.head });
           if (!context.signal.aborted) {
@@ -235,6 +256,11 @@ function shuttingDown(run: AdaptRun): Error {
     `the server is shutting down: ${durableExamples} examples of this stream are durable (last "${lastDurableId}") and uncommitted training was not committed; ` +
       "reopen the stream (the log is kept) and commit",
   );
+}
+
+function rateLimited(key: string, perSecond: number): string {
+  const whose = key === ANONYMOUS ? "all clients together (--auth none)" : `API key "${key}"`;
+  return `rate limited: ${whose} may send ${perSecond} Adapt examples per second (--adapt-examples-per-second); not logged, send it again later`;
 }
 
 function metricsMessage(m: EvalMetrics): MessageInitShape<typeof EvalMetricsSchema> {

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ServerInterceptor, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
@@ -16,6 +16,8 @@ export interface ServerOptions {
   readonly maxConnectionAgeMs?: number;
   /** 0 = calls open on an aged connection run until they finish. */
   readonly maxConnectionAgeGraceMs?: number;
+  /** Run on every call, health and reflection included (authentication). */
+  readonly interceptors?: ServerInterceptor[];
 }
 
 export interface Services {
@@ -26,21 +28,27 @@ export interface Services {
 /** The gRPC server with our services, grpc.health.v1 and server reflection (v1 and v1alpha). */
 export class GrpcServer {
   readonly server: Server;
+  /** The plaintext probe port's server (grpc.health.v1 only), when bound. */
+  private healthServer: Server | undefined;
   readonly health = new HealthImplementation({ "": "NOT_SERVING", "bertd.v1.Encoder": "NOT_SERVING", "bertd.v1.Heads": "NOT_SERVING" });
 
   constructor(services: Services, options: ServerOptions) {
-    this.server = new Server(grpcServerOptions(options));
+    this.server = new Server({ ...grpcServerOptions(options), interceptors: options.interceptors ?? [] });
     this.server.addService(grpcServiceDefinition(Encoder), services.encoder);
     if (services.heads) this.server.addService(grpcServiceDefinition(Heads), services.heads);
     this.health.addToServer(this.server);
     reflection().addToServer(this.server);
   }
 
-  bind(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-      this.server.bindAsync(address, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
-    });
+  bind(host: string, port: number, credentials = ServerCredentials.createInsecure()): Promise<number> {
+    return bindServer(this.server, host, port, credentials);
+  }
+
+  /** A plaintext port serving only grpc.health.v1, sharing this server's health statuses (for probes). */
+  bindHealth(host: string, port: number): Promise<number> {
+    this.healthServer = new Server();
+    this.health.addToServer(this.healthServer);
+    return bindServer(this.healthServer, host, port, ServerCredentials.createInsecure());
   }
 
   setServing(serving: boolean): void {
@@ -60,8 +68,22 @@ export class GrpcServer {
     // The last responses are still being written: give them a moment before cutting connections.
     await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, FLUSH_GRACE_MS))]);
     this.server.forceShutdown();
+    this.healthServer?.forceShutdown();
     await closed;
   }
+
+  /** Closes everything at once (start-up failed). */
+  forceShutdown(): void {
+    this.server.forceShutdown();
+    this.healthServer?.forceShutdown();
+  }
+}
+
+function bindServer(server: Server, host: string, port: number, credentials: ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    server.bindAsync(address, credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
+  });
 }
 
 /** grpc-js channel options; the connection-age ones only when set (grpc-js has no "off" value but its own default). */

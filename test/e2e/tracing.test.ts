@@ -3,6 +3,7 @@ import { createServer } from "node:http";
 import { once } from "node:events";
 import { describe, it } from "node:test";
 import { Metadata } from "@grpc/grpc-js";
+import { newApiKey } from "../../src/transport/auth/key-store.js";
 import { startServer } from "../helpers/server-process.js";
 
 interface OtlpSpan {
@@ -10,6 +11,7 @@ interface OtlpSpan {
   spanId: string;
   parentSpanId?: string;
   name: string;
+  attributes?: { key: string; value: { stringValue?: string } }[];
 }
 
 describe("OpenTelemetry traces", () => {
@@ -29,7 +31,8 @@ describe("OpenTelemetry traces", () => {
     receiver.listen(0, "127.0.0.1");
     await once(receiver, "listening");
     const { port } = receiver.address() as { port: number };
-    const server = await startServer([], {
+    const key = newApiKey("tracer", ["infer"]);
+    const server = await startServer(["--auth", "api-key", "--api-keys", JSON.stringify(key.entry)], {
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
       OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/json",
       OTEL_BSP_SCHEDULE_DELAY: "50",
@@ -39,12 +42,13 @@ describe("OpenTelemetry traces", () => {
     try {
       const metadata = new Metadata();
       metadata.set("traceparent", `00-${traceId}-${parentId}-01`);
-      await server.encoder().unary("embed")({ inputs: ["trace me", "and me"] }, { metadata });
+      await server.encoder({ apiKey: key.secret }).unary("embed")({ inputs: ["trace me", "and me"] }, { metadata });
       for (let i = 0; i < 50 && !spans.some((s) => s.name === "inference"); i++) await new Promise((r) => setTimeout(r, 100));
       const ours = spans.filter((s) => s.traceId === traceId);
       const root = ours.find((s) => s.name === "bertd.v1.Encoder/Embed");
       assert.ok(root, `server span exported: ${spans.map((s) => s.name).join(", ")}`);
       assert.equal(root.parentSpanId, parentId);
+      assert.equal(root.attributes?.find((a) => a.key === "bertd.api_key.name")?.value.stringValue, "tracer", "the span names the API key");
       for (const stage of ["tokenize", "queue", "inference"]) {
         assert.equal(ours.find((s) => s.name === stage)?.parentSpanId, root.spanId, stage);
       }

@@ -13,6 +13,8 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export interface ServerProcess {
   readonly port: number;
   readonly metricsPort: number;
+  /** The plaintext health-only port (--health-port), when there is one. */
+  readonly healthPort?: number;
   readonly address: string;
   readonly process: ChildProcess;
   /** Every JSON log line the server printed so far. */
@@ -30,9 +32,12 @@ export interface StartOptions {
 }
 
 export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = {}, options: StartOptions = {}): Promise<ServerProcess> {
-  const dataDir = args.includes("--data-dir") ? [] : ["--data-dir", mkdtempSync(join(tmpdir(), "bertd-test-"))];
-  if (!args.includes("--metrics-port")) dataDir.push("--metrics-port", "0");
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", ...dataDir, ...args], {
+  const given = (flag: string): boolean => args.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
+  const defaults = given("--data-dir") ? [] : ["--data-dir", mkdtempSync(join(tmpdir(), "bertd-test-"))];
+  if (!given("--metrics-port")) defaults.push("--metrics-port", "0");
+  // Tests that are not about authentication run without it; security tests pass --auth (or BERTD_AUTH).
+  if (!given("--auth") && env.BERTD_AUTH === undefined) defaults.push("--auth", "none");
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", ...defaults, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -42,6 +47,7 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const clients: { close(): void }[] = [];
   let metricsPort = 0;
+  let healthPort: number | undefined;
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = "";
     const onData = (chunk: Buffer): void => {
@@ -55,6 +61,7 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
           logs.push(entry);
           if (entry.msg === "serving") {
             metricsPort = entry.metricsPort as number;
+            healthPort = entry.healthPort as number | undefined;
             if (options.captureLogs === false) child.stdout.off("data", onData).resume();
             resolve(entry.port as number);
           }
@@ -70,6 +77,7 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
   return {
     port,
     metricsPort,
+    healthPort,
     address,
     process: child,
     logs,

@@ -19,8 +19,7 @@ const KUBECTL = process.env.KUBECTL ?? "kubectl";
 const OVERLAYS = readdirSync(`${ROOT}k8s/overlays`);
 
 /** Options of other branches that the manifests already use (security: health port, keys, TLS; postgres: store). */
-const AGREED_ENV = new Set(["BERTD_HEALTH_PORT", "BERTD_API_KEYS_FILE", "BERTD_AUTH", "BERTD_STORE", "BERTD_TLS_CERT", "BERTD_TLS_KEY", "BERTD_TLS_CLIENT_CA"]);
-const KNOWN_ENV = new Set([...Object.values(OPTIONS).map((o) => o.env), ...AGREED_ENV]);
+const KNOWN_ENV = new Set(Object.values(OPTIONS).map((o) => o.env));
 /** Secrets the user creates (README "Deploy"); every other reference must resolve inside the render. */
 const USER_SECRETS = new Set(["bertd-api-keys", "bertd-postgres", "bertd-tls"]);
 

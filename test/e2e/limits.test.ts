@@ -1,0 +1,144 @@
+import { create } from "@bufbuild/protobuf";
+import { type ServiceError, status } from "@grpc/grpc-js";
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { once } from "node:events";
+import type { ServiceClient } from "../../src/client/grpc-client.js";
+import { AdaptRequestSchema, type AdaptResponse, type Heads } from "../../src/gen/bertd/v1/heads_pb.js";
+import { newApiKey } from "../../src/transport/auth/key-store.js";
+import { adapt, toyExamples } from "../helpers/adapt-client.js";
+import { type ServerProcess, startServer } from "../helpers/server-process.js";
+
+const HYPER = { replayPasses: 0, holdoutFraction: 0 };
+
+function rejects(promise: Promise<unknown>, code: status, details: RegExp): Promise<void> {
+  return assert.rejects(promise, (error: ServiceError) => {
+    assert.equal(error.code, code, `${status[error.code]}: ${error.details}`);
+    assert.match(error.details, details);
+    return true;
+  });
+}
+
+describe("request limits", () => {
+  const alice = newApiKey("alice", ["infer", "adapt", "admin"]);
+  const bob = newApiKey("bob", ["infer", "adapt", "admin"]);
+  let server: ServerProcess;
+
+  before(async () => {
+    server = await startServer([
+      "--auth", "api-key", "--api-keys", [alice.entry, bob.entry].map((e) => JSON.stringify(e)).join("\n"),
+      "--max-client-batch-size", "8", "--max-input-chars", "50", "--max-receive-message-bytes", "4096",
+      "--adapt-examples-per-second", "20", "--no-warmup",
+    ]);
+  });
+  after(() => server?.stop());
+
+  it("inputs per request: INVALID_ARGUMENT naming --max-client-batch-size, for Embed, Tokenize and Classify", async () => {
+    const encoder = server.encoder({ apiKey: alice.secret });
+    const nine = Array(9).fill("word");
+    await rejects(encoder.unary("embed")({ inputs: nine }), status.INVALID_ARGUMENT, /9 texts, over the limit of 8 \(--max-client-batch-size\)/);
+    await rejects(encoder.unary("tokenize")({ inputs: nine }), status.INVALID_ARGUMENT, /--max-client-batch-size/);
+    await rejects(encoder.unary("classify")({ head: "model", inputs: nine }), status.INVALID_ARGUMENT, /--max-client-batch-size/);
+    assert.equal((await encoder.unary("embed")({ inputs: nine.slice(1) })).embeddings.length, 8);
+  });
+
+  it("characters per input: INVALID_ARGUMENT naming the input and --max-input-chars; an Adapt example over it is rejected", async () => {
+    const encoder = server.encoder({ apiKey: alice.secret });
+    await rejects(encoder.unary("embed")({ inputs: ["ok", "x".repeat(51)] }), status.INVALID_ARGUMENT, /inputs\[1\] has 51 characters, over the limit of 50 \(--max-input-chars\)/);
+    await rejects(encoder.unary("tokenize")({ inputs: ["x".repeat(51)] }), status.INVALID_ARGUMENT, /--max-input-chars/);
+    assert.equal((await encoder.unary("embed")({ inputs: ["x".repeat(50)] })).embeddings.length, 1);
+    const result = await adapt(server.heads({ apiKey: bob.secret }), { head: "chars", labels: ["sport", "food"], hyperparameters: HYPER }, [
+      ...toyExamples(4),
+      { id: "long", text: "goal ".repeat(11), labels: ["sport"] },
+    ]);
+    const last = result.progress.at(-1)!;
+    assert.equal(last.accepted, 4n);
+    assert.deepEqual(last.rejections, [{ $typeName: "bertd.v1.Rejection", id: "long", reason: "example.text has 55 characters, over the limit of 50 (--max-input-chars)" }]);
+  });
+
+  it("message size: RESOURCE_EXHAUSTED over --max-receive-message-bytes, and the server keeps serving", async () => {
+    const encoder = server.encoder({ apiKey: alice.secret });
+    await rejects(encoder.unary("embed")({ inputs: ["x".repeat(5000)] }), status.RESOURCE_EXHAUSTED, /larger than max/);
+    assert.equal((await encoder.unary("embed")({ inputs: ["fine"] })).embeddings.length, 1);
+  });
+
+  it("Adapt examples per second per key: the excess is rejected with a reason and not logged; other keys keep their budget", async () => {
+    const examples = toyExamples(100, ["sport", "food"], "burst");
+    const first = await adapt(server.heads({ apiKey: alice.secret }), { head: "rate-a", labels: ["sport", "food"], progressEvery: 1000, hyperparameters: HYPER }, examples);
+    const last = first.progress.at(-1)!;
+    const accepted = Number(last.accepted);
+    // A bucket of one second's worth (20) plus what refills while the stream is read.
+    assert.ok(accepted >= 20 && accepted <= 80, `accepted ${accepted} of a burst of 100 at 20/s`);
+    assert.equal(Number(last.rejected), 100 - accepted);
+    assert.equal(Number(last.durableExamples), accepted, "rate-limited examples must not be logged");
+    assert.match(last.rejections[0].reason, /rate limited: API key "alice" may send 20 Adapt examples per second \(--adapt-examples-per-second\); not logged, send it again later/);
+
+    // Bob's budget is his own.
+    const other = await adapt(server.heads({ apiKey: bob.secret }), { head: "rate-b", labels: ["sport", "food"], hyperparameters: HYPER }, toyExamples(15, ["sport", "food"], "bob"));
+    assert.equal(other.progress.at(-1)!.accepted, 15n);
+
+    // Alice's bucket refills: the rejected examples go through when sent again, at the rate.
+    const rejectedIds = new Set(last.rejections.map((r) => r.id));
+    const again = examples.filter((e) => rejectedIds.has(e.id)).slice(0, 15);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const retry = await adapt(server.heads({ apiKey: alice.secret }), { head: "rate-a", labels: ["sport", "food"], hyperparameters: HYPER }, again);
+    assert.equal(retry.progress.at(-1)!.accepted, 15n);
+    assert.equal(retry.progress.at(-1)!.duplicate, 0n);
+  });
+});
+
+/** An Adapt stream left open after its first progress message (progress_every 1). */
+async function openStream(heads: ServiceClient<typeof Heads>, head: string) {
+  const call = heads.stream("adapt");
+  const responses: AdaptResponse[] = [];
+  const ended = new Promise<void>((resolve, reject) => {
+    call.on("data", (r: AdaptResponse) => responses.push(r));
+    call.on("error", reject);
+    call.on("end", resolve);
+  });
+  ended.catch(() => {});
+  call.write(create(AdaptRequestSchema, { request: { case: "config", value: { head, labels: ["sport", "food"], progressEvery: 1, hyperparameters: HYPER } } }));
+  call.write(create(AdaptRequestSchema, { request: { case: "example", value: toyExamples(1, ["sport"], head)[0] } }));
+  while (responses.length === 0) await once(call, "data");
+  return { call, ended };
+}
+
+describe("adaptation limits", () => {
+  let server: ServerProcess;
+
+  before(async () => {
+    server = await startServer(["--max-labels-per-head", "3", "--max-heads", "2", "--max-adapt-streams", "2", "--no-warmup"]);
+  });
+  after(() => server?.stop());
+
+  it("labels per head: too many in config is INVALID_ARGUMENT; a new label beyond the limit is rejected", async () => {
+    await rejects(adapt(server.heads(), { head: "wide", labels: ["a", "b", "c", "d"] }, []), status.INVALID_ARGUMENT, /config\.labels has 4 labels, over the limit of 3 per head \(--max-labels-per-head\)/);
+    const steps = ["sport", "food", "music", "sport", "news", "food"].map((label, i) => ({ id: `g${i}`, text: `text about ${label} ${i}`, labels: [label] }));
+    const result = await adapt(server.heads(), { head: "grow", labels: ["sport"], allowNewLabels: true, hyperparameters: HYPER }, steps);
+    const last = result.progress.at(-1)!;
+    assert.equal(last.accepted, 5n);
+    assert.deepEqual(
+      last.rejections.map((r) => [r.id, r.reason]),
+      [["g4", 'label "news" would give the head more than 3 labels (--max-labels-per-head)']],
+    );
+    const head = await server.heads().unary("getHead")({ head: "grow" });
+    assert.deepEqual([...head.head!.labels].sort(), ["food", "music", "sport"]);
+  });
+
+  it("concurrent Adapt streams and heads in total: RESOURCE_EXHAUSTED naming the option, until one ends or a head is deleted", async () => {
+    const heads = server.heads();
+    const one = await openStream(heads, "grow");
+    const two = await openStream(heads, "second");
+    await rejects(adapt(heads, { head: "third", labels: ["sport", "food"] }, toyExamples(2)), status.RESOURCE_EXHAUSTED, /2 Adapt streams are open.*\(--max-adapt-streams\)/);
+    one.call.end();
+    await one.ended;
+    // "grow" and "second" exist: a third head is over --max-heads 2; existing heads still adapt.
+    await rejects(adapt(heads, { head: "third", labels: ["sport", "food"] }, toyExamples(2)), status.RESOURCE_EXHAUSTED, /the store holds 2 heads.*\(--max-heads 2\)/);
+    two.call.end();
+    await two.ended;
+    await adapt(heads, { head: "grow", labels: ["sport"], allowNewLabels: true, hyperparameters: HYPER }, toyExamples(3, ["sport"], "more"));
+    await heads.unary("deleteHead")({ head: "second" });
+    const third = await adapt(heads, { head: "third", labels: ["sport", "food"], hyperparameters: HYPER }, toyExamples(4));
+    assert.equal(third.committed.length, 1);
+  });
+});

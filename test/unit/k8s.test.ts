@@ -19,7 +19,7 @@ const KUBECTL = process.env.KUBECTL ?? "kubectl";
 const OVERLAYS = readdirSync(`${ROOT}k8s/overlays`);
 
 /** Options of other branches that the manifests already use (security: health port, keys, TLS; postgres: store). */
-const KNOWN_ENV = new Set(Object.values(OPTIONS).map((o) => o.env));
+const KNOWN_ENV = new Set<string>(Object.values(OPTIONS).map((o) => o.env));
 /** Secrets the user creates (README "Deploy"); every other reference must resolve inside the render. */
 const USER_SECRETS = new Set(["bertd-api-keys", "bertd-postgres", "bertd-tls"]);
 

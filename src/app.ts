@@ -8,7 +8,7 @@ import { SqliteHeadStore } from "./store/sqlite-store.js";
 import { poolingOfStoredConfig } from "./transport/adapt-config.js";
 import { classifyHandler } from "./transport/classify-handler.js";
 import { headsService } from "./transport/heads-service.js";
-import { readModelDirectory } from "./core/model-directory.js";
+import { type Precision, readModelDirectory } from "./core/model-directory.js";
 import { PoolingMode, type PoolingName } from "./core/pooling.js";
 import { createLogger } from "./telemetry/logger.js";
 import { Metrics } from "./telemetry/metrics.js";
@@ -29,7 +29,8 @@ export interface App {
 /** Start-up: config → logger → server (NOT_SERVING) → model and workers → warm-up → SERVING. */
 export async function startBertd(config: Config): Promise<App> {
   const log = createLogger(config.logLevel, config.logPretty);
-  const model = readModelDirectory(resolveModelDir(config.modelDir));
+  const device = parseDevice(config.device);
+  const model = readModelDirectory(resolveModelDir(config.modelDir), config.precision as Precision, device.kind === "cuda");
   let encoder: Encoder | undefined;
   let adapt: AdaptDeps | undefined;
   const store = new SqliteHeadStore(config.dataDir);
@@ -55,7 +56,7 @@ export async function startBertd(config: Config): Promise<App> {
   try {
     encoder = await Encoder.open({
       model,
-      device: parseDevice(config.device),
+      device,
       workers: config.workers,
       intraOpThreads: threadsPerWorker(config),
       spinning: config.intraOpSpinning,
@@ -85,7 +86,7 @@ export async function startBertd(config: Config): Promise<App> {
   server.setServing(true);
   const { info } = encoder;
   log.info(
-    { port, metricsPort: metricsServer.port, model: info.id, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
+    { port, metricsPort: metricsServer.port, model: info.id, modelFile: model.modelPath, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
     "serving",
   );
 

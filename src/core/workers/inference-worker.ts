@@ -1,5 +1,5 @@
 import { parentPort, workerData } from "node:worker_threads";
-import { openSession, ort } from "../../backends/onnx-session.js";
+import { asFloat32, openSession, ort } from "../../backends/onnx-session.js";
 import { LOGITS, poolBatch } from "../pooling.js";
 import type { BatchJob, FromWorker, WorkerInit } from "./protocol.js";
 
@@ -11,7 +11,7 @@ function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 }
 
 try {
-  const { session, provider } = await openSession(init);
+  const { session, provider, fallbackReason } = await openSession(init);
   const hiddenSize = hiddenSizeOf(session);
   const hasTokenTypes = session.inputNames.includes("token_type_ids");
   const hasPooler = session.outputNames.includes("pooler_output");
@@ -51,11 +51,11 @@ try {
     const wantsLogits = hasLogits && job.modes.includes(LOGITS);
     const outputs = await session.run(feeds, wantsLogits ? [...fetches, "logits"] : fetches);
     const inferred = performance.now();
-    const hidden = outputs.last_hidden_state.data as Float32Array;
-    const pooler = hasPooler ? (outputs.pooler_output.data as Float32Array) : undefined;
+    const hidden = asFloat32(outputs.last_hidden_state);
+    const pooler = hasPooler ? asFloat32(outputs.pooler_output) : undefined;
     const pooled = new Float32Array(rows * hiddenSize);
     poolBatch(hidden, pooler, job.lengths, job.modes, sequence, hiddenSize, pooled);
-    const logits = wantsLogits ? (outputs.logits.data as Float32Array).slice() : undefined;
+    const logits = wantsLogits ? asFloat32(outputs.logits).slice() : undefined;
     for (const tensor of Object.values(outputs)) tensor.dispose();
     const transfer = logits ? [pooled.buffer, logits.buffer] : [pooled.buffer];
     post(
@@ -64,7 +64,7 @@ try {
     );
   }
 
-  post({ type: "ready", provider, inputNames: session.inputNames, outputNames: session.outputNames, hiddenSize });
+  post({ type: "ready", provider, fallbackReason, inputNames: session.inputNames, outputNames: session.outputNames, hiddenSize });
 } catch (error) {
   post({ type: "failed", message: (error as Error).message });
 }

@@ -62,10 +62,15 @@ SOURCES: tuple[Source, ...] = (
     Source("maint-guide", "html", ("usr/share/doc/maint-guide/html/*.en.html",), "Debian New Maintainers' Guide"),
     Source("debian-faq", "html", ("usr/share/doc/debian/FAQ/*.html",), "Debian FAQ"),
     Source("debian-history", "html", ("usr/share/doc/debian-history/docs/*.en.html",), "A Brief History of Debian"),
-    Source("sqlite3-doc", "html", ("usr/share/doc/sqlite3-doc/**/*.html",), "SQLite documentation"),
+    Source("sqlite3-doc", "html", ("usr/share/doc/sqlite3/**/*.html",), "SQLite documentation"),
     Source("octave-doc", "html", ("usr/share/doc/octave/octave.html/*.html",), "GNU Octave manual"),
     Source("sphinx-doc", "html", ("usr/share/doc/sphinx-doc/html/**/*.html",), "Sphinx documentation"),
-    Source("vim-doc", "html", ("usr/share/doc/vim/html/*.html",), "Vim help"),
+    Source("gnucash-docs", "html", ("usr/share/doc/gnucash-docs/C/**/*.html", "usr/share/help/C/gnucash-*/**/*.html", "usr/share/help/C/gnucash-*/**/*.xml"), "GnuCash guide and help (English)"),
+    Source(
+        "rust-doc", "html",
+        tuple(f"usr/share/doc/rust-doc/html/{book}/**/*.html" for book in ("book", "reference", "nomicon", "rust-by-example", "cargo", "rustc", "edition-guide", "embedded-book", "rustdoc", "style-guide")),
+        "The Rust books (the book, reference, Rust by Example, Cargo, rustc)",
+    ),
     # Man pages (English sections only).
     Source("manpages", "man", ("usr/share/man/man*/*.gz",), "Linux man-pages: files, conventions"),
     Source("manpages-dev", "man", ("usr/share/man/man*/*.gz",), "Linux man-pages: system calls, library"),
@@ -327,14 +332,30 @@ class PackageResult:
     errors: list[str] = field(default_factory=list)
 
 
+def copyright_of(root: Path, package: str, debs: Path) -> str:
+    """The package's copyright file; when its doc directory links to another package's, that one's."""
+    found = sorted(root.glob("usr/share/doc/*/copyright"))
+    if found:
+        return found[0].read_text("utf-8", "replace")
+    doc = root / "usr/share/doc" / package
+    if doc.is_symlink():
+        target = os.readlink(doc).rstrip("/").split("/")[-1]
+        deb = fetch(target, debs)
+        with tempfile.TemporaryDirectory() as tmp:
+            run(["dpkg-deb", "-x", str(deb), tmp])
+            path = Path(tmp) / "usr/share/doc" / target / "copyright"
+            if path.exists():
+                return f"(from {target}, which {package}'s doc directory links to)\n" + path.read_text("utf-8", "replace")
+    return ""
+
+
 def build_package(source: Source, debs: Path, text_dir: Path, dedup: Deduplicator, budget: int) -> PackageResult:
     deb = fetch(source.package, debs)
     version = run(["dpkg-deb", "-f", str(deb), "Version"]).strip()
     with tempfile.TemporaryDirectory(prefix=f"corpus-{source.package}-") as tmp:
         root = Path(tmp)
         run(["dpkg-deb", "-x", str(deb), str(root)])
-        copyright_path = next(iter(sorted(root.glob("usr/share/doc/*/copyright"))), None)
-        copyright_text = copyright_path.read_text("utf-8", "replace") if copyright_path else ""
+        copyright_text = copyright_of(root, source.package, debs)
         if not copyright_text:
             raise RuntimeError(f"{source.package} has no copyright file: not used (its licence must be recorded)")
         result = PackageResult(

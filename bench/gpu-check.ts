@@ -175,7 +175,10 @@ async function main(): Promise<void> {
   };
   const feeds = (batch: number, sequence: number): Record<string, ort.Tensor> => {
     const ids = new BigInt64Array(batch * sequence).fill(1996n); // "the"
-    for (let b = 0; b < batch; b++) (ids[b * sequence] = 101n), (ids[b * sequence + sequence - 1] = 102n);
+    for (let b = 0; b < batch; b++) {
+      ids[b * sequence] = 101n;
+      ids[b * sequence + sequence - 1] = 102n;
+    }
     const shape = [batch, sequence];
     return {
       input_ids: new ort.Tensor("int64", ids, shape),

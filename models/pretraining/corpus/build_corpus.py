@@ -390,6 +390,26 @@ def build_package(source: Source, debs: Path, text_dir: Path, dedup: Deduplicato
     return result
 
 
+def card_table(manifest: dict) -> str:
+    """The data sources as a Markdown table for the model card."""
+    lines = [
+        f"Debian {manifest['debian_release']}, at most {manifest['max_mb_per_package']:g} MB a package; "
+        f"{manifest['total_bytes'] / 1e6:.1f} MB of text in {manifest['total_paragraphs']:,} paragraphs after cleaning, "
+        f"{manifest['duplicates_dropped']:,} duplicate paragraphs dropped.",
+        "",
+        "| package | version | content | licence (copyright file) | MB | paragraphs |",
+        "| --- | --- | --- | --- | ---: | ---: |",
+    ]
+    for r in manifest["packages"]:
+        if "skipped" in r:
+            lines.append(f"| {r['package']} | | skipped: {r['skipped'][:80]} | | 0 | 0 |")
+            continue
+        licence = r["licence"].replace("|", "/")
+        licence = licence if len(licence) <= 90 else licence[:87] + "…"
+        lines.append(f"| {r['package']} | {r['version']} | {r['description']} | {licence} | {r['bytes'] / 1e6:.1f} | {r['paragraphs']:,} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     here = Path(__file__).resolve().parent
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -397,7 +417,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--packages", default="", help="comma-separated subset of the sources (default all)")
     parser.add_argument("--max-mb", type=float, default=80.0, help="most MB of text taken from one package (default 80)")
     parser.add_argument("--list", action="store_true", help="print the sources and exit")
+    parser.add_argument("--card", action="store_true", help="print OUT/manifest.json as the model card's data table and exit")
     args = parser.parse_args(argv)
+    if args.card:
+        print(card_table(json.loads((Path(args.out) / "manifest.json").read_text())))
+        return 0
     if args.list:
         for s in SOURCES:
             print(f"{s.package:24} {s.kind:8} {s.note}")

@@ -52,6 +52,9 @@ export async function startBertd(config: Config): Promise<App> {
   const metricsServer = await metrics.listen(config.host, config.metricsPort);
   log.info({ port, host: config.host }, "listening; loading the model");
 
+  if (device.kind === "cuda" && config.workers > 1) {
+    log.warn({ workers: config.workers }, "--workers > 1 on one GPU: every worker holds its own session and copy of the weights on the card; one per GPU is the default");
+  }
   const started = performance.now();
   try {
     encoder = await Encoder.open({

@@ -7,7 +7,8 @@ if [ "${1:-}" = "--join" ]; then
   mkdir -p "$3"; from=$(cd "$2" && pwd); to=$(cd "$3" && pwd)
   (cd "$from" && find . -type f ! -name '*.part-*' ! -name SHA256SUMS) | while read -r f; do mkdir -p "$to/$(dirname "$f")"; cp "$from/$f" "$to/$f"; done
   (cd "$from" && find . -name '*.part-aa') | while read -r f; do cat "$from/${f%.part-aa}".part-* > "$to/${f%.part-aa}"; done
-  (cd "$to" && sha256sum -c --quiet "$from/SHA256SUMS") && echo "collect.sh: $to matches SHA256SUMS"
+  (cd "$to" && sha256sum -c --quiet "$from/SHA256SUMS")
+  echo "collect.sh: $to matches SHA256SUMS"
   exit 0
 fi
 src=$1; dest=$2; mkdir -p "$dest"

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -30,6 +30,22 @@ describe("pretraining scripts", () => {
     const { stdout } = await run("python3", [join(PRETRAINING, "corpus", "build_corpus.py"), "--list"]);
     assert.match(stdout, /^dict-gcide\s+dict/m);
     await assert.rejects(run("python3", [join(PRETRAINING, "corpus", "build_corpus.py"), "--packages", "no-such-package", "--out", await mkdtemp(join(tmpdir(), "corpus-"))]), (e: { code: number; stderr: string }) => e.code === 2 && /unknown package\(s\) no-such-package/.test(e.stderr));
+  });
+
+  it("collect.sh cuts large files for the transfer back and --join restores them, checked by sha256", async () => {
+    const root = await mkdtemp(join(tmpdir(), "bertd-collect-"));
+    const big = Buffer.alloc(17 * 2 ** 20);
+    for (let i = 0; i < big.length; i += 4096) big[i] = i % 251;
+    await mkdir(join(root, "src", "1_Pooling"), { recursive: true });
+    await writeFile(join(root, "src", "model.onnx"), big);
+    await writeFile(join(root, "src", "1_Pooling", "config.json"), "{}\n");
+    const script = join(ROOT, "scripts", "gpu", "collect.sh");
+    await run("bash", [script, join(root, "src"), join(root, "out")]);
+    assert.deepEqual((await readdir(join(root, "out"))).sort(), ["1_Pooling", "SHA256SUMS", "model.onnx.part-aa", "model.onnx.part-ab"]);
+    await run("bash", [script, "--join", join(root, "out"), join(root, "back")]);
+    assert.ok(big.equals(await readFile(join(root, "back", "model.onnx"))));
+    await writeFile(join(root, "out", "model.onnx.part-ab"), "damaged");
+    await assert.rejects(run("bash", [script, "--join", join(root, "out"), join(root, "back2")]));
   });
 
   it("check-export.ts passes a faithful export and fails a wrong reference", async () => {

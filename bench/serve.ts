@@ -229,5 +229,8 @@ Server p50 at concurrency 1 minus direct ONNX Runtime p50: ${f(s1.p50 - d1.p50, 
 | after the burst, p50 / p99 (ms) | ${f(r.p50, 2)} / ${f(r.p99, 2)} |
 | server RSS before / after the burst (MiB) | ${f(rssBefore, 0)} / ${f(rssAfter, 0)} |
 `;
-writeFileSync(args.out, report);
+// gpu:check appends its sections to the same file: keep them.
+const previous = existsSync(args.out) ? readFileSync(args.out, "utf8") : "";
+const gpuAt = previous.indexOf("\n## GPU check");
+writeFileSync(args.out, gpuAt === -1 ? report : `${report}${previous.slice(gpuAt)}`);
 console.log(report);

@@ -13,7 +13,7 @@ import { poolingOfStoredConfig } from "./transport/adapt-config.js";
 import { classifyHandler } from "./transport/classify-handler.js";
 import { tagHandler } from "./transport/tag-handler.js";
 import { headsService } from "./transport/heads-service.js";
-import { readModelDirectory } from "./core/model-directory.js";
+import { type Precision, readModelDirectory } from "./core/model-directory.js";
 import { PoolingMode, type PoolingName } from "./core/pooling.js";
 import { createLogger } from "./telemetry/logger.js";
 import { Metrics } from "./telemetry/metrics.js";
@@ -41,7 +41,8 @@ export async function startBertd(config: Config): Promise<App> {
   const log = createLogger(config.logLevel, config.logPretty);
   const credentials = serverCredentials(config);
   const auth = openAuth(config, log);
-  const model = readModelDirectory(resolveModelDir(config.modelDir));
+  const device = parseDevice(config.device);
+  const model = readModelDirectory(resolveModelDir(config.modelDir), config.precision as Precision, device.kind === "cuda");
   let encoder: Encoder | undefined;
   let adapt: AdaptDeps | undefined;
   const faults = testFaults();
@@ -89,11 +90,14 @@ export async function startBertd(config: Config): Promise<App> {
   const metricsServer = await metrics.listen(config.host, config.metricsPort);
   log.info({ port, host: config.host, tls: config.tlsClientCa ? "mutual" : config.tlsCert ? "server" : "off", auth: config.auth, healthPort }, "listening; loading the model");
 
+  if (device.kind === "cuda" && config.workers > 1) {
+    log.warn({ workers: config.workers }, "--workers > 1 on one GPU: every worker holds its own session and copy of the weights on the card; one per GPU is the default");
+  }
   const started = performance.now();
   try {
     encoder = await Encoder.open({
       model,
-      device: parseDevice(config.device),
+      device,
       workers: config.workers,
       intraOpThreads: threadsPerWorker(config),
       spinning: config.intraOpSpinning,
@@ -126,7 +130,7 @@ export async function startBertd(config: Config): Promise<App> {
   server.setServing(true);
   const { info } = encoder;
   log.info(
-    { port, metricsPort: metricsServer.port, healthPort, model: info.id, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
+    { port, metricsPort: metricsServer.port, healthPort, model: info.id, modelFile: model.modelPath, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
     "serving",
   );
 

@@ -12,6 +12,8 @@ interface OptionSpec {
   readonly help: string;
   readonly choices?: readonly string[];
   readonly min?: number;
+  /** The default when --device is cuda[:N] (GPUs want larger batches); an explicit value still wins. */
+  readonly cudaDefault?: string;
 }
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -31,7 +33,8 @@ export const OPTIONS = {
   tlsClientCa: { flag: "tls-client-ca", env: "BERTD_TLS_CLIENT_CA", kind: "string", default: "", help: "PEM CA bundle: require client certificates signed by it (mutual TLS; needs --tls-cert)" },
   metricsMaxHeads: { flag: "metrics-max-heads", env: "BERTD_METRICS_MAX_HEADS", kind: "int", default: "100", help: "Heads named in metric labels; further heads are counted as \"_other\"", min: 0 },
   device: { flag: "device", env: "BERTD_DEVICE", kind: "string", default: "cpu", help: "Execution provider: cpu, cuda, cuda:N, or auto (CUDA when available, else CPU)" },
-  workers: { flag: "workers", env: "BERTD_WORKERS", kind: "int", default: "1", help: "Inference worker threads, each with its own ONNX Runtime session", min: 1 },
+  precision: { flag: "precision", env: "BERTD_PRECISION", kind: "string", default: "auto", help: "Which weights to load: fp32 (model.onnx), fp16 (model_fp16.onnx) or auto (model_fp16.onnx on CUDA when the directory has one, else model.onnx)", choices: ["auto", "fp32", "fp16"] },
+  workers: { flag: "workers", env: "BERTD_WORKERS", kind: "int", default: "1", help: "Inference worker threads, each with its own ONNX Runtime session (on CUDA keep one per GPU)", min: 1 },
   intraOpThreads: { flag: "intra-op-threads", env: "BERTD_INTRA_OP_THREADS", kind: "int", default: "0", help: "ONNX Runtime intra-op threads per worker (0 = cores / workers)", min: 0 },
   intraOpSpinning: { flag: "intra-op-spinning", env: "BERTD_INTRA_OP_SPINNING", kind: "bool", default: "false", help: "Let idle ONNX Runtime threads spin-wait (faster alone; on a busy CPU they steal time from gRPC and tokenization)" },
   pooling: { flag: "pooling", env: "BERTD_POOLING", kind: "string", default: "", help: "Default pooling when a request leaves it unset: cls, mean, max or pooler (empty = the model's sentence-transformers config, else mean)", choices: ["", "cls", "mean", "max", "pooler"] },
@@ -40,11 +43,11 @@ export const OPTIONS = {
   maxClientBatchSize: { flag: "max-client-batch-size", env: "BERTD_MAX_CLIENT_BATCH_SIZE", kind: "int", default: "256", help: "Most inputs in one request", min: 1 },
   maxInputChars: { flag: "max-input-chars", env: "BERTD_MAX_INPUT_CHARS", kind: "int", default: "100000", help: "Most characters in one input", min: 1 },
   maxReceiveMessageBytes: { flag: "max-receive-message-bytes", env: "BERTD_MAX_RECEIVE_MESSAGE_BYTES", kind: "int", default: "8388608", help: "Largest request message accepted (larger: RESOURCE_EXHAUSTED)", min: 1024 },
-  maxBatchTokens: { flag: "max-batch-tokens", env: "BERTD_MAX_BATCH_TOKENS", kind: "int", default: "8192", help: "Padded tokens (batch size × longest input) per inference batch", min: 1 },
-  maxBatchSize: { flag: "max-batch-size", env: "BERTD_MAX_BATCH_SIZE", kind: "int", default: "128", help: "Inputs per inference batch", min: 1 },
+  maxBatchTokens: { flag: "max-batch-tokens", env: "BERTD_MAX_BATCH_TOKENS", kind: "int", default: "8192", help: "Padded tokens (batch size × longest input) per inference batch", min: 1, cudaDefault: "32768" },
+  maxBatchSize: { flag: "max-batch-size", env: "BERTD_MAX_BATCH_SIZE", kind: "int", default: "128", help: "Inputs per inference batch", min: 1, cudaDefault: "256" },
   maxBatchDelayMs: { flag: "max-batch-delay-ms", env: "BERTD_MAX_BATCH_DELAY_MS", kind: "number", default: "4", help: "Under load, how long an idle worker may wait for clients whose answers just went out to send again, so batches stay large (a lone request never waits)", min: 0 },
   maxPaddingRatio: { flag: "max-padding-ratio", env: "BERTD_MAX_PADDING_RATIO", kind: "number", default: "1.2", help: "A batch of more than 8 inputs stops growing when its padded tokens would exceed this many times its real tokens; the rest forms the next batch", min: 1 },
-  maxQueueTokens: { flag: "max-queue-tokens", env: "BERTD_MAX_QUEUE_TOKENS", kind: "int", default: "262144", help: "Tokens waiting for inference before new calls get RESOURCE_EXHAUSTED", min: 1 },
+  maxQueueTokens: { flag: "max-queue-tokens", env: "BERTD_MAX_QUEUE_TOKENS", kind: "int", default: "262144", help: "Tokens waiting for inference before new calls get RESOURCE_EXHAUSTED", min: 1, cudaDefault: "1048576" },
   maxQueueRequests: { flag: "max-queue-requests", env: "BERTD_MAX_QUEUE_REQUESTS", kind: "int", default: "2048", help: "Requests waiting for inference before new calls get RESOURCE_EXHAUSTED", min: 1 },
   maxConnectionAgeMs: { flag: "max-connection-age-ms", env: "BERTD_MAX_CONNECTION_AGE_MS", kind: "int", default: "0", help: "Send GOAWAY to a client connection after this long (±10% jitter) so clients reconnect and load spreads over new replicas (0 = never)", min: 0 },
   maxConnectionAgeGraceMs: { flag: "max-connection-age-grace-ms", env: "BERTD_MAX_CONNECTION_AGE_GRACE_MS", kind: "int", default: "0", help: "After that GOAWAY, how long calls still open on the old connection may run before it is closed (0 = until they finish)", min: 0 },
@@ -99,9 +102,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (value === undefined) throw new ConfigError(`--${name} needs a value`);
     raw.set(key, value);
   }
+  const onCuda = parseDevice(raw.get("device") ?? OPTIONS.device.default).kind === "cuda";
   const config: Record<string, string | number | boolean> = {};
   for (const key of Object.keys(OPTIONS) as OptionKey[]) {
-    config[key] = parseValue(OPTIONS[key], raw.get(key) ?? OPTIONS[key].default);
+    const spec: OptionSpec = OPTIONS[key];
+    config[key] = parseValue(spec, raw.get(key) ?? (onCuda && spec.cudaDefault !== undefined ? spec.cudaDefault : spec.default));
   }
   const parsed = config as Config;
   parseDevice(parsed.device);
@@ -162,7 +167,8 @@ export function threadsPerWorker(config: Config): number {
 export function helpText(): string {
   const lines = ["Usage: bertd serve [options]   (npm start -- [options])", "", "Options (flag, environment variable, default):"];
   for (const spec of Object.values(OPTIONS) as OptionSpec[]) {
-    lines.push(`  --${spec.flag.padEnd(28)} ${spec.env.padEnd(34)} [${spec.default}]`, `      ${spec.help}`);
+    const cuda = spec.cudaDefault === undefined ? "" : `, cuda: ${spec.cudaDefault}`;
+    lines.push(`  --${spec.flag.padEnd(28)} ${spec.env.padEnd(34)} [${spec.default}${cuda}]`, `      ${spec.help}`);
   }
   return lines.join("\n");
 }
@@ -171,7 +177,8 @@ export function helpText(): string {
 export function markdownOptionTable(): string {
   const rows = ["| flag | environment | default | meaning |", "| --- | --- | --- | --- |"];
   for (const spec of Object.values(OPTIONS) as OptionSpec[]) {
-    rows.push(`| \`--${spec.flag}\` | \`${spec.env}\` | \`${spec.default}\` | ${spec.help} |`);
+    const cuda = spec.cudaDefault === undefined ? "" : ` (cuda: \`${spec.cudaDefault}\`)`;
+    rows.push(`| \`--${spec.flag}\` | \`${spec.env}\` | \`${spec.default}\`${cuda} | ${spec.help} |`);
   }
   return rows.join("\n");
 }

@@ -24,12 +24,20 @@ const USAGE = `usage: generate.ts [options]
   --classifier L1,L2,...  add a logits output [batch, labels] over the pooled output
   --multilabel            with --classifier: problem_type multi_label_classification
   --hidden-states         also output each layer but the last as hidden_states.N
+  --precision P           fp32 (model.onnx, default), fp16 (model_fp16.onnx: float16 weights and
+                          compute, float32 outputs, for GPUs) or both
   --quiet                 print nothing on success`;
 
 function integer(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw new Error(`--${flag} wants a non-negative integer, got "${value}"`);
   return Number(value);
+}
+
+function precisionOf(value: string | undefined): "fp32" | "fp16" | "both" {
+  if (value === undefined) return "fp32";
+  if (value === "fp32" || value === "fp16" || value === "both") return value;
+  throw new Error(`--precision must be fp32, fp16 or both, got "${value}"`);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -56,6 +64,7 @@ async function main(argv: string[]): Promise<void> {
       multilabel: { type: "boolean" },
       "hidden-states": { type: "boolean" },
       quiet: { type: "boolean" },
+      precision: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -84,6 +93,7 @@ async function main(argv: string[]): Promise<void> {
     labels: values.classifier?.split(",").map((label) => label.trim()),
     multilabel: values.multilabel ?? false,
     hiddenStates: values["hidden-states"] ?? false,
+    precision: precisionOf(values.precision),
   };
   if (options.labels?.some((label) => label === "")) throw new Error(`--classifier has an empty label: "${values.classifier}"`);
   if (options.multilabel && options.labels === undefined) throw new Error("--multilabel needs --classifier");

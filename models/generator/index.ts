@@ -12,6 +12,7 @@ import {
   validateGraphOptions,
   type BertGraphOptions,
 } from "./bert-graph.js";
+import { convertToFloat16 } from "./float16.js";
 import { encodeModel } from "./onnx-builder.js";
 
 export { GENERATOR_VERSION, buildBertGraph, parameterCount, type BertGraphOptions } from "./bert-graph.js";
@@ -47,6 +48,8 @@ export interface GenerateOptions {
   readonly multilabel?: boolean;
   /** Default false: also output every layer but the last as `hidden_states.N`. */
   readonly hiddenStates?: boolean;
+  /** fp32 writes model.onnx (default), fp16 model_fp16.onnx (float16 weights, float32 outputs), both writes both. */
+  readonly precision?: "fp32" | "fp16" | "both";
 }
 
 /** Shapes of the models bertd is tried and benchmarked with. */
@@ -64,7 +67,7 @@ export const DEFAULT_SEED = 42;
 export interface GeneratedModel {
   readonly modelPath: string;
   readonly configPath: string;
-  /** Size of model.onnx in bytes. */
+  /** Size of modelPath in bytes (model.onnx unless only fp16 was asked for). */
   readonly modelBytes: number;
   readonly parameters: number;
   readonly config: BertConfigJson;
@@ -152,9 +155,22 @@ export async function generateBertModel(options: GenerateOptions): Promise<Gener
   const outDir = resolve(options.outDir);
   await mkdir(outDir, { recursive: true });
 
-  const { chunks, byteLength } = encodeModel(buildBertGraph(graphOptions));
-  const modelPath = join(outDir, "model.onnx");
-  await writeAtomically(modelPath, chunks);
+  const graph = buildBertGraph(graphOptions);
+  const precision = options.precision ?? "fp32";
+  let modelPath = "";
+  let modelBytes = 0;
+  if (precision !== "fp32") {
+    const { chunks, byteLength } = encodeModel(convertToFloat16(graph));
+    modelPath = join(outDir, "model_fp16.onnx");
+    modelBytes = byteLength;
+    await writeAtomically(modelPath, chunks);
+  }
+  if (precision !== "fp16") {
+    const { chunks, byteLength } = encodeModel(graph);
+    modelPath = join(outDir, "model.onnx");
+    modelBytes = byteLength;
+    await writeAtomically(modelPath, chunks);
+  }
 
   const config = bertConfig(graphOptions, options.multilabel ?? false);
   const configPath = join(outDir, "config.json");
@@ -166,7 +182,7 @@ export async function generateBertModel(options: GenerateOptions): Promise<Gener
     // would carry that mode over and then fail to overwrite the copy next time.
     for (const file of VOCAB_FILES) await writeAtomically(join(outDir, file), [await readFile(join(vocabDir, file))]);
   }
-  return { modelPath, configPath, modelBytes: byteLength, parameters: parameterCount(graphOptions), config };
+  return { modelPath, configPath, modelBytes, parameters: parameterCount(graphOptions), config };
 }
 
 async function countVocab(path: string): Promise<number> {

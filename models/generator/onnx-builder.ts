@@ -6,14 +6,17 @@ import { endianness } from "node:os";
 import { ProtoMessage } from "./protobuf.js";
 
 /** TensorProto.DataType values used here. */
-export const DataType = { FLOAT: 1, INT32: 6, INT64: 7 } as const;
+export const DataType = { FLOAT: 1, INT32: 6, INT64: 7, FLOAT16: 10 } as const;
 export type DataType = (typeof DataType)[keyof typeof DataType];
 
 export interface OnnxTensor {
   readonly name: string;
   readonly dims: readonly number[];
-  readonly data: Float32Array | BigInt64Array;
+  /** A Uint16Array holds float16 bit patterns. */
+  readonly data: TensorData;
 }
+
+export type TensorData = Float32Array | BigInt64Array | Uint16Array;
 
 export type OnnxAttribute =
   | { readonly kind: "float"; readonly value: number }
@@ -57,7 +60,8 @@ export const floatAttr = (value: number): OnnxAttribute => ({ kind: "float", val
 export const intAttr = (value: number): OnnxAttribute => ({ kind: "int", value });
 export const intsAttr = (value: readonly number[]): OnnxAttribute => ({ kind: "ints", value });
 
-export function dataTypeOf(data: Float32Array | BigInt64Array): DataType {
+export function dataTypeOf(data: TensorData): DataType {
+  if (data instanceof Uint16Array) return DataType.FLOAT16;
   return data instanceof Float32Array ? DataType.FLOAT : DataType.INT64;
 }
 
@@ -123,7 +127,7 @@ export class GraphBuilder {
 const littleEndianHost = endianness() === "LE";
 
 /** The tensor's values as little-endian bytes; a view of the array itself on little-endian hosts. */
-export function rawData(data: Float32Array | BigInt64Array): Uint8Array {
+export function rawData(data: TensorData): Uint8Array {
   const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (littleEndianHost) return view;
   const swapped = Uint8Array.from(view);

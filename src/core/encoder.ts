@@ -106,6 +106,7 @@ export class Encoder {
       hashModel(model),
     ]);
     const ready = pool.info;
+    if (ready.fallbackReason) options.log.warn({ reason: ready.fallbackReason }, "--device auto: CUDA is not available, running on the CPU");
     for (const name of ["input_ids", "attention_mask"]) {
       if (!ready.inputNames.includes(name)) {
         await pool.close();
@@ -243,13 +244,25 @@ export class Encoder {
   }
 
   /** Runs one batch per length bucket through every worker so the first real call is not slow. */
+  /**
+   * One batch per length bucket on every worker, so the first calls do not pay for kernel selection and
+   * memory arenas. On CUDA also a full batch per bucket (within the token budget): cuBLAS picks its
+   * algorithms per shape, and the arena grows to the largest batch once.
+   */
   async warmUp(): Promise<void> {
-    const buckets = [8, 32, 128, this.info.maxSequenceLength].filter((n, i, all) => n <= this.info.maxSequenceLength && all.indexOf(n) === i);
+    const max = this.info.maxSequenceLength;
+    const buckets = [8, 16, 32, 64, 128, 256, max].filter((n, i, all) => n <= max && all.indexOf(n) === i);
+    const onGpu = this.info.provider.startsWith("cuda");
+    const { maxBatchTokens, maxBatchSize } = this.options.limits;
     for (const length of buckets) {
       const sequence = new Int32Array(length).fill(this.tokenizer.unkId);
       sequence[0] = this.tokenizer.clsId;
       sequence[length - 1] = this.tokenizer.sepId;
-      await Promise.all(Array.from({ length: this.pool.size }, () => this.pooled([sequence], this.info.defaultPooling)));
+      const rows = onGpu ? [1, Math.max(1, Math.min(maxBatchSize, Math.floor(maxBatchTokens / length)))] : [1];
+      for (const count of new Set(rows)) {
+        const batch = Array.from({ length: count }, () => sequence);
+        await Promise.all(Array.from({ length: this.pool.size }, () => this.pooled(batch, this.info.defaultPooling)));
+      }
     }
   }
 

@@ -20,16 +20,22 @@ export interface ModelDirectory {
 
 export class ModelDirectoryError extends Error {}
 
-const MODEL_FILES = ["model.onnx", "model_fp16.onnx", "onnx/model.onnx"];
+const FP32_FILES = ["model.onnx", "onnx/model.onnx"];
+const FP16_FILES = ["model_fp16.onnx", "onnx/model_fp16.onnx"];
 
-export function readModelDirectory(dir: string, preferFp16 = false): ModelDirectory {
+/** fp32 and fp16 load those weights or fail; auto takes fp16 first only when asked to prefer it (CUDA). */
+export type Precision = "auto" | "fp32" | "fp16";
+
+export function readModelDirectory(dir: string, precision: Precision = "auto", preferFp16 = false): ModelDirectory {
   const root = resolve(dir);
   if (!existsSync(root)) throw new ModelDirectoryError(`model directory ${root} does not exist`);
-  const order = preferFp16 ? ["model_fp16.onnx", ...MODEL_FILES] : MODEL_FILES;
+  const order =
+    precision === "fp32" ? FP32_FILES : precision === "fp16" ? FP16_FILES : preferFp16 ? [...FP16_FILES, ...FP32_FILES] : [...FP32_FILES, ...FP16_FILES];
   const modelFile = order.find((name) => existsSync(join(root, name)));
   if (!modelFile) {
-    const hint = basename(root) === "default" ? " (run `npm ci`, which generates the default model, or `npm run model:generate`)" : "";
-    throw new ModelDirectoryError(`model directory ${root} has no ${MODEL_FILES.join(" or ")}${hint}`);
+    const hint = basename(root) === "default" && precision !== "fp16" ? " (run `npm ci`, which generates the default model, or `npm run model:generate`)" : "";
+    const asked = precision === "auto" ? "" : ` for --precision ${precision}`;
+    throw new ModelDirectoryError(`model directory ${root} has no ${order.join(" or ")}${asked}${hint}`);
   }
   const config = readJson(join(root, "config.json")) ?? {};
   const id2label = config.id2label as Record<string, string> | undefined;

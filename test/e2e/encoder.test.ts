@@ -179,8 +179,8 @@ describe("server lifecycle", () => {
     assert.deepEqual(seen.slice(0, 2), ["SERVING", "NOT_SERVING"]);
   });
 
-  it("exits at start with a message naming the fix when --device cuda has no CUDA provider", async () => {
-    await assert.rejects(startServer(["--device", "cuda"]), /CUDA provider is not installed.*npm run cuda:install/s);
+  it("exits at start with a message naming the fix when --device cuda has no CUDA provider (or, after npm run cuda:install, no CUDA libraries)", async () => {
+    await assert.rejects(startServer(["--device", "cuda"]), /CUDA provider is not installed.*npm run cuda:install|the provider is installed, but these CUDA libraries are not found: .*LD_LIBRARY_PATH/is);
   });
 
   it("exits with a clear message for a missing model directory", async () => {

@@ -32,6 +32,17 @@ describe("config", () => {
     assert.deepEqual(parseDevice("auto"), { kind: "auto", deviceId: 0 });
   });
 
+  it("on CUDA, batch and queue budgets default larger unless set", () => {
+    const cpu = loadConfig([], {});
+    const cuda = loadConfig(["--device", "cuda:1"], {});
+    assert.deepEqual([cpu.maxBatchTokens, cpu.maxBatchSize, cpu.maxQueueTokens], [8192, 128, 262144]);
+    assert.deepEqual([cuda.maxBatchTokens, cuda.maxBatchSize, cuda.maxQueueTokens], [32768, 256, 1048576]);
+    assert.equal(loadConfig(["--device", "cuda", "--max-batch-tokens", "4096"], {}).maxBatchTokens, 4096);
+    assert.equal(loadConfig([], { BERTD_DEVICE: "cuda", BERTD_MAX_BATCH_SIZE: "64" }).maxBatchSize, 64);
+    assert.equal(loadConfig(["--device", "auto"], {}).maxBatchTokens, 8192);
+    assert.throws(() => loadConfig(["--precision", "int8"], {}), /--precision .* must be one of auto, fp32, fp16/);
+  });
+
   it("is documented in the README, option for option", () => {
     const readme = readFileSync(`${ROOT}README.md`, "utf8");
     assert.ok(readme.includes(markdownOptionTable()), "README's option table matches src/config.ts (regenerate it from markdownOptionTable())");

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from "node:worker_threads";
-import { openSession, ort } from "../../backends/onnx-session.js";
+import { asFloat32, openSession, ort } from "../../backends/onnx-session.js";
 import { takeWorkerExit } from "../faults.js";
 import { LOGITS, gatherStates, poolBatch, tokenStateOutputs } from "../pooling.js";
 import type { BatchJob, FromWorker, WorkerInit } from "./protocol.js";
@@ -12,7 +12,7 @@ function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 }
 
 try {
-  const { session, provider } = await openSession(init);
+  const { session, provider, fallbackReason } = await openSession(init);
   const hiddenSize = hiddenSizeOf(session);
   const hasTokenTypes = session.inputNames.includes("token_type_ids");
   const hasPooler = session.outputNames.includes("pooler_output");
@@ -56,15 +56,15 @@ try {
     const wantsStates = job.positions.length > 0;
     const outputs = await session.run(feeds, [...fetches, ...(wantsLogits ? ["logits"] : []), ...(wantsStates ? lowerLayers : [])]);
     const inferred = performance.now();
-    const hidden = outputs.last_hidden_state.data as Float32Array;
-    const pooler = hasPooler ? (outputs.pooler_output.data as Float32Array) : undefined;
+    const hidden = asFloat32(outputs.last_hidden_state);
+    const pooler = hasPooler ? asFloat32(outputs.pooler_output) : undefined;
     const pooled = new Float32Array(rows * hiddenSize);
     poolBatch(hidden, pooler, job.lengths, job.modes, sequence, hiddenSize, pooled);
-    const logits = wantsLogits ? (outputs.logits.data as Float32Array).slice() : undefined;
+    const logits = wantsLogits ? asFloat32(outputs.logits).slice() : undefined;
     let states: Float32Array | undefined;
     if (wantsStates) {
       states = new Float32Array(job.positions.length * hiddenSize * stateOutputs.length);
-      const layers = stateOutputs.map((name) => outputs[name].data as Float32Array);
+      const layers = stateOutputs.map((name) => asFloat32(outputs[name]));
       gatherStates(layers, job.positions, job.positionCounts, sequence, hiddenSize, states);
     }
     for (const tensor of Object.values(outputs)) tensor.dispose();
@@ -85,7 +85,7 @@ try {
     );
   }
 
-  post({ type: "ready", provider, inputNames: session.inputNames, outputNames: session.outputNames, hiddenSize, tokenStateOutputs: stateOutputs });
+  post({ type: "ready", provider, fallbackReason, inputNames: session.inputNames, outputNames: session.outputNames, hiddenSize, tokenStateOutputs: stateOutputs });
 } catch (error) {
   post({ type: "failed", message: (error as Error).message });
 }

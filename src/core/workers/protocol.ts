@@ -14,6 +14,8 @@ export interface WorkerInit {
 export interface WorkerReady {
   readonly type: "ready";
   readonly provider: string;
+  /** Set when device "auto" fell back to the CPU: why. */
+  readonly fallbackReason?: string;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly hiddenSize: number;

@@ -1,0 +1,59 @@
+// Checks an exported model directory against PyTorch: bertd's loader reads the directory (model files,
+// config, tokenizer), ONNX Runtime runs model.onnx and model_fp16.onnx on the inputs export_onnx.py
+// saved in reference.json, and the max abs difference from PyTorch's fp32 output over real tokens must
+// stay ≤ 1e-3 for fp32 (the fp16 figure is reported).
+//
+//   node --import tsx models/pretraining/check-export.ts [--dir models/pretrained] [--device cpu|cuda]
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { openSession, asFloat32, ort } from "../../src/backends/onnx-session.js";
+import { parseDevice } from "../../src/config.js";
+import { readModelDirectory } from "../../src/core/model-directory.js";
+import { BertTokenizer } from "../../src/core/tokenizer/index.js";
+import { ROOT } from "../../test/helpers/server-process.js";
+
+interface Reference {
+  readonly input_ids: number[][];
+  readonly attention_mask: number[][];
+  readonly last_hidden_state: number[][][];
+}
+
+const FP32_TOLERANCE = 1e-3;
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { dir: { type: "string", default: join(ROOT, "models", "pretrained") }, device: { type: "string", default: "cpu" } } });
+  const reference = JSON.parse(readFileSync(join(values.dir, "reference.json"), "utf8")) as Reference;
+  const tokenizer = BertTokenizer.fromDirectory(values.dir);
+  const rows = reference.input_ids.length;
+  const width = reference.input_ids[0].length;
+  const tensor = (m: number[][]) => new ort.Tensor("int64", BigInt64Array.from(m.flat(), (v) => BigInt(v)), [rows, width]);
+  const feeds = { input_ids: tensor(reference.input_ids), attention_mask: tensor(reference.attention_mask), token_type_ids: tensor(reference.input_ids.map((r) => r.map(() => 0))) };
+  const expected = reference.last_hidden_state.flat(2);
+  const hidden = reference.last_hidden_state[0][0].length;
+  let failed = false;
+  for (const precision of ["fp32", "fp16"] as const) {
+    const model = readModelDirectory(values.dir, precision);
+    const { session, provider } = await openSession({ modelPath: model.modelPath, device: parseDevice(values.device), intraOpThreads: 0 });
+    const out = asFloat32((await session.run(feeds)).last_hidden_state);
+    let worst = 0;
+    for (let i = 0; i < expected.length; i++) {
+      const [b, t] = [Math.floor(i / (width * hidden)), Math.floor(i / hidden) % width];
+      if (reference.attention_mask[b][t] === 1) worst = Math.max(worst, Math.abs(out[i] - expected[i]));
+    }
+    const verdict = precision === "fp32" ? (worst <= FP32_TOLERANCE ? "ok" : "FAILED") : "reported";
+    if (verdict === "FAILED") failed = true;
+    console.log(`${precision} ${model.modelPath} on ${provider}: max abs diff from PyTorch fp32 over real tokens ${worst.toExponential(2)} (${verdict}); hidden ${model.hiddenSize}, vocab ${tokenizer.vocabSize}`);
+    await session.release();
+  }
+  return failed ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`check-export: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

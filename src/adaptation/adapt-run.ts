@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Encoder } from "../core/encoder.js";
 import { ServiceError, failedPrecondition, invalidArgument } from "../core/errors.js";
 import type { PoolingMode } from "../core/pooling.js";
+import { TimeSlicer } from "../core/time-slicer.js";
 import { ConfigError, HeadTrainer, isHoldout, resolveTrainConfig, type EvalMetrics, type LabelledExample, type TrainConfig } from "../heads/index.js";
 import type { HeadLease, HeadStore, StoredExample, StoredHeadType } from "../store/head-store.js";
 import type { EmbeddingCache } from "./embedding-cache.js";
@@ -245,7 +246,12 @@ export class AdaptRun {
       const labelled = { features: features[i], labels: example.labels, weight: example.weight };
       (example.holdout ? holdout : training).push(labelled);
     });
-    if (this.trainConfig.replayPasses > 0 && training.length > 0) this.trainer.replay(training, this.trainConfig.replayPasses);
+    if (this.trainConfig.replayPasses > 0 && training.length > 0) {
+      // The log grows with every stream: replay it in slices so inference calls keep flowing meanwhile.
+      const slicer = new TimeSlicer();
+      const slices = this.trainer.replayInSlices(training, this.trainConfig.replayPasses, 64);
+      while (!slices.next().done) await slicer.pause();
+    }
     if (!this.trainer.isFinite()) throw new ServiceError("internal", `head "${head}" has non-finite weights after training: not stored`);
     const metrics = holdout.length > 0 ? this.trainer.evaluate(holdout) : EMPTY_METRICS;
     const { promote, reason } = await this.decidePromotion(metrics, holdout);

@@ -1,5 +1,6 @@
 import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ServerDuplexStream, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { AdaptRun, type AdaptDeps, type IncomingExample, type Progress } from "../adaptation/adapt-run.js";
 import { invalidArgument, notFound, unavailable } from "../core/errors.js";
 import type { EvalMetrics } from "../heads/index.js";
@@ -108,6 +109,9 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
             case "example": {
               const { id, text, labels, weight } = message.request.value;
               pending.push({ id, text, labels, weight });
+              // Examples already received arrive over the next turns of the event loop: let them join
+              // this chunk, so a stream costs one durable transaction (fsync) per chunk, not per example.
+              if (pending.length < CHUNK && inbox.length === 0) await nextTurn();
               if (pending.length >= CHUNK || inbox.length === 0) await flush();
               break;
             }

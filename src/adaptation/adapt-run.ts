@@ -150,6 +150,7 @@ export class AdaptRun {
     this.lease.lost.throwIfAborted();
     const valid: StoredExample[] = [];
     const seen = new Set<string>();
+    let repeated = 0;
     for (const example of examples) {
       const reason = this.problem(example);
       if (reason) {
@@ -157,7 +158,7 @@ export class AdaptRun {
         continue;
       }
       if (seen.has(example.id)) {
-        this.duplicate++;
+        repeated++;
         continue;
       }
       seen.add(example.id);
@@ -169,14 +170,15 @@ export class AdaptRun {
         holdout: isHoldout(example.id, this.trainConfig.holdoutFraction, this.trainConfig.seed),
       });
     }
-    if (valid.length === 0) return;
-    const inserted = await this.deps.store.appendExamples(this.lease, valid);
-    const fresh = valid.filter((example) => inserted.has(example.id));
-    this.duplicate += valid.length - fresh.length;
     const observer = this.deps.observer;
-    observer?.examples(this.settings.head, "duplicate", valid.length - fresh.length);
+    // An id repeated within this chunk and one the log already holds are both duplicates.
+    const inserted = valid.length > 0 ? await this.deps.store.appendExamples(this.lease, valid) : new Set<string>();
+    const fresh = valid.filter((example) => inserted.has(example.id));
+    this.duplicate += repeated + valid.length - fresh.length;
+    observer?.examples(this.settings.head, "duplicate", repeated + valid.length - fresh.length);
+    if (fresh.length === 0) return;
     this.durable += fresh.length;
-    if (fresh.length > 0) this.lastDurableId = fresh[fresh.length - 1].id;
+    this.lastDurableId = fresh[fresh.length - 1].id;
     const features = await featuresFor(this.deps.encoder, this.deps.cache, fresh.map((e) => e.text), this.settings.pooling, "background", signal);
     const acceptedBefore = this.accepted;
     fresh.forEach((example, i) => {

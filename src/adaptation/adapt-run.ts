@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Encoder } from "../core/encoder.js";
 import { ServiceError, failedPrecondition, invalidArgument, resourceExhausted } from "../core/errors.js";
 import type { PoolingMode } from "../core/pooling.js";
+import { TimeSlicer } from "../core/time-slicer.js";
 import {
   ConfigError,
   HeadTrainer,
@@ -193,6 +194,7 @@ export class AdaptRun {
     const valid: StoredExample[] = [];
     const seen = new Set<string>();
     const newLabels = new Set<string>();
+    let repeated = 0;
     for (const example of examples) {
       const reason = this.problem(example, newLabels);
       if (reason) {
@@ -200,7 +202,7 @@ export class AdaptRun {
         continue;
       }
       if (seen.has(example.id)) {
-        this.duplicate++;
+        repeated++;
         continue;
       }
       seen.add(example.id);
@@ -213,14 +215,15 @@ export class AdaptRun {
         holdout: isHoldout(example.id, this.trainConfig.holdoutFraction, this.trainConfig.seed),
       });
     }
-    if (valid.length === 0) return;
-    const inserted = await this.deps.store.appendExamples(this.lease, valid);
-    const fresh = valid.filter((example) => inserted.has(example.id));
-    this.duplicate += valid.length - fresh.length;
     const observer = this.deps.observer;
-    observer?.examples(this.settings.head, "duplicate", valid.length - fresh.length);
+    // An id repeated within this chunk and one the log already holds are both duplicates.
+    const inserted = valid.length > 0 ? await this.deps.store.appendExamples(this.lease, valid) : new Set<string>();
+    const fresh = valid.filter((example) => inserted.has(example.id));
+    this.duplicate += repeated + valid.length - fresh.length;
+    observer?.examples(this.settings.head, "duplicate", repeated + valid.length - fresh.length);
+    if (fresh.length === 0) return;
     this.durable += fresh.length;
-    if (fresh.length > 0) this.lastDurableId = fresh[fresh.length - 1].id;
+    this.lastDurableId = fresh[fresh.length - 1].id;
     const acceptedBefore = this.accepted;
     if (this.settings.type === "token") await this.learnSentences(fresh, signal);
     else await this.learnTexts(fresh, signal);
@@ -338,7 +341,12 @@ export class AdaptRun {
       holdoutSize = holdout.length;
       evaluate = (trainer) => trainer.evaluate(holdout);
     }
-    if (this.trainConfig.replayPasses > 0 && training.length > 0) this.trainer.replay(training, this.trainConfig.replayPasses);
+    if (this.trainConfig.replayPasses > 0 && training.length > 0) {
+      // The log grows with every stream: replay it in slices so inference calls keep flowing meanwhile.
+      const slicer = new TimeSlicer();
+      const slices = this.trainer.replayInSlices(training, this.trainConfig.replayPasses, 64);
+      while (!slices.next().done) await slicer.pause();
+    }
     if (!this.trainer.isFinite()) throw new ServiceError("internal", `head "${head}" has non-finite weights after training: not stored`);
     const metrics = holdoutSize > 0 ? evaluate(this.trainer) : EMPTY_METRICS;
     const { promote, reason } = await this.decidePromotion(metrics, holdoutSize, evaluate);

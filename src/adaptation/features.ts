@@ -1,5 +1,6 @@
 import type { Encoder } from "../core/encoder.js";
 import type { PoolingMode } from "../core/pooling.js";
+import { TimeSlicer } from "../core/time-slicer.js";
 import type { EmbeddingCache } from "./embedding-cache.js";
 
 /** Head features for texts: the cache first, the encoder (at the given priority) for the rest. */
@@ -13,12 +14,15 @@ export async function featuresFor(
 ): Promise<Float32Array[]> {
   const out = new Array<Float32Array>(texts.length);
   const missing: number[] = [];
-  const keys = texts.map((text) => cache.key(pooling, text));
-  keys.forEach((key, i) => {
-    const hit = cache.get(key);
+  const keys = new Array<string>(texts.length);
+  const slicer = new TimeSlicer();
+  for (let i = 0; i < texts.length; i++) {
+    if (i % 64 === 63) await slicer.pause();
+    keys[i] = cache.key(pooling, texts[i]);
+    const hit = cache.get(keys[i]);
     if (hit) out[i] = hit;
     else missing.push(i);
-  });
+  }
   const CHUNK = 256;
   for (let start = 0; start < missing.length; start += CHUNK) {
     const slice = missing.slice(start, start + CHUNK);

@@ -6,6 +6,11 @@ export type Priority = "interactive" | "background";
 
 export interface BatcherLimits {
   readonly maxBatchTokens: number;
+  /**
+   * Padded tokens per background batch (Adapt's feature encoding): an interactive call that arrives
+   * while the worker runs background work waits for at most one batch this size.
+   */
+  readonly maxBackgroundBatchTokens: number;
   readonly maxBatchSize: number;
   readonly maxBatchDelayMs: number;
   /** Padded tokens per real token a batch may reach once it has a few rows. */
@@ -165,9 +170,10 @@ export class Batcher {
     while (this.pool.idle > 0) {
       const priority = this.nextPriority();
       if (priority === undefined) return;
-      const batch = this.formBatch(this.queues[priority]);
+      const budget = this.tokenBudget(priority);
+      const batch = this.formBatch(this.queues[priority], budget);
       if (batch.length === 0) continue;
-      if (this.shouldWait(batch)) {
+      if (this.shouldWait(batch, budget)) {
         for (const item of batch) item.taken = false;
         return;
       }
@@ -176,6 +182,11 @@ export class Batcher {
       this.batchesSinceBackground = priority === "background" ? 0 : this.batchesSinceBackground + 1;
       this.dispatch(batch, priority);
     }
+  }
+
+  private tokenBudget(priority: Priority): number {
+    const { maxBatchTokens, maxBackgroundBatchTokens } = this.limits;
+    return priority === "background" ? Math.min(maxBatchTokens, maxBackgroundBatchTokens) : maxBatchTokens;
   }
 
   private nextPriority(): Priority | undefined {
@@ -201,8 +212,8 @@ export class Batcher {
     return queue.length > 0;
   }
 
-  /** Picks inputs around the oldest one, closest in length first, within the budget. */
-  private formBatch(queue: Item[]): Item[] {
+  /** Picks inputs around the oldest one, closest in length first, within the budget of padded tokens. */
+  private formBatch(queue: Item[], budget: number): Item[] {
     const { maxBatchSize } = this.limits;
     const scan = Math.min(queue.length, Math.max(4 * maxBatchSize, 256));
     const now = Date.now();
@@ -227,8 +238,8 @@ export class Batcher {
     while (count < maxBatchSize) {
       const below = lo > 0 ? sorted[lo - 1] : undefined;
       const above = hi < sorted.length - 1 ? sorted[hi + 1] : undefined;
-      const belowFits = below !== undefined && this.worthPadding(count + 1, longest, tokens + below.length);
-      const aboveFits = above !== undefined && this.worthPadding(count + 1, Math.max(longest, above.length), tokens + above.length);
+      const belowFits = below !== undefined && this.worthPadding(count + 1, longest, tokens + below.length, budget);
+      const aboveFits = above !== undefined && this.worthPadding(count + 1, Math.max(longest, above.length), tokens + above.length, budget);
       if (!belowFits && !aboveFits) break;
       const belowWaste = belowFits ? longest - below.length : Infinity;
       const aboveWaste = aboveFits ? (above.length - longest) * count : Infinity;
@@ -250,18 +261,18 @@ export class Batcher {
    * where the matrix kernels are already efficient, does not exceed maxPaddingRatio × its real tokens
    * in padded tokens (the rest of the queue makes the next batch instead).
    */
-  private worthPadding(rows: number, longest: number, tokens: number): boolean {
+  private worthPadding(rows: number, longest: number, tokens: number, budget: number): boolean {
     const padded = rows * longest;
-    if (padded > this.limits.maxBatchTokens) return false;
+    if (padded > budget) return false;
     return rows <= EFFICIENT_ROWS || padded <= this.limits.maxPaddingRatio * tokens;
   }
 
-  private shouldWait(batch: Item[]): boolean {
-    const { maxBatchDelayMs, maxBatchSize, maxBatchTokens } = this.limits;
+  private shouldWait(batch: Item[], budget: number): boolean {
+    const { maxBatchDelayMs, maxBatchSize } = this.limits;
     if (maxBatchDelayMs <= 0 || batch.length >= maxBatchSize) return false;
     let longest = 0;
     for (const item of batch) longest = Math.max(longest, item.length);
-    if ((batch.length + 1) * longest > maxBatchTokens) return false;
+    if ((batch.length + 1) * longest > budget) return false;
     // Wait only when recent load says more inputs are about to arrive (clients whose answers just
     // went out come back): at low load a lone request never waits.
     this.notePeak();

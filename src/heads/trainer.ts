@@ -261,6 +261,18 @@ export class HeadTrainer {
    * head lacks is skipped), so replaying examples already streamed through learn() counts nothing twice.
    */
   replay(examples: readonly LabelledExample[], passes: number = this.configValue.replayPasses): ReplayResult {
+    const slices = this.replayInSlices(examples, passes);
+    for (;;) {
+      const next = slices.next();
+      if (next.done) return next.value;
+    }
+  }
+
+  /**
+   * replay() in slices: the same computation, pausing after every `sliceSize` examples so that a caller on
+   * the event loop can let other work run in between. The trainer must not be used until it is finished.
+   */
+  *replayInSlices(examples: readonly LabelledExample[], passes: number = this.configValue.replayPasses, sliceSize = 256): Generator<void, ReplayResult, void> {
     if (!Number.isInteger(passes) || passes < 0) throw new RangeError(`passes must be a non-negative integer, got ${passes}`);
     const usable: number[] = [];
     for (let i = 0; i < examples.length; i++) {
@@ -278,6 +290,7 @@ export class HeadTrainer {
         this.lossAndGradient(example.weight ?? 1);
         this.accumulate();
         if (this.batchCount >= this.configValue.batchSize) this.step();
+        if ((n + 1) % sliceSize === 0) yield;
       }
     }
     this.flush();

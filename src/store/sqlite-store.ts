@@ -1,6 +1,7 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { failedPrecondition, notFound, resourceExhausted, unavailable } from "../core/errors.js";
 import type { HeadChange, HeadLease, HeadRecord, HeadStore, LeaseOptions, NewVersion, StoredExample, StoredHeadType, StoredVersion, VersionSummary } from "./head-store.js";
 import { LocalLeases, headBeingAdapted } from "./local-leases.js";
@@ -38,6 +39,9 @@ const MIGRATIONS = [
      UNIQUE (head, id)
    ) STRICT;`,
 ];
+
+/** Example-log rows read per turn of the event loop. */
+const EXAMPLES_PAGE = 1000;
 
 interface HeadRow {
   name: string;
@@ -164,9 +168,16 @@ export class SqliteHeadStore implements HeadStore {
     });
   }
 
+  /** Reads the log in pages, letting the event loop run between them: a long log is read while calls are served. */
   async examples(name: string): Promise<StoredExample[]> {
-    const rows = this.db.prepare("SELECT id, text, labels, weight, holdout FROM examples WHERE head = ? ORDER BY seq").all(name) as ExampleRow[];
-    return rows.map((row) => ({ id: row.id, text: row.text, labels: JSON.parse(row.labels) as string[], weight: row.weight, holdout: row.holdout === 1 }));
+    const page = this.db.prepare("SELECT seq, id, text, labels, weight, holdout FROM examples WHERE head = ? AND seq > ? ORDER BY seq LIMIT ?");
+    const examples: StoredExample[] = [];
+    for (let after = 0; ; await nextTurn()) {
+      const rows = page.all(name, after, EXAMPLES_PAGE) as (ExampleRow & { seq: number })[];
+      for (const row of rows) examples.push({ id: row.id, text: row.text, labels: JSON.parse(row.labels) as string[], weight: row.weight, holdout: row.holdout === 1 });
+      if (rows.length < EXAMPLES_PAGE) return examples;
+      after = rows[rows.length - 1].seq;
+    }
   }
 
   async countExamples(name: string): Promise<number> {

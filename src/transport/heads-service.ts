@@ -1,5 +1,6 @@
 import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ServerDuplexStream, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { AdaptRun, type AdaptDeps, type IncomingExample, type Progress } from "../adaptation/adapt-run.js";
 import type { RateLimiter } from "../adaptation/limits.js";
 import { invalidArgument, notFound, resourceExhausted, unavailable } from "../core/errors.js";
@@ -131,6 +132,9 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
                 break;
               }
               pending.push({ id, text, labels, weight, words, tags });
+              // Examples already received arrive over the next turns of the event loop: let them join
+              // this chunk, so a stream costs one durable transaction (fsync) per chunk, not per example.
+              if (pending.length < CHUNK && inbox.length === 0) await nextTurn();
               if (pending.length >= CHUNK || inbox.length === 0) await flush();
               break;
             }

@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { pino } from "pino";
+import type { BatchReport, BatcherLimits } from "../../src/core/batcher.js";
 import { Encoder as EncoderCore } from "../../src/core/encoder.js";
 import { readModelDirectory } from "../../src/core/model-directory.js";
 import { EmbedStreamRequestSchema, Encoding, type EmbedStreamResponse } from "../../src/gen/bertd/v1/encoder_pb.js";
@@ -78,20 +79,25 @@ describe("batching queue over gRPC", () => {
 });
 
 describe("batcher priorities (in process, real worker)", () => {
-  it("runs interactive work before queued background work", async () => {
-    const encoder = await EncoderCore.open({
+  const LIMITS: BatcherLimits = { maxBatchTokens: 4096, maxBackgroundBatchTokens: 4096, maxBatchSize: 8, maxBatchDelayMs: 0, maxPaddingRatio: 1.2, maxQueueTokens: 1e6, maxQueueRequests: 1000 };
+  const openEncoder = (limits: Partial<BatcherLimits>, batch?: (report: BatchReport) => void): Promise<EncoderCore> =>
+    EncoderCore.open({
       model: readModelDirectory(`${ROOT}models/default`),
       device: { kind: "cpu" },
       workers: 1,
       intraOpThreads: 1,
       spinning: false,
-      limits: { maxBatchTokens: 4096, maxBatchSize: 8, maxBatchDelayMs: 0, maxPaddingRatio: 1.2, maxQueueTokens: 1e6, maxQueueRequests: 1000 },
+      limits: { ...LIMITS, ...limits },
       maxClientBatchSize: 256,
       maxInputChars: 100_000,
       maxSequenceLength: 0,
       defaultTruncation: "right",
       log: pino({ level: "silent" }),
+      observer: { batch },
     });
+
+  it("runs interactive work before queued background work", async () => {
+    const encoder = await openEncoder({});
     try {
       const ids = (text: string): Int32Array[] => encoder.encodeInputs([text], "right").ids;
       const order: string[] = [];
@@ -102,6 +108,27 @@ describe("batcher priorities (in process, real worker)", () => {
       await Promise.all([blocker, ...background, ...interactive]);
       assert.equal(order[0], "blocker");
       assert.deepEqual(order.slice(1, 3).sort(), ["interactive0", "interactive1"]);
+    } finally {
+      await encoder.close();
+    }
+  });
+
+  it("keeps background batches within their token budget: an interactive call waits for at most one", async () => {
+    const reports: BatchReport[] = [];
+    const encoder = await openEncoder({ maxBatchTokens: 8192, maxBackgroundBatchTokens: 256, maxBatchSize: 128 }, (report) => reports.push(report));
+    try {
+      const texts = Array.from({ length: 64 }, (_, i) => `package number ${i} of a long list that an adapt stream encodes in the background`);
+      const ids = encoder.encodeInputs(texts, "right").ids;
+      const background = encoder.pooled(ids, 2, { priority: "background" });
+      // Queued while the first background batch runs: the worker is busy until this test yields.
+      const interactive = encoder.pooled(encoder.encodeInputs(["an interactive call"], "right").ids, 2, { priority: "interactive" });
+      const [vectors] = await Promise.all([background, interactive]);
+      assert.equal(vectors.length, 64);
+      const priorities = reports.map((r) => r.priority);
+      const backgroundReports = reports.filter((r) => r.priority === "background");
+      assert.ok(backgroundReports.length >= 4, `the background work was split: ${priorities.join(",")}`);
+      for (const r of backgroundReports) assert.ok(r.paddedTokens <= 256, `a background batch of ${r.paddedTokens} padded tokens`);
+      assert.deepEqual(priorities.slice(0, 2), ["background", "interactive"], "one background batch ran before the interactive call");
     } finally {
       await encoder.close();
     }

@@ -79,6 +79,20 @@ function contract(name: string, open: () => Promise<HeadStore>, close: () => Pro
       assert.deepEqual((await store.listHeads()).map((h) => h.name), ["h1"]);
     });
 
+    it("returns a long example log whole and in order (the SQLite store reads it in pages)", async () => {
+      await store.ensureHead("long", "multiclass", "hash");
+      const lease = await store.acquireLease("long", { wait: false });
+      const ids = Array.from({ length: 2_345 }, (_, i) => `e${i}`);
+      for (let start = 0; start < ids.length; start += 500) {
+        await store.appendExamples(lease, ids.slice(start, start + 500).map((id, i) => example(id, i % 10 === 0)));
+      }
+      await lease.release();
+      const logged = await store.examples("long");
+      assert.deepEqual(logged.map((e) => e.id), ids);
+      assert.deepEqual(logged[1000], example("e1000", true));
+      assert.equal(await store.deleteHead("long"), true);
+    });
+
     it("gives a head's lease to one writer: the second is ABORTED naming the holder, or waits", async () => {
       await store.ensureHead("h2", "multiclass", "hash");
       const lease = await store.acquireLease("h2", { wait: false });

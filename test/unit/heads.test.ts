@@ -331,9 +331,21 @@ describe("determinism, serialization, resume", () => {
       three.replay([...a, ...b], 2);
       feed(three, a.slice(0, 9));
 
+      const sliced = HeadTrainer.create(s, cfg);
+      feed(sliced, a);
+      feed(sliced, b);
+      const slices = sliced.replayInSlices([...a, ...b], 2, 7);
+      let pauses = 0;
+      let next = slices.next();
+      for (; !next.done; next = slices.next()) pauses++;
+      assert.equal(pauses, 2 * Math.floor(200 / 7), "one pause every 7 examples of each pass");
+      assert.equal(next.value.examples, 200);
+      feed(sliced, a.slice(0, 9));
+
       const bytes = one.serialize();
       assert.ok(sameBytes(bytes, two.serialize()), "resumed ≡ uninterrupted");
       assert.ok(sameBytes(bytes, three.serialize()), "deterministic");
+      assert.ok(sameBytes(bytes, sliced.serialize()), "replay in slices ≡ replay");
       assert.deepEqual(one.stats, two.stats);
       assert.deepEqual(one.evaluate(holdout), two.evaluate(holdout));
       for (const ex of holdout.slice(0, 5)) assert.deepEqual(one.predict(ex.features), two.predict(ex.features));

@@ -40,12 +40,6 @@ export async function openSession(options: SessionOptions): Promise<OpenedSessio
     interOpNumThreads: 1,
     graphOptimizationLevel: "all",
     executionMode: "sequential",
-    // Every batch has its own (rows, tokens) shape. A memory pattern is planned and kept per input
-    // shape, and the CPU arena keeps whatever peak it grew to, in growing chunks: under varied
-    // batches (Adapt's background work above all) both made RSS climb without bound. Plain
-    // allocations are returned after each run.
-    enableMemPattern: false,
-    enableCpuMemArena: false,
     extra: { session: { intra_op: { allow_spinning: options.spinning ? "1" : "0" }, inter_op: { allow_spinning: "0" } } },
   };
   const { device } = options;

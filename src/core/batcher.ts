@@ -130,6 +130,10 @@ export class Batcher {
     }
     if (options.signal?.aborted) return Promise.reject(new ServiceError("cancelled", "the call was cancelled"));
     return new Promise<Float32Array[]>((resolve, reject) => {
+      const signal = options.signal;
+      const cancel = (): void => this.fail(request, new ServiceError("cancelled", "the call was cancelled"), "cancelled");
+      // The signal may be a whole Adapt stream's: a listener left on it would keep every settled request (and its batch's buffers) alive.
+      const settle = (): void => signal?.removeEventListener("abort", cancel);
       const request: Request = {
         inputs,
         times: options.times,
@@ -140,10 +144,16 @@ export class Batcher {
         queuedTokens: tokens,
         queuedItems: inputs.length,
         done: false,
-        resolve,
-        reject,
+        resolve: (results) => {
+          settle();
+          resolve(results);
+        },
+        reject: (error) => {
+          settle();
+          reject(error);
+        },
       };
-      options.signal?.addEventListener("abort", () => this.fail(request, new ServiceError("cancelled", "the call was cancelled"), "cancelled"), { once: true });
+      signal?.addEventListener("abort", cancel, { once: true });
       const queue = this.queues[options.priority ?? "interactive"];
       for (let i = 0; i < inputs.length; i++) queue.push({ request, index: i, length: inputs[i].ids.length, taken: false });
       this.queuedTokens += tokens;

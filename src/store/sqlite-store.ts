@@ -76,6 +76,8 @@ export class SqliteHeadStore implements HeadStore {
   readonly shared = false;
   private readonly db: Database.Database;
   private readonly leases = new LocalLeases();
+  /** Prepared once per SQL text (a fixed, small set): a statement prepared per call holds native memory until GC. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   /** `maxExtraPages` (tests only): the file may grow by this many pages, then writes fail with SQLITE_FULL. */
   constructor(dataDir: string, options: { maxExtraPages?: number } = {}) {
@@ -118,32 +120,32 @@ export class SqliteHeadStore implements HeadStore {
   }
 
   async listHeads(): Promise<HeadRecord[]> {
-    return (this.db.prepare("SELECT * FROM heads ORDER BY name").all() as HeadRow[]).map(toHead);
+    return (this.statement("SELECT * FROM heads ORDER BY name").all() as HeadRow[]).map(toHead);
   }
 
   async getHead(name: string): Promise<HeadRecord | undefined> {
-    const row = this.db.prepare("SELECT * FROM heads WHERE name = ?").get(name) as HeadRow | undefined;
+    const row = this.statement("SELECT * FROM heads WHERE name = ?").get(name) as HeadRow | undefined;
     return row && toHead(row);
   }
 
   async ensureHead(name: string, type: StoredHeadType, modelHash: string): Promise<HeadRecord> {
     return this.write(() => {
-      this.db
-        .prepare("INSERT INTO heads (name, type, model_hash, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING")
+      this
+        .statement("INSERT INTO heads (name, type, model_hash, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING")
         .run(name, type, modelHash, Date.now());
-      return toHead(this.db.prepare("SELECT * FROM heads WHERE name = ?").get(name) as HeadRow);
+      return toHead(this.statement("SELECT * FROM heads WHERE name = ?").get(name) as HeadRow);
     });
   }
 
   async listVersions(name: string): Promise<VersionSummary[]> {
-    const rows = this.db
-      .prepare("SELECT version, created_at_ms, labels, config, metrics, trained_examples, steps FROM versions WHERE head = ? ORDER BY version")
+    const rows = this
+      .statement("SELECT version, created_at_ms, labels, config, metrics, trained_examples, steps FROM versions WHERE head = ? ORDER BY version")
       .all(name) as VersionRow[];
     return rows.map(toSummary);
   }
 
   async loadVersion(name: string, version: number): Promise<StoredVersion | undefined> {
-    const row = this.db.prepare("SELECT * FROM versions WHERE head = ? AND version = ?").get(name, version) as VersionRow | undefined;
+    const row = this.statement("SELECT * FROM versions WHERE head = ? AND version = ?").get(name, version) as VersionRow | undefined;
     return row && { ...toSummary(row), state: new Uint8Array(row.state!) };
   }
 
@@ -151,8 +153,8 @@ export class SqliteHeadStore implements HeadStore {
     const name = lease.head;
     this.leases.check(lease);
     return this.write(() => {
-      const next = (this.db.prepare("SELECT COALESCE(MAX(seq), 0) AS seq FROM examples WHERE head = ?").get(name) as { seq: number }).seq;
-      const insert = this.db.prepare(
+      const next = (this.statement("SELECT COALESCE(MAX(seq), 0) AS seq FROM examples WHERE head = ?").get(name) as { seq: number }).seq;
+      const insert = this.statement(
         "INSERT INTO examples (head, seq, id, text, labels, weight, holdout) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (head, id) DO NOTHING",
       );
       const inserted = new Set<string>();
@@ -170,7 +172,7 @@ export class SqliteHeadStore implements HeadStore {
 
   /** Reads the log in pages, letting the event loop run between them: a long log is read while calls are served. */
   async examples(name: string): Promise<StoredExample[]> {
-    const page = this.db.prepare("SELECT seq, id, text, labels, weight, holdout FROM examples WHERE head = ? AND seq > ? ORDER BY seq LIMIT ?");
+    const page = this.statement("SELECT seq, id, text, labels, weight, holdout FROM examples WHERE head = ? AND seq > ? ORDER BY seq LIMIT ?");
     const examples: StoredExample[] = [];
     for (let after = 0; ; await nextTurn()) {
       const rows = page.all(name, after, EXAMPLES_PAGE) as (ExampleRow & { seq: number })[];
@@ -181,48 +183,57 @@ export class SqliteHeadStore implements HeadStore {
   }
 
   async countExamples(name: string): Promise<number> {
-    return (this.db.prepare("SELECT COUNT(*) AS n FROM examples WHERE head = ?").get(name) as { n: number }).n;
+    return (this.statement("SELECT COUNT(*) AS n FROM examples WHERE head = ?").get(name) as { n: number }).n;
   }
 
   async lastExampleId(name: string): Promise<string | undefined> {
-    return (this.db.prepare("SELECT id FROM examples WHERE head = ? ORDER BY seq DESC LIMIT 1").get(name) as { id: string } | undefined)?.id;
+    return (this.statement("SELECT id FROM examples WHERE head = ? ORDER BY seq DESC LIMIT 1").get(name) as { id: string } | undefined)?.id;
   }
 
   async commitVersion(lease: HeadLease, version: NewVersion, promote: boolean): Promise<number> {
     const name = lease.head;
     this.leases.check(lease);
     return this.write(() => {
-      const head = this.db.prepare("SELECT * FROM heads WHERE name = ?").get(name) as HeadRow | undefined;
+      const head = this.statement("SELECT * FROM heads WHERE name = ?").get(name) as HeadRow | undefined;
       if (!head) throw notFound(`head "${name}" does not exist`);
       const number = head.latest_version + 1;
-      this.db
-        .prepare(
+      this
+        .statement(
           "INSERT INTO versions (head, version, created_at_ms, labels, config, metrics, state, trained_examples, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .run(name, number, Date.now(), JSON.stringify(version.labels), Buffer.from(version.config), JSON.stringify(version.metrics), Buffer.from(version.state), version.trainedExamples, version.steps);
-      this.db.prepare(`UPDATE heads SET latest_version = ?${promote ? ", active_version = ?" : ""} WHERE name = ?`).run(...(promote ? [number, number, name] : [number, name]));
+      this.statement(`UPDATE heads SET latest_version = ?${promote ? ", active_version = ?" : ""} WHERE name = ?`).run(...(promote ? [number, number, name] : [number, name]));
       return number;
     });
   }
 
   async setActiveVersion(name: string, version: number): Promise<number> {
     return this.write(() => {
-      const head = this.db.prepare("SELECT * FROM heads WHERE name = ?").get(name) as HeadRow | undefined;
+      const head = this.statement("SELECT * FROM heads WHERE name = ?").get(name) as HeadRow | undefined;
       if (!head) throw notFound(`head "${name}" does not exist`);
-      const exists = this.db.prepare("SELECT 1 FROM versions WHERE head = ? AND version = ?").get(name, version);
+      const exists = this.statement("SELECT 1 FROM versions WHERE head = ? AND version = ?").get(name, version);
       if (!exists) throw failedPrecondition(`head "${name}" has no version ${version} (latest is ${head.latest_version})`);
-      this.db.prepare("UPDATE heads SET active_version = ? WHERE name = ?").run(version, name);
+      this.statement("UPDATE heads SET active_version = ? WHERE name = ?").run(version, name);
       return head.active_version;
     });
   }
 
   async deleteHead(name: string): Promise<boolean> {
     if (this.leases.isHeld(name)) throw headBeingAdapted(name);
-    return this.write(() => this.db.prepare("DELETE FROM heads WHERE name = ?").run(name).changes > 0);
+    return this.write(() => this.statement("DELETE FROM heads WHERE name = ?").run(name).changes > 0);
   }
 
   async close(): Promise<void> {
     this.db.close();
+  }
+
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
   }
 
   /**

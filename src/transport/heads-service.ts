@@ -170,15 +170,19 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
           }),
         );
       };
+      // The draining signal is the server's: a listener left on it would keep this stream (its run, trainer and features) alive.
+      const detach = (): void => deps.draining?.removeEventListener("abort", notify);
       loop().then(
         async (fields) => {
           openStreams--;
+          detach();
           await run?.release();
           deps.calls.finished(context, started, undefined, fields);
           if (!context.signal.aborted) call.end();
         },
         async (error: unknown) => {
           openStreams--;
+          detach();
           await run?.release();
           deps.calls.finished(context, started, error, { head: run?.settings.head });
           if (!context.signal.aborted) {

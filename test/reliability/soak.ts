@@ -28,6 +28,8 @@ export interface SoakReport {
   /** V8 heap used and external (ArrayBuffer) memory at the start and the end, MiB: tells a JS leak from native growth. */
   readonly heapUsedMb: readonly [number, number];
   readonly externalMb: readonly [number, number];
+  /** Every tenth of the run: seconds in, RSS, V8 heap used and external memory (MiB). */
+  readonly curve: readonly { s: number; rssMb: number; heapMb: number; externalMb: number }[];
 }
 
 /** A gauge of the server's default process metrics, in MiB. */
@@ -67,6 +69,13 @@ export async function soak(server: ServerProcess, options: SoakOptions): Promise
   const heapBefore = await processGaugeMb(server, "nodejs_heap_size_used_bytes");
   const externalBefore = await processGaugeMb(server, "nodejs_external_memory_bytes");
   const rss = sampleRss(server.process.pid!, 1000);
+  const curve: { s: number; rssMb: number; heapMb: number; externalMb: number }[] = [];
+  const sampleCurve = async (): Promise<void> => {
+    const s = Math.round((performance.now() - (until - options.seconds * 1000)) / 1000);
+    const [heapMb, externalMb] = await Promise.all([processGaugeMb(server, "nodejs_heap_size_used_bytes"), processGaugeMb(server, "nodejs_external_memory_bytes")]);
+    curve.push({ s, rssMb: rss.samples.at(-1)?.mb ?? NaN, heapMb: Math.round(heapMb), externalMb: Math.round(externalMb) });
+  };
+  const curveTimer = setInterval(() => void sampleCurve().catch(() => {}), (options.seconds * 1000) / 10);
   const until = performance.now() + options.seconds * 1000;
   const embedMs: number[] = [];
   let commits = 0;
@@ -111,6 +120,8 @@ export async function soak(server: ServerProcess, options: SoakOptions): Promise
     ...Array.from({ length: options.adapters ?? 1 }, (_, writer) => adapter(writer)),
   ]);
   rss.stop();
+  clearInterval(curveTimer);
+  await sampleCurve();
   const heapUsedMb = [heapBefore, await processGaugeMb(server, "nodejs_heap_size_used_bytes")] as const;
   const externalMb = [externalBefore, await processGaugeMb(server, "nodejs_external_memory_bytes")] as const;
   const warm = rss.samples.filter((s) => s.atMs >= (options.seconds * 1000) / 4);
@@ -127,5 +138,6 @@ export async function soak(server: ServerProcess, options: SoakOptions): Promise
     rssSlopeMbPerMin: slope(warm.map((s) => ({ x: s.atMs / 60_000, y: s.mb }))),
     heapUsedMb,
     externalMb,
+    curve,
   };
 }

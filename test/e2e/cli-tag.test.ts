@@ -114,6 +114,12 @@ describe("bertd tag and bertd teach --type token", () => {
     assert.equal(ahead.code, 1);
     assert.match(ahead.stderr, /^bertd: FAILED_PRECONDITION: head "toy" serves version 2, older than min_version 3/);
     assert.equal(jsonLines<TagLine>(await bertd("tag", "--head", "toy", "--json", "--min-version", "2", "Bob Jones"))[0].version, 2);
+
+    const resumed = await bertd("teach", "--type", "token", "--head", "toy", "--file", file, "--resume", "--promotion", "never", "--no-plot", "--json");
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /resuming after line 200: the server has logged this file up to there/);
+    const outcome = JSON.parse(resumed.stdout) as { resumedAfter: number; sent: number; version: number; holdout: { spanF1: number } };
+    assert.deepEqual([outcome.resumedAfter, outcome.sent, outcome.version, outcome.holdout.spanF1], [200, 0, 3, 1]);
   });
 
   it("bad lines give file:line messages and send nothing; bad flags are usage errors", async () => {

@@ -42,8 +42,8 @@ describe("bertd command line", () => {
   it("prints help with examples for every command, and usage errors exit 2", async () => {
     const overview = await bertd("--help");
     assert.equal(overview.code, 0);
-    for (const command of ["serve", "embed", "classify", "teach", "heads", "tokenize", "info"]) assert.match(overview.stdout, new RegExp(`^  ${command} `, "m"));
-    for (const command of ["embed", "classify", "teach", "heads", "tokenize", "info"]) {
+    for (const command of ["serve", "embed", "classify", "tag", "teach", "heads", "tokenize", "info"]) assert.match(overview.stdout, new RegExp(`^  ${command} `, "m"));
+    for (const command of ["embed", "classify", "tag", "teach", "heads", "tokenize", "info"]) {
       const help = await bertd(command, "--help");
       assert.equal(help.code, 0, help.stderr);
       assert.match(help.stdout, /Examples:\n {2}bertd /);

@@ -85,4 +85,13 @@ describe("input files", () => {
     assert.deepEqual(byField.examples.map((e) => e.id), ["p", "q"]);
     assert.match(byField.problems[0].message, /ids\.jsonl:3: id "p" repeats line 1/);
   });
+
+  it("reads TOKEN examples: words and one tag per word; an edited tag gives a new id", () => {
+    const line = (tags: string[]) => JSON.stringify({ words: ["Ann", "met", "Bo"], tags });
+    const input = readInputFile(file("tok.jsonl", `${line(["B-PER", "O", "B-PER"])}\n${line(["B-PER", "O", "O"])}\n${line(["B-PER", "O"])}\n`));
+    const { examples, problems } = fileExamples(input, { words: "words", tags: "tags" });
+    assert.deepEqual(examples.map((e) => e.content), [{ words: ["Ann", "met", "Bo"], tags: ["B-PER", "O", "B-PER"] }, { words: ["Ann", "met", "Bo"], tags: ["B-PER", "O", "O"] }]);
+    assert.notEqual(examples[0].id.split(":")[2], examples[1].id.split(":")[2]);
+    assert.deepEqual(problems.map((p) => [p.line, p.problem]), [[3, "2 tags for 3 words (one tag per word)"]]);
+  });
 });

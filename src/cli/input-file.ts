@@ -120,6 +120,36 @@ export function labelsField(file: string, record: InputRecord, field: string, se
   return cleaned;
 }
 
+/** A non-empty array of non-empty strings: the words of a sentence. */
+export function wordsField(file: string, record: InputRecord, field: string): string[] {
+  const value = record.fields[field];
+  if (value === undefined || value === null) throw new InputFileError(file, record.line, `missing field "${field}" (the record has ${describeFields(record)}; see --words-field)`);
+  if (!Array.isArray(value) || value.some((word) => typeof word !== "string")) throw new InputFileError(file, record.line, `field "${field}" must be an array of strings; got ${clipJson(value)}`);
+  if (value.length === 0) throw new InputFileError(file, record.line, `field "${field}" has no words`);
+  const empty = (value as string[]).findIndex((word) => word.trim() === "");
+  if (empty !== -1) throw new InputFileError(file, record.line, `field "${field}": word ${empty + 1} is empty`);
+  return value as string[];
+}
+
+const TAG = /^(O|[BI]-\S+)$/;
+
+/** The words and one BIO tag per word (O, B-TYPE or I-TYPE) of a TOKEN example. */
+export function wordsAndTags(file: string, record: InputRecord, wordsName: string, tagsName: string): { words: string[]; tags: string[] } {
+  const words = wordsField(file, record, wordsName);
+  const tags = record.fields[tagsName];
+  if (tags === undefined || tags === null) throw new InputFileError(file, record.line, `missing field "${tagsName}" (the record has ${describeFields(record)}; see --tags-field)`);
+  if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== "string")) throw new InputFileError(file, record.line, `field "${tagsName}" must be an array of strings; got ${clipJson(tags)}`);
+  if (tags.length !== words.length) throw new InputFileError(file, record.line, `${tags.length} tags for ${words.length} words (one tag per word)`);
+  const bad = (tags as string[]).findIndex((tag) => !TAG.test(tag));
+  if (bad !== -1) throw new InputFileError(file, record.line, `tag ${bad + 1} ${JSON.stringify(tags[bad])} is not O, B-TYPE or I-TYPE`);
+  return { words, tags: tags as string[] };
+}
+
+function clipJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  return json.length > 60 ? `${json.slice(0, 59)}…` : json;
+}
+
 function describeFields(record: InputRecord): string {
   const names = Object.keys(record.fields);
   return names.length === 0 ? "no fields" : `fields ${names.map((n) => `"${n}"`).join(", ")}`;

@@ -1,25 +1,35 @@
-import type { Command, Parsed } from "./command.js";
-import { UsageError, stringOption } from "./command.js";
-import { readInputFile, textField } from "./input-file.js";
+import type { Command, Parsed, Values } from "./command.js";
+import { UsageError, numberOption, stringOption } from "./command.js";
+import { type InputRecord, readInputFile, textField } from "./input-file.js";
 
 export const TEXT_INPUT_OPTIONS = {
   file: { type: "string", value: "F", help: "read inputs from F: .jsonl (see --text-field), .csv/.tsv with a header row, or one text per line" },
   "text-field": { type: "string", value: "NAME", help: "field or column holding the text (default: text)" },
 } as const;
 
-/** The inputs of embed and classify: the positional TEXTs, or the texts of --file. */
-export function inputTexts(command: Command, parsed: Parsed): string[] {
+/** How a command reads one input from a TEXT argument, and from a record of --file. */
+export interface InputReader<T> {
+  argument(text: string): T;
+  record(file: string, record: InputRecord): T;
+}
+
+/** The inputs of a command: one per positional TEXT, or one per record of --file. */
+export function inputs<T>(command: Command, parsed: Parsed, reader: InputReader<T>): T[] {
   const file = stringOption(parsed.values, "file");
   if (file !== undefined && parsed.positionals.length > 0) throw new UsageError(`give TEXT arguments or --file, not both (see bertd ${command.name} --help)`);
   if (file === undefined) {
     if (parsed.positionals.length === 0) throw new UsageError(`nothing to do: give TEXT arguments or --file (see bertd ${command.name} --help)`);
-    return parsed.positionals;
+    return parsed.positionals.map((text) => reader.argument(text));
   }
-  const input = readInputFile(file);
+  const read = readInputFile(file).records.map((record) => reader.record(file, record));
+  if (read.length === 0) throw new UsageError(`${file} holds no inputs`);
+  return read;
+}
+
+/** The inputs of embed and classify: the positional TEXTs, or the texts of --file. */
+export function inputTexts(command: Command, parsed: Parsed): string[] {
   const field = stringOption(parsed.values, "text-field") ?? "text";
-  const texts = input.records.map((record) => textField(file, record, field));
-  if (texts.length === 0) throw new UsageError(`${file} holds no inputs`);
-  return texts;
+  return inputs(command, parsed, { argument: (text) => text, record: (file, record) => textField(file, record, field) });
 }
 
 /** Splits work into requests of at most `size` inputs (the server caps inputs per request). */
@@ -27,4 +37,14 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+export const HEAD_VERSION_OPTIONS = {
+  version: { type: "string", value: "V", help: "a version other than the active one" },
+  "min-version": { type: "string", value: "V", help: "read your writes: wait briefly until the active version is at least V (else FAILED_PRECONDITION)" },
+} as const;
+
+/** The version and min_version fields of a Classify or Tag request (0 = unset). */
+export function headVersion(values: Values): { version: number; minVersion: number } {
+  return { version: numberOption(values, "version", { integer: true, min: 1 }) ?? 0, minVersion: numberOption(values, "min-version", { integer: true, min: 1 }) ?? 0 };
 }

@@ -1,34 +1,15 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import Database from "better-sqlite3";
-import { PNG } from "pngjs";
 import { AdaptRequestSchema, type AdaptResponse } from "../../src/gen/bertd/v1/heads_pb.js";
+import { type Run, pngColors, startCli as start } from "../helpers/cli-process.js";
 import { ROOT, startServer, type ServerProcess } from "../helpers/server-process.js";
 
-const LAUNCHER = join(ROOT, "bin/bertd.js");
 const SECTIONS = readFileSync(join(ROOT, "test/fixtures/debian-package-sections/train.jsonl"), "utf8").trim().split("\n");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: readonly string[], env: NodeJS.ProcessEnv): ChildProcess & { output: Promise<Run> } {
-  const child = spawn(process.execPath, [LAUNCHER, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const output = once(child, "close").then(([code]) => ({ code: code as number | null, stdout, stderr }));
-  return Object.assign(child, { output });
-}
 
 /** A plain fixture file of the first `count` Debian sections examples (the id field dropped: ids are file:line). */
 function sectionsFile(dir: string, name: string, count: number): string {
@@ -61,8 +42,8 @@ describe("bertd command line", () => {
   it("prints help with examples for every command, and usage errors exit 2", async () => {
     const overview = await bertd("--help");
     assert.equal(overview.code, 0);
-    for (const command of ["serve", "embed", "classify", "teach", "heads", "tokenize", "info"]) assert.match(overview.stdout, new RegExp(`^  ${command} `, "m"));
-    for (const command of ["embed", "classify", "teach", "heads", "tokenize", "info"]) {
+    for (const command of ["serve", "embed", "classify", "tag", "teach", "heads", "tokenize", "info"]) assert.match(overview.stdout, new RegExp(`^  ${command} `, "m"));
+    for (const command of ["embed", "classify", "tag", "teach", "heads", "tokenize", "info"]) {
       const help = await bertd(command, "--help");
       assert.equal(help.code, 0, help.stderr);
       assert.match(help.stdout, /Examples:\n {2}bertd /);
@@ -162,11 +143,8 @@ describe("bertd command line", () => {
     assert.equal(existsSync(`${file}.sections.teach.json`), false);
 
     assert.equal(result.plot, join(dir, "sections.sections.png"));
-    const png = PNG.sync.read(readFileSync(result.plot));
-    assert.equal(png.width, 800);
-    assert.equal(png.height, 400);
-    const colors = new Set<string>();
-    for (let i = 0; i < png.data.length; i += 4) colors.add(`${png.data[i]},${png.data[i + 1]},${png.data[i + 2]}`);
+    const { width, height, colors } = pngColors(result.plot);
+    assert.deepEqual([width, height], [800, 400]);
     for (const color of ["31,119,180", "255,127,14", "44,160,44"]) assert.ok(colors.has(color), `curve color ${color} drawn`);
 
     const table = await bertd("classify", "--head", "sections", "a puzzle game with levels", "an email client");

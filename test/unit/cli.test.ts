@@ -4,6 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ConnectionError, connectionSettings } from "../../src/client/connection.js";
+import { type Command, UsageError, parseCommand } from "../../src/cli/command.js";
+import { tag } from "../../src/cli/commands/tag.js";
+import { teach } from "../../src/cli/commands/teach.js";
 import { InputFileError, readInputFile } from "../../src/cli/input-file.js";
 import { npyFloat32 } from "../../src/cli/npy.js";
 import { exampleId, fileExamples } from "../../src/cli/teach/examples.js";
@@ -84,5 +87,36 @@ describe("input files", () => {
     const byField = fileExamples(input, { text: "text", label: "label", id: "id" });
     assert.deepEqual(byField.examples.map((e) => e.id), ["p", "q"]);
     assert.match(byField.problems[0].message, /ids\.jsonl:3: id "p" repeats line 1/);
+  });
+
+  it("reads TOKEN examples: words and one tag per word; an edited tag gives a new id", () => {
+    const line = (tags: string[]) => JSON.stringify({ words: ["Ann", "met", "Bo"], tags });
+    const input = readInputFile(file("tok.jsonl", `${line(["B-PER", "O", "B-PER"])}\n${line(["B-PER", "O", "O"])}\n${line(["B-PER", "O"])}\n`));
+    const { examples, problems } = fileExamples(input, { words: "words", tags: "tags" });
+    assert.deepEqual(examples.map((e) => e.content), [{ words: ["Ann", "met", "Bo"], tags: ["B-PER", "O", "B-PER"] }, { words: ["Ann", "met", "Bo"], tags: ["B-PER", "O", "O"] }]);
+    assert.notEqual(examples[0].id.split(":")[2], examples[1].id.split(":")[2]);
+    assert.deepEqual(problems.map((p) => [p.line, p.problem]), [[3, "2 tags for 3 words (one tag per word)"]]);
+  });
+});
+
+describe("TOKEN flags of bertd teach and bertd tag", () => {
+  const usage = async (command: Command, args: string[], message: RegExp): Promise<void> => {
+    const parsed = parseCommand(command, args);
+    assert.notEqual(parsed, "help");
+    if (parsed === "help") return;
+    await assert.rejects(command.run(parsed), (error: unknown) => error instanceof UsageError && message.test(error.message));
+  };
+
+  it("refuse flags of the other kind of head and files that cannot hold words, before reading or connecting", async () => {
+    await usage(teach, ["--type", "token", "--head", "h", "--file", "data.csv"], /^--type token reads JSON lines \(\.jsonl\) with a words array and a tags array; data\.csv is not \.jsonl$/);
+    await usage(teach, ["--type", "token", "--head", "h", "--file", "d.jsonl", "--label-field", "tags"], /^--label-field is for text heads, not --type token/);
+    await usage(teach, ["--head", "h", "--file", "d.jsonl", "--words-field", "w"], /^--words-field needs --type token/);
+    await usage(tag, ["--head", "h", "--words", "--file", "data.csv"], /^--words --file reads JSON lines/);
+    await usage(tag, ["--head", "h", "--words-field", "w", "x"], /^--words-field needs --words/);
+    await usage(tag, ["--head", "h", "--words", "--text-field", "t", "x"], /^--text-field is for texts, not --words/);
+    await usage(tag, ["--head", "h", "--words", "  "], /^an empty TEXT has no words/);
+    await usage(tag, ["x"], /^--head is required/);
+    await usage(tag, ["--head", "h"], /^nothing to do: give TEXT arguments or --file/);
+    await usage(tag, ["--head", "h", "--min-version", "0", "x"], /^--min-version 0: expected an integer ≥ 1/);
   });
 });

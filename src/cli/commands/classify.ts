@@ -1,6 +1,6 @@
 import { type Command, UsageError, choiceOption, connect, numberOption, stringOption } from "../command.js";
 import { clip, table } from "../output.js";
-import { TEXT_INPUT_OPTIONS, chunks, inputTexts } from "../texts.js";
+import { HEAD_VERSION_OPTIONS, TEXT_INPUT_OPTIONS, chunks, headVersion, inputTexts } from "../texts.js";
 import { TRUNCATIONS } from "./embed.js";
 
 export const classify: Command = {
@@ -13,7 +13,7 @@ export const classify: Command = {
     head: { type: "string", value: "H", help: "the head (required; `model` = the model's own classifier)" },
     ...TEXT_INPUT_OPTIONS,
     "top-k": { type: "string", value: "K", help: "labels per input, best first (default 3; 0 = all)" },
-    version: { type: "string", value: "V", help: "a version other than the active one" },
+    ...HEAD_VERSION_OPTIONS,
     truncation: { type: "string", value: "MODE", help: "right, left or none" },
     json: { type: "boolean", help: 'one JSON line per input: {"text", "version", "labels": [{"label", "score"}]}' },
   },
@@ -23,7 +23,7 @@ export const classify: Command = {
     if (!head) throw new UsageError("--head is required (see bertd classify --help)");
     const texts = inputTexts(this, parsed);
     const topK = numberOption(parsed.values, "top-k", { integer: true, min: 0 }) ?? 3;
-    const version = numberOption(parsed.values, "version", { integer: true, min: 1 }) ?? 0;
+    const versions = headVersion(parsed.values);
     const truncation = choiceOption(parsed.values, "truncation", Object.keys(TRUNCATIONS) as (keyof typeof TRUNCATIONS)[]);
     const clients = connect(parsed.values);
     try {
@@ -32,7 +32,7 @@ export const classify: Command = {
       let headVersion = 0;
       let index = 0;
       for (const batch of chunks(texts, 64)) {
-        const response = await call({ head, inputs: batch, topK, version, truncation: truncation ? TRUNCATIONS[truncation] : undefined });
+        const response = await call({ head, inputs: batch, topK, ...versions, truncation: truncation ? TRUNCATIONS[truncation] : undefined });
         headVersion = response.headVersion;
         for (const prediction of response.predictions) {
           const text = texts[index++];

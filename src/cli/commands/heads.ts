@@ -1,8 +1,9 @@
 import { HeadType } from "../../gen/bertd/v1/heads_pb.js";
 import { type Command, UsageError, connect, numberOption } from "../command.js";
 import { table } from "../output.js";
+import { holdoutSummary } from "../teach/metrics.js";
 
-const typeName = (type: HeadType): string => (type === HeadType.MULTILABEL ? "multilabel" : "multiclass");
+const typeName = (type: HeadType): string => (type === HeadType.MULTILABEL ? "multilabel" : type === HeadType.TOKEN ? "token" : "multiclass");
 
 export const heads: Command = {
   name: "heads",
@@ -10,7 +11,7 @@ export const heads: Command = {
   summary: [
     "Manage heads:",
     "  list                 every head: type, active and latest version, labels",
-    "  show H               a head's versions: holdout accuracy, macro-F1, log-loss, examples, steps",
+    "  show H               a head's versions: holdout accuracy, macro-F1, log-loss (span F1 of token heads), examples, steps",
     "  rollback H [--to V]  serve version V (default: the newest version older than the active one)",
     "  delete H             delete a head, its versions and its example log",
   ].join("\n"),
@@ -40,19 +41,20 @@ export const heads: Command = {
       } else if (action === "show") {
         const response = await client.unary("getHead")({ head });
         const summary = response.head!;
+        const token = summary.type === HeadType.TOKEN;
         const versions = response.versions.map((v) => ({
           version: v.version,
           createdAt: new Date(Number(v.createdAtMs)).toISOString(),
           trainedExamples: Number(v.trainedExamples),
           steps: Number(v.steps),
-          holdout: { examples: Number(v.holdout?.examples ?? 0), accuracy: v.holdout?.accuracy ?? 0, macroF1: v.holdout?.macroF1 ?? 0, logLoss: v.holdout?.logLoss ?? 0 },
+          holdout: holdoutSummary(v.holdout, token),
         }));
         if (json) print(JSON.stringify({ name: summary.name, type: typeName(summary.type), activeVersion: summary.activeVersion, labels: summary.labels, modelHash: response.modelHash, versions }));
         else {
           print(`head ${summary.name}: ${typeName(summary.type)}, active v${summary.activeVersion} of ${summary.latestVersion}, ${summary.labels.length} labels (${labelList(summary.labels)})`);
           print(
             table(
-              ["version", "created (UTC)", "examples", "steps", "holdout", "accuracy", "macro-F1", "log-loss"],
+              ["version", "created (UTC)", "examples", "steps", "holdout", "accuracy", "macro-F1", "log-loss", ...(token ? ["span F1"] : [])],
               versions.map((v) => [
                 `${v.version === summary.activeVersion ? "* " : ""}${v.version}`,
                 v.createdAt.slice(0, 19).replace("T", " "),
@@ -62,6 +64,7 @@ export const heads: Command = {
                 v.holdout.accuracy.toFixed(4),
                 v.holdout.macroF1.toFixed(4),
                 v.holdout.logLoss.toFixed(4),
+                ...(token ? [(v.holdout.spanF1 ?? 0).toFixed(4)] : []),
               ]),
             ),
           );

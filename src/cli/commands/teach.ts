@@ -1,12 +1,13 @@
 import { existsSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
-import type { AdaptProgress, AdaptStarted } from "../../gen/bertd/v1/heads_pb.js";
-import { type Command, UsageError, connect, numberOption, stringOption } from "../command.js";
-import { InputFileError, readInputFile } from "../input-file.js";
+import { type AdaptProgress, type AdaptStarted, HeadType } from "../../gen/bertd/v1/heads_pb.js";
+import { type Command, UsageError, type Values, connect, numberOption, stringOption } from "../command.js";
+import { InputFileError, formatOf, readInputFile } from "../input-file.js";
 import { type Series, writeLineChart } from "../line-chart.js";
 import { adaptExamples } from "../teach/adapt-stream.js";
-import { type FileExample, fileExamples } from "../teach/examples.js";
+import { type ExampleFields, type FileExample, fileExamples, labelsOf } from "../teach/examples.js";
 import { HEAD_OPTIONS, adaptConfigFromFlags } from "../teach/hyperparameters.js";
+import { ACCURACY, SPAN_F1, holdoutLine, holdoutSummary } from "../teach/metrics.js";
 import { TeachProgress } from "../teach/progress-display.js";
 import { type Curves, PrefixHasher, prefixHash, readResumeState, removeResumeState, writeResumeState } from "../teach/resume-state.js";
 
@@ -22,6 +23,9 @@ export const teach: Command = {
     "commits, and prints the committed version and its holdout metrics. Progress (examples/s, running",
     "loss, prequential accuracy, ETA) goes to stderr; a PNG of the prequential (blue) and holdout (orange)",
     "accuracy, with the committed version's holdout accuracy (green), is written beside the file.",
+    "--type token teaches a sequence-labelling head from JSON lines of words and one BIO tag per word",
+    '({"words": ["Ann", "met", "Bo"], "tags": ["B-PER", "O", "B-PER"]}): it follows, plots and reports',
+    "entity-level span F1 (precision and recall too) instead of accuracy.",
     "An interrupted run leaves <file>.<head>.teach.json beside the file; --resume continues after the",
     "last example the server acknowledged as processed (and durable), so no example is sent twice.",
   ].join("\n"),
@@ -29,11 +33,13 @@ export const teach: Command = {
   client: true,
   options: {
     head: { type: "string", value: "H", help: "the head to teach (created when new)" },
-    file: { type: "string", value: "F", help: ".jsonl (one object per line) or .csv/.tsv with a header row" },
+    file: { type: "string", value: "F", help: ".jsonl (one object per line) or .csv/.tsv with a header row (--type token: .jsonl)" },
     "text-field": { type: "string", value: "NAME", help: "field or column of the text (default: text)" },
     "label-field": { type: "string", value: "NAME", help: "field or column of the label(s) (default: label; a JSON array gives several)" },
     "label-separator": { type: "string", value: "S", help: "split a label cell into several labels (multilabel CSV)" },
     "id-field": { type: "string", value: "NAME", help: "take example ids from this field instead of <file name>:<line>:<hash of text and labels>" },
+    "words-field": { type: "string", value: "NAME", help: "--type token: field of the words, a JSON array (default: words)" },
+    "tags-field": { type: "string", value: "NAME", help: "--type token: field of the tags, one per word: O, B-TYPE, I-TYPE (default: tags)" },
     "weight-field": { type: "string", value: "NAME", help: "field or column of example weights" },
     labels: { type: "string", value: "A,B,…", help: "a new head's labels (default: every label in the file)" },
     resume: { type: "boolean", help: "continue an interrupted run of this file" },
@@ -47,6 +53,7 @@ export const teach: Command = {
     "bertd teach --head sections --file test/fixtures/debian-package-sections/train.jsonl",
     "bertd teach --head spam --file mail.csv --text-field body --label-field class --learning-rate 0.005 --replay-passes 10",
     "bertd teach --head sections --file train.jsonl --resume    # after an interrupted run",
+    "bertd teach --type token --head ner --file test/fixtures/debian-ner/train.jsonl",
   ],
   async run({ values, positionals }) {
     const head = stringOption(values, "head");
@@ -54,22 +61,19 @@ export const teach: Command = {
     if (!head || !file) throw new UsageError("--head and --file are required (see bertd teach --help)");
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (see bertd teach --help)`);
     const config = adaptConfigFromFlags(values);
+    const token = config.type === HeadType.TOKEN;
+    const metric = token ? SPAN_F1 : ACCURACY;
     const progressEvery = numberOption(values, "progress-every", { integer: true, min: 1 }) ?? 50;
+    const fields = exampleFields(values, token, file);
     const input = readInputFile(file);
-    const { examples, problems } = fileExamples(input, {
-      text: stringOption(values, "text-field") ?? "text",
-      label: stringOption(values, "label-field") ?? "label",
-      id: stringOption(values, "id-field"),
-      weight: stringOption(values, "weight-field"),
-      labelSeparator: stringOption(values, "label-separator"),
-    });
+    const { examples, problems } = fileExamples(input, fields);
     if (problems.length > 0) {
       for (const problem of problems.slice(0, -1)) process.stderr.write(`bertd: ${problem.message}\n`);
       const last = problems[problems.length - 1];
       throw new InputFileError(last.file, last.line, `${last.problem}${problems.length > 1 ? ` (and ${problems.length - 1} more above; nothing was sent)` : " (nothing was sent)"}`);
     }
     if (examples.length === 0) throw new UsageError(`${file} holds no examples`);
-    const labels = stringOption(values, "labels")?.split(",").map((l) => l.trim()) ?? [...new Set(examples.flatMap((e) => e.labels))].sort();
+    const labels = stringOption(values, "labels")?.split(",").map((l) => l.trim()) ?? fileLabels(examples, token);
 
     const stem = join(dirname(file), basename(file, extname(file)));
     const statePath = `${file}.${head}.teach.json`;
@@ -97,7 +101,7 @@ export const teach: Command = {
         }
         if (start === 0) curves = { prequential: [], holdout: [] };
       }
-      display = new TeachProgress(examples.length, start);
+      display = new TeachProgress(examples.length, start, token);
       return examples.slice(start);
     };
 
@@ -111,12 +115,12 @@ export const teach: Command = {
       for (const r of p.rejections) rejections.push(`${file}:${lineOf.get(r.id) ?? "?"}: rejected by the server: ${r.reason}`);
       const done = start + processed;
       if (processed > 0) {
-        curves.prequential.push([done, p.prequentialAccuracy]);
-        if (p.holdout && p.holdout.examples > 0n) curves.holdout.push([done, p.holdout.accuracy]);
+        curves.prequential.push([done, metric.prequential(p)]);
+        if (p.holdout && p.holdout.examples > 0n) curves.holdout.push([done, metric.holdout(p.holdout)]);
         const lastLine = examples[done - 1].line;
         writeResumeState(statePath, { format: 1, head, processed: done, lastLine, lastDurableId: p.lastDurableId, prefixSha256: hasher.upTo(lastLine), curves });
       }
-      display?.update({ done, loss: p.runningLoss, prequentialAccuracy: p.prequentialAccuracy });
+      display?.update({ done, loss: p.runningLoss, prequentialAccuracy: p.prequentialAccuracy, prequentialSpanF1: p.prequentialSpanF1 });
     };
 
     const interrupt = new AbortController();
@@ -146,36 +150,36 @@ export const teach: Command = {
     const committed = outcome.committed[outcome.committed.length - 1];
     if (plotPath) {
       const series: Series[] = [
-        { points: curves.prequential, color: PREQUENTIAL_COLOR, label: "prequential accuracy" },
-        { points: curves.holdout, color: HOLDOUT_COLOR, label: "holdout accuracy (during the stream)" },
+        { points: curves.prequential, color: PREQUENTIAL_COLOR, label: `prequential ${metric.name}` },
+        { points: curves.holdout, color: HOLDOUT_COLOR, label: `holdout ${metric.name} (during the stream)` },
       ];
       if (committed?.holdout && committed.holdout.examples > 0n) {
-        const y = committed.holdout.accuracy;
-        series.push({ points: [[examples.length * 0.96, y], [examples.length, y]], color: COMMITTED_COLOR, label: `committed v${committed.version} holdout accuracy` });
+        const y = metric.holdout(committed.holdout);
+        series.push({ points: [[examples.length * 0.96, y], [examples.length, y]], color: COMMITTED_COLOR, label: `committed v${committed.version} holdout ${metric.name}` });
       }
       writeLineChart(plotPath, series, examples.length, { xLabel: "examples" });
     }
-    const holdout = committed?.holdout;
     const result = {
       head,
       version: committed?.version ?? 0,
       promoted: committed?.promoted ?? false,
       promotionReason: committed?.promotionReason ?? "",
-      holdout: { examples: Number(holdout?.examples ?? 0), accuracy: holdout?.accuracy ?? 0, macroF1: holdout?.macroF1 ?? 0, logLoss: holdout?.logLoss ?? 0 },
+      holdout: holdoutSummary(committed?.holdout, token),
       sent: examples.length - start,
       resumedAfter: start,
       ...totals,
       prequentialAccuracy: outcome.last?.prequentialAccuracy ?? 0,
+      ...(token ? { prequentialSpanF1: outcome.last?.prequentialSpanF1 ?? 0 } : {}),
       plot: plotPath ?? null,
     };
     if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
     else {
-      const h = result.holdout;
+      const prequential = token ? `prequential span F1 ${(result.prequentialSpanF1 ?? 0).toFixed(4)}, word accuracy ${result.prequentialAccuracy.toFixed(4)}` : `prequential accuracy ${result.prequentialAccuracy.toFixed(4)}`;
       process.stdout.write(
         [
           `head ${head}: committed v${result.version}${result.promoted ? ", now served" : ", not promoted"} (${result.promotionReason})`,
-          `holdout: accuracy ${h.accuracy.toFixed(4)}, macro-F1 ${h.macroF1.toFixed(4)}, log-loss ${h.logLoss.toFixed(4)} on ${h.examples} examples`,
-          `examples: ${result.accepted} accepted, ${result.duplicate} duplicate, ${result.rejected} rejected; prequential accuracy ${result.prequentialAccuracy.toFixed(4)}`,
+          holdoutLine(result.holdout),
+          `examples: ${result.accepted} accepted, ${result.duplicate} duplicate, ${result.rejected} rejected; ${prequential}`,
           ...(plotPath ? [`curves: ${plotPath}`] : []),
         ].join("\n") + "\n",
       );
@@ -183,3 +187,22 @@ export const teach: Command = {
     return 0;
   },
 };
+
+/** Which fields hold an example: text and label(s), or (--type token, JSON lines only) words and tags. */
+function exampleFields(values: Values, token: boolean, file: string): ExampleFields {
+  const common = { id: stringOption(values, "id-field"), weight: stringOption(values, "weight-field") };
+  const misplaced = (token ? ["text-field", "label-field", "label-separator"] : ["words-field", "tags-field"]).find((flag) => values[flag] !== undefined);
+  if (misplaced) throw new UsageError(`--${misplaced} ${token ? "is for text heads, not --type token" : "needs --type token"} (see bertd teach --help)`);
+  if (!token) {
+    const labelSeparator = stringOption(values, "label-separator");
+    return { ...common, text: stringOption(values, "text-field") ?? "text", label: stringOption(values, "label-field") ?? "label", labelSeparator };
+  }
+  if (formatOf(file) !== "jsonl") throw new UsageError(`--type token reads JSON lines (.jsonl) with a words array and a tags array; ${file} is not .jsonl`);
+  return { ...common, words: stringOption(values, "words-field") ?? "words", tags: stringOption(values, "tags-field") ?? "tags" };
+}
+
+/** A new head's labels: every label (or tag) in the file, sorted; O first for tags. */
+function fileLabels(examples: readonly FileExample[], token: boolean): string[] {
+  const labels = [...new Set(examples.flatMap((e) => labelsOf(e.content)))].sort();
+  return token && labels.includes("O") ? ["O", ...labels.filter((label) => label !== "O")] : labels;
+}

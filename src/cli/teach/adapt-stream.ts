@@ -91,8 +91,8 @@ class AdaptAttempt {
         const examples = plan(await started);
         for (const example of examples) {
           if (this.failed) return;
-          const { id, text, labels, weight } = example;
-          if (!call.write(create(AdaptRequestSchema, { request: { case: "example", value: { id, text, labels, weight } } }))) {
+          const { id, weight, content } = example;
+          if (!call.write(create(AdaptRequestSchema, { request: { case: "example", value: { id, weight, ...content } } }))) {
             await new Promise<void>((resume) => {
               this.wake = resume;
               call.once("drain", resume);

@@ -1,24 +1,25 @@
 import { createHash } from "node:crypto";
 import { basename } from "node:path";
-import { type InputFile, InputFileError, labelsField, textField } from "../input-file.js";
+import { type InputFile, InputFileError, type InputRecord, labelsField, textField, wordsAndTags } from "../input-file.js";
+
+/** What an example teaches: a text and its labels, or (TOKEN heads) words and one tag per word. */
+export type ExampleContent = { readonly text: string; readonly labels: string[] } | { readonly words: string[]; readonly tags: string[] };
 
 export interface FileExample {
   readonly id: string;
   readonly line: number;
-  readonly text: string;
-  readonly labels: string[];
+  readonly content: ExampleContent;
   readonly weight?: number;
 }
 
-export interface ExampleFields {
-  readonly text: string;
-  readonly label: string;
+/** The fields of the text and label(s), or (TOKEN heads) of the words and tags. */
+export type ExampleFields = ({ readonly text: string; readonly label: string } | { readonly words: string; readonly tags: string }) & {
   /** Take ids from this field instead of `<file name>:<line>:<hash>`. */
   readonly id?: string;
   readonly weight?: string;
   /** Splits one CSV label cell into several labels (multilabel). */
   readonly labelSeparator?: string;
-}
+};
 
 /** Every record as an Adapt example; every problem found, located (file:line), at most `limit`. */
 export function fileExamples(input: InputFile, fields: ExampleFields, limit = 10): { examples: FileExample[]; problems: InputFileError[] } {
@@ -28,14 +29,13 @@ export function fileExamples(input: InputFile, fields: ExampleFields, limit = 10
   const seen = new Map<string, number>();
   for (const record of input.records) {
     try {
-      const text = textField(input.path, record, fields.text);
-      const labels = labelsField(input.path, record, fields.label, fields.labelSeparator);
-      const id = fields.id === undefined ? exampleId(name, record.line, text, labels) : idOf(input.path, record.line, record.fields[fields.id], fields.id);
+      const content = contentOf(input.path, record, fields);
+      const id = fields.id === undefined ? exampleId(name, record.line, ...hashedParts(content)) : idOf(input.path, record.line, record.fields[fields.id], fields.id);
       const first = seen.get(id);
       if (first !== undefined) throw new InputFileError(input.path, record.line, `id "${id}" repeats line ${first}`);
       seen.set(id, record.line);
       const weight = fields.weight === undefined ? undefined : weightOf(input.path, record.line, record.fields[fields.weight], fields.weight);
-      examples.push({ id, line: record.line, text, labels, weight });
+      examples.push({ id, line: record.line, content, weight });
     } catch (error) {
       if (!(error instanceof InputFileError)) throw error;
       problems.push(error);
@@ -43,6 +43,21 @@ export function fileExamples(input: InputFile, fields: ExampleFields, limit = 10
     }
   }
   return { examples, problems };
+}
+
+function contentOf(file: string, record: InputRecord, fields: ExampleFields): ExampleContent {
+  if ("words" in fields) return wordsAndTags(file, record, fields.words, fields.tags);
+  return { text: textField(file, record, fields.text), labels: labelsField(file, record, fields.label, fields.labelSeparator) };
+}
+
+/** Words are hashed as one string joined by a separator no word holds in practice, like labels. */
+function hashedParts(content: ExampleContent): [string, string[]] {
+  return "words" in content ? [content.words.join("\u001f"), content.tags] : [content.text, content.labels];
+}
+
+/** The labels (or tags) an example teaches. */
+export function labelsOf(content: ExampleContent): string[] {
+  return "words" in content ? content.tags : content.labels;
 }
 
 /**

@@ -26,8 +26,8 @@ const NUMERIC: readonly { flag: string; field: NumericField; integer: boolean; h
 
 const OPTIMIZERS = { adamw: Optimizer.ADAMW, sgd: Optimizer.SGD } as const;
 const SCHEDULES = { constant: Schedule.CONSTANT, linear: Schedule.LINEAR, cosine: Schedule.COSINE } as const;
-const WEIGHTINGS = { none: ClassWeighting.NONE, balanced: ClassWeighting.BALANCED } as const;
-const TYPES = { multiclass: HeadType.MULTICLASS, multilabel: HeadType.MULTILABEL } as const;
+const WEIGHTINGS = { none: ClassWeighting.NONE, balanced: ClassWeighting.BALANCED, "sqrt-balanced": ClassWeighting.SQRT_BALANCED } as const;
+const HEAD_TYPES = { multiclass: HeadType.MULTICLASS, multilabel: HeadType.MULTILABEL, token: HeadType.TOKEN } as const;
 const ARCHITECTURES = { linear: Architecture.LINEAR, mlp: Architecture.MLP } as const;
 const PROMOTIONS = { always: Promotion.ALWAYS, "if-better": Promotion.IF_BETTER, never: Promotion.NEVER } as const;
 const STARTS = { scratch: StartFrom.SCRATCH, active: StartFrom.ACTIVE } as const;
@@ -36,7 +36,7 @@ const POOLINGS = { cls: Pooling.CLS, mean: Pooling.MEAN, max: Pooling.MAX, poole
 const keys = <T extends object>(table: T): (keyof T & string)[] => Object.keys(table) as (keyof T & string)[];
 
 export const HEAD_OPTIONS: Record<string, OptionSpec> = {
-  type: { type: "string", value: "T", help: "multiclass (one label per example, default) or multilabel" },
+  type: { type: "string", value: "T", help: "multiclass (one label per example, default), multilabel, or token (words and one BIO tag per word)" },
   architecture: { type: "string", value: "A", help: "linear (default) or mlp" },
   pooling: { type: "string", value: "MODE", help: "cls, mean, max or pooler (default: the model's)" },
   promotion: { type: "string", value: "P", help: "always, if-better (default: when holdout accuracy is not worse) or never" },
@@ -44,7 +44,7 @@ export const HEAD_OPTIONS: Record<string, OptionSpec> = {
   "allow-new-labels": { type: "boolean", help: "let the head learn labels it has not seen" },
   optimizer: { type: "string", value: "O", help: "adamw (default) or sgd" },
   schedule: { type: "string", value: "S", help: "constant, linear (default) or cosine" },
-  "class-weighting": { type: "string", value: "W", help: "none (default) or balanced" },
+  "class-weighting": { type: "string", value: "W", help: "none (default), balanced or sqrt-balanced (milder; for BIO tags)" },
   seed: { type: "string", value: "N", help: "initialisation, shuffling and holdout seed (default 0)" },
   ...Object.fromEntries(
     NUMERIC.flatMap((n) => [[n.flag, { type: "string", value: n.integer ? "N" : "X", help: n.help }] as const, ...(n.alias ? [[n.alias, { type: "string", value: n.integer ? "N" : "X", help: `same as --${n.flag}` }] as const] : [])]),
@@ -69,13 +69,13 @@ export function adaptConfigFromFlags(values: Values): MessageInitShape<typeof Ad
   if (schedule) hyperparameters.schedule = SCHEDULES[schedule];
   const weighting = choiceOption(values, "class-weighting", keys(WEIGHTINGS));
   if (weighting) hyperparameters.classWeighting = WEIGHTINGS[weighting];
-  const type = choiceOption(values, "type", keys(TYPES));
+  const type = choiceOption(values, "type", keys(HEAD_TYPES));
   const architecture = choiceOption(values, "architecture", keys(ARCHITECTURES));
   const promotion = choiceOption(values, "promotion", keys(PROMOTIONS));
   const startFrom = choiceOption(values, "start-from", keys(STARTS));
   const pooling = choiceOption(values, "pooling", keys(POOLINGS));
   return {
-    type: type ? TYPES[type] : HeadType.UNSPECIFIED,
+    type: type ? HEAD_TYPES[type] : HeadType.UNSPECIFIED,
     architecture: architecture ? ARCHITECTURES[architecture] : Architecture.UNSPECIFIED,
     promotion: promotion ? PROMOTIONS[promotion] : Promotion.UNSPECIFIED,
     startFrom: startFrom ? STARTS[startFrom] : StartFrom.UNSPECIFIED,

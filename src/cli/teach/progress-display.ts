@@ -4,6 +4,8 @@ export interface Snapshot {
   readonly done: number;
   readonly loss: number;
   readonly prequentialAccuracy: number;
+  /** TOKEN heads: entity-level F1 of the sentences predicted before they were learned. */
+  readonly prequentialSpanF1?: number;
 }
 
 /** The live view of a teach run on stderr: a progress bar on a terminal, a plain line every few seconds otherwise. */
@@ -16,14 +18,15 @@ export class TeachProgress {
   constructor(
     private readonly total: number,
     private readonly startAt: number,
+    private readonly spans = false,
     private readonly stream: NodeJS.WriteStream = process.stderr,
     private readonly plainEveryMs = 5000,
   ) {
-    this.latest = { done: startAt, loss: 0, prequentialAccuracy: 0 };
+    this.latest = { done: startAt, loss: 0, prequentialAccuracy: 0, prequentialSpanF1: 0 };
     if (stream.isTTY) {
       this.bar = new SingleBar({
         stream,
-        format: "{bar} {percentage}% {value}/{total} | {speed} ex/s | loss {loss} | prequential {accuracy} | ETA {remaining}",
+        format: `{bar} {percentage}% {value}/{total} | {speed} ex/s | loss {loss} | prequential {accuracy}${spans ? ", span F1 {spanF1}" : ""} | ETA {remaining}`,
         barsize: 24,
         hideCursor: true,
       });
@@ -59,6 +62,7 @@ export class TeachProgress {
       speed: this.rate().toFixed(0),
       loss: this.latest.loss.toFixed(3),
       accuracy: `${(100 * this.latest.prequentialAccuracy).toFixed(1)}%`,
+      spanF1: `${(100 * (this.latest.prequentialSpanF1 ?? 0)).toFixed(1)}%`,
       remaining: this.eta(),
     };
   }
@@ -67,6 +71,7 @@ export class TeachProgress {
     this.lastLine = performance.now();
     const p = this.payload();
     const percent = this.total > 0 ? ((100 * this.latest.done) / this.total).toFixed(0) : "100";
-    this.stream.write(`teach: ${this.latest.done}/${this.total} (${percent}%) ${p.speed} ex/s, loss ${p.loss}, prequential ${p.accuracy}, ETA ${p.remaining}\n`);
+    const prequential = this.spans ? `prequential ${p.accuracy} of words, span F1 ${p.spanF1}` : `prequential ${p.accuracy}`;
+    this.stream.write(`teach: ${this.latest.done}/${this.total} (${percent}%) ${p.speed} ex/s, loss ${p.loss}, ${prequential}, ETA ${p.remaining}\n`);
   }
 }

@@ -289,9 +289,13 @@ describe("bertd command line", () => {
     assert.deepEqual([result.accepted, result.rejected], [1, 1]);
   });
 
-  it("bertd serve runs the server", async () => {
-    const child = start(["serve", "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--data-dir", mkdtempSync(join(tmpdir(), "bertd-serve-")), "--no-warmup"], {});
-    const port = await new Promise<number>((resolve) => {
+  it("bertd serve runs the server, and refuses to start without API keys unless --auth none", async () => {
+    const serveArgs = ["serve", "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--data-dir", mkdtempSync(join(tmpdir(), "bertd-serve-")), "--no-warmup"];
+    const refused = await start(serveArgs, {}).output;
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stdout + refused.stderr, /--api-keys-file|--auth none/);
+    const child = start([...serveArgs, "--auth", "none"], {});
+    const port = await new Promise<number>((resolve, reject) => {
       let buffered = "";
       child.stdout!.on("data", (chunk: Buffer) => {
         buffered += chunk.toString();
@@ -299,6 +303,7 @@ describe("bertd command line", () => {
           if (line.includes('"msg":"serving"')) resolve((JSON.parse(line) as { port: number }).port);
         }
       });
+      child.once("exit", (code) => reject(new Error(`bertd serve exited with ${code} before serving`)));
     });
     const info = await start(["info", "--json"], { BERTD_ADDRESS: `127.0.0.1:${port}` }).output;
     assert.equal(info.code, 0, info.stderr);

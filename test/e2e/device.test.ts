@@ -24,7 +24,7 @@ const skipOnGpu = gpuPresent() ? "this machine has a GPU" : false;
 
 function startFailure(args: string[]): Promise<{ code: number | null; stderr: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), "bertd-device-"));
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--data-dir", dataDir, ...args], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--data-dir", dataDir, "--auth", "none", ...args], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stderr })));

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, posix } from "node:path";
 import { after, describe, it } from "node:test";
 import { ServiceClient } from "../../src/client/grpc-client.js";
+import { newApiKey } from "../../src/transport/auth/key-store.js";
 import { Encoder } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { ParsedDockerfile, type Stage } from "../helpers/dockerfile.js";
 import { ROOT } from "../helpers/server-process.js";
@@ -135,11 +136,14 @@ describe("deploy/Dockerfile (CPU)", () => {
       rmSync(root, { recursive: true });
     });
 
+    const key = newApiKey("image-test", ["infer"]);
+
     it("serves from /models/default as a non-root user, answers the health probe, and writes only to its data volume", async () => {
       const [command, ...args] = cpu.execForm(stage, "CMD")!;
       server = spawn(command === "node" ? process.execPath : command, args, {
         cwd: inImage(workdir),
-        env: env({ BERTD_HOST: "127.0.0.1", BERTD_PORT: "0", BERTD_METRICS_PORT: "0" }),
+        // As in Kubernetes: keys from a Secret (here the environment); the health probe needs none.
+        env: env({ BERTD_HOST: "127.0.0.1", BERTD_PORT: "0", BERTD_METRICS_PORT: "0", BERTD_API_KEYS: JSON.stringify([key.entry]) }),
         stdio: ["ignore", "pipe", "pipe"],
         ...asImageUser,
       });
@@ -155,7 +159,7 @@ describe("deploy/Dockerfile (CPU)", () => {
         server!.once("exit", (code) => reject(new Error(`the image's CMD exited with ${code}: ${stderr}`)));
       });
 
-      const client = new ServiceClient(Encoder, `127.0.0.1:${port}`);
+      const client = new ServiceClient(Encoder, `127.0.0.1:${port}`, { apiKey: key.secret });
       const info = await client.unary("getModelInfo")({});
       assert.equal(info.modelPath.replace(/\/model\.onnx$/, ""), inImage(imageEnv.BERTD_MODEL_DIR));
       const embedded = await client.unary("embed")({ inputs: ["a chess game"] });

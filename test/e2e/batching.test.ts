@@ -35,8 +35,12 @@ describe("batching queue over gRPC", () => {
 
   it("drops calls whose deadline passes or that are cancelled while queued", async () => {
     const embed = server.encoder().unary("embed");
-    // Enough work ahead (2 × 64 inputs of 512 tokens) that the 30 ms deadline passes while queued.
-    const blockers = [embed({ inputs: Array(64).fill(LONG) }), embed({ inputs: Array(64).fill(LONG) })];
+    // Enough work ahead (128 inputs of 512 tokens) that the 30 ms deadline passes while queued; one
+    // call, so that with it the two below fit the queue's 3 requests.
+    const blockers = [embed({ inputs: Array(128).fill(LONG) })];
+    // Let the server take the blocker in first: small calls sent at once could overtake it while its
+    // large message is still being read and tokenized.
+    await new Promise((resolve) => setTimeout(resolve, 50));
     const late = embed({ inputs: ["too late"] }, { deadline: Date.now() + 30 });
     const controller = new AbortController();
     const cancelled = embed({ inputs: ["never mind"] }, { signal: controller.signal });

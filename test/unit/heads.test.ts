@@ -489,5 +489,3 @@ describe("spec validation", () => {
     assert.throws(() => HeadTrainer.create(spec(), { batchSize: 0 }), (e: unknown) => e instanceof ConfigError && e.field === "batchSize");
   });
 });
-
-// ---------------------------------------------------------------------------------------------------------------

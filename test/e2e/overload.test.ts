@@ -25,8 +25,10 @@ describe("overload", () => {
     assert.ok(report.serverRejectP99Ms < 250, `the server rejects at once: ${summary}`);
     assert.ok(report.rejectP99Ms < 5000, `rejections reach the client fast: ${summary}`);
     // An accepted call waits at most for the queue ahead of it (QUEUE_REQUESTS calls at the measured capacity), plus slack.
+    // Measured by the server: the client's own clock also counts its fight for the same 2 cores with the burst it sends.
     const queueBoundMs = (QUEUE_REQUESTS / report.capacityRps) * 1000;
-    assert.ok(report.okP99Ms < 4 * queueBoundMs + 3000, `accepted latency is bounded by the queue (${Math.round(queueBoundMs)} ms): ${summary}`);
+    assert.ok(report.serverOkP99Ms < 4 * queueBoundMs + 1000, `accepted latency is bounded by the queue (${Math.round(queueBoundMs)} ms): ${summary}`);
+    assert.ok(report.okP99Ms < 15_000, `accepted calls answer: ${summary}`);
     assert.ok(report.rssPeakMb < report.rssBeforeMb + 400, `RSS stays bounded: ${summary}`);
     assert.ok(report.recovery > 0.5, `throughput recovers after the burst: ${summary}`);
   });

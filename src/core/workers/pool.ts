@@ -76,14 +76,19 @@ export class WorkerPool {
 
   /** Runs a batch on an idle worker; callers check `idle` first. */
   run(ids: Int32Array, lengths: Int32Array, modes: Uint8Array, positions: Int32Array, positionCounts: Int32Array): Promise<BatchResult> {
+    if (this.closed) return Promise.reject(new ServiceError("unavailable", "the server is shutting down"));
     const slot = this.slots.find((s) => !s.task);
     if (!slot || this.idle === 0) return Promise.reject(new ServiceError("internal", "no idle inference worker"));
     const job: BatchJob = { type: "run", id: this.nextId++, ids, lengths, modes, positions, positionCounts };
     return new Promise<BatchResult>((resolve, reject) => this.assign(slot, { job, attempts: 0, resolve, reject }));
   }
 
-  async close(): Promise<void> {
+  /** Lets batches already running finish (up to `graceMs`): terminating a worker inside session.run aborts the process. */
+  async close(graceMs = 5000): Promise<void> {
     this.closed = true;
+    const deadline = performance.now() + graceMs;
+    while (this.slots.some((slot) => slot.task) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (const task of this.retries.splice(0)) task.reject(new ServiceError("unavailable", "the server is shutting down"));
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
   }
 
@@ -97,6 +102,7 @@ export class WorkerPool {
   /** A worker is free: a waiting retry goes first, else the batcher is told. */
   private freed(slot: Slot): void {
     slot.task = undefined;
+    if (this.closed) return;
     const retry = this.retries.shift();
     if (retry) this.assign(slot, retry);
     else this.idleListener();

@@ -3,11 +3,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { status, type ServiceError } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import Database from "better-sqlite3";
 import { HeadType, Promotion } from "../../src/gen/bertd/v1/heads_pb.js";
 import { adapt, toyExamples } from "../helpers/adapt-client.js";
 import { startServer, type ServerProcess } from "../helpers/server-process.js";
+import { loggedIds, rejectsWithStatus as code } from "../helpers/assertions.js";
 
 const HYPER = { seed: 7n, replayPasses: 3, holdoutFraction: 0.2 };
 
@@ -18,23 +19,6 @@ function stateOf(dataDir: string, head: string, version: number): Buffer {
   } finally {
     db.close();
   }
-}
-
-function loggedIds(dataDir: string, head: string): string[] {
-  const db = new Database(join(dataDir, "heads.sqlite"), { readonly: true });
-  try {
-    return (db.prepare("SELECT id FROM examples WHERE head = ? ORDER BY seq").all(head) as { id: string }[]).map((r) => r.id);
-  } finally {
-    db.close();
-  }
-}
-
-async function code(promise: Promise<unknown>, expected: status, pattern: RegExp): Promise<void> {
-  await assert.rejects(promise, (error: ServiceError) => {
-    assert.equal(error.code, expected, `${status[error.code]}: ${error.details}`);
-    assert.match(error.details, pattern);
-    return true;
-  });
 }
 
 describe("Adapt and Classify over gRPC", () => {

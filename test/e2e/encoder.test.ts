@@ -6,6 +6,7 @@ import { Encoding, Pooling, Truncation } from "../../src/gen/bertd/v1/encoder_pb
 import { ReferenceModel, finish, maxAbsDiff, referencePool } from "../helpers/reference.js";
 import { ROOT, startServer, type ServerProcess } from "../helpers/server-process.js";
 import { fileContainingSymbol, healthClient, listServices } from "../helpers/standard-clients.js";
+import { rejectsWithStatus as rejects } from "../helpers/assertions.js";
 
 const MODEL_DIR = `${ROOT}models/default`;
 const TEXTS = [
@@ -17,14 +18,6 @@ const TEXTS = [
   "log changes on tables and restore tables to point in time ".repeat(6),
 ];
 const LONG = "tokenization of a very long description ".repeat(200);
-
-async function rejects(promise: Promise<unknown>, code: status, pattern: RegExp): Promise<void> {
-  await assert.rejects(promise, (error: ServiceError) => {
-    assert.equal(error.code, code, `expected ${status[code]}, got ${status[error.code]}: ${error.details}`);
-    assert.match(error.details, pattern);
-    return true;
-  });
-}
 
 function floatsFromBytes(bytes: Uint8Array): Float32Array {
   const copy = new Uint8Array(bytes); // a copy: grpc-js hands out views of pooled Buffers

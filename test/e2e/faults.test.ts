@@ -5,31 +5,14 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { status, type ServiceError } from "@grpc/grpc-js";
-import Database from "better-sqlite3";
 import { FAULT_TEXT } from "../../src/core/faults.js";
 import { AdaptRequestSchema, type AdaptResponse } from "../../src/gen/bertd/v1/heads_pb.js";
 import { adapt, toyExamples } from "../helpers/adapt-client.js";
 import { startServer } from "../helpers/server-process.js";
 import { healthClient } from "../helpers/standard-clients.js";
+import { loggedIds, rejectsWithStatus as rejectsWith } from "../helpers/assertions.js";
 
 const HYPER = { seed: 3n, replayPasses: 1, holdoutFraction: 0.2 };
-
-function loggedIds(dataDir: string, head: string): string[] {
-  const db = new Database(join(dataDir, "heads.sqlite"), { readonly: true });
-  try {
-    return (db.prepare("SELECT id FROM examples WHERE head = ? ORDER BY seq").all(head) as { id: string }[]).map((r) => r.id);
-  } finally {
-    db.close();
-  }
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: status, pattern: RegExp): Promise<void> {
-  await assert.rejects(promise, (error: ServiceError) => {
-    assert.equal(error.code, code, `${status[error.code]}: ${error.details}`);
-    assert.match(error.details, pattern);
-    return true;
-  });
-}
 
 describe("faults", () => {
   it("a dead worker thread is replaced; its batch is retried row by row, a row that kills again fails with UNAVAILABLE naming the cause", async () => {

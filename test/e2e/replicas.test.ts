@@ -7,18 +7,11 @@ import { openAdapt, until } from "../helpers/adapt-stream.js";
 import { throwawayDatabase, type ThrowawayDatabase } from "../helpers/postgres.js";
 import { startServer, type ServerProcess } from "../helpers/server-process.js";
 import { TcpProxy } from "../helpers/tcp-proxy.js";
+import { rejectsWithStatus as code } from "../helpers/assertions.js";
 
 const HYPER = { seed: 3n, replayPasses: 1, holdoutFraction: 0.2 };
 const LEASE_TTL_MS = 3000;
 const LABELS = ["sport", "food"];
-
-async function code(promise: Promise<unknown>, expected: status, pattern: RegExp): Promise<void> {
-  await assert.rejects(promise, (error: ServiceError) => {
-    assert.equal(error.code, expected, `${status[error.code]}: ${error.details}`);
-    assert.match(error.details, pattern);
-    return true;
-  });
-}
 
 /** The version a replica serves for the head now (0 = none). */
 async function served(server: ServerProcess, head: string): Promise<number> {

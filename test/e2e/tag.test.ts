@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { status, type ServiceError } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { TagRequestSchema } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { HeadType, Promotion, StartFrom } from "../../src/gen/bertd/v1/heads_pb.js";
@@ -11,16 +11,9 @@ import { generateBertModel } from "../../models/generator/index.js";
 import { adapt, toyExamples } from "../helpers/adapt-client.js";
 import { startServer, type ServerProcess } from "../helpers/server-process.js";
 import { TOY_TAGS, toySentences } from "../helpers/toy-tagging.js";
+import { rejectsWithStatus as rejects } from "../helpers/assertions.js";
 
 const CONFIG = { head: "toy", type: HeadType.TOKEN, labels: TOY_TAGS, hyperparameters: { seed: 1n, holdoutFraction: 0.2 }, progressEvery: 50 };
-
-async function rejects(promise: Promise<unknown>, expected: status, pattern: RegExp): Promise<void> {
-  await assert.rejects(promise, (error: ServiceError) => {
-    assert.equal(error.code, expected, `${status[error.code]}: ${error.details}`);
-    assert.match(error.details, pattern);
-    return true;
-  });
-}
 
 describe("TOKEN heads: Adapt over words and tags, Encoder.Tag", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "bertd-tag-"));

@@ -6,6 +6,7 @@ import { headBeingAdapted, leaseHeld } from "./local-leases.js";
 import { CHANGES_CHANNEL, ChangeListener } from "./postgres-listener.js";
 import { migrate } from "./postgres-migrations.js";
 import { replicaId } from "./replica-id.js";
+import { type HeadRow, toHead } from "./head-rows.js";
 
 export interface PostgresStoreOptions {
   /** How long a lease lives without a heartbeat; renewed every third of it. */
@@ -15,15 +16,6 @@ export interface PostgresStoreOptions {
 
 /** How often a writer waiting for a lease tries again. */
 const LEASE_RETRY_MS = 200;
-
-interface HeadRow {
-  name: string;
-  type: string;
-  model_hash: string;
-  active_version: number;
-  latest_version: number;
-  created_at_ms: string;
-}
 
 interface VersionRow {
   version: number;
@@ -391,17 +383,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener("abort", done, { once: true });
   });
-}
-
-function toHead(row: HeadRow): HeadRecord {
-  return {
-    name: row.name,
-    type: row.type as StoredHeadType,
-    modelHash: row.model_hash,
-    activeVersion: row.active_version,
-    latestVersion: row.latest_version,
-    createdAtMs: Number(row.created_at_ms),
-  };
 }
 
 function toSummary(row: VersionRow): VersionSummary {

@@ -5,6 +5,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { failedPrecondition, notFound, resourceExhausted, unavailable } from "../core/errors.js";
 import type { HeadChange, HeadLease, HeadRecord, HeadStore, LeaseOptions, NewVersion, StoredExample, StoredHeadType, StoredVersion, VersionSummary } from "./head-store.js";
 import { LocalLeases, headBeingAdapted } from "./local-leases.js";
+import { type HeadRow, toHead } from "./head-rows.js";
 
 const MIGRATIONS = [
   `CREATE TABLE heads (
@@ -42,15 +43,6 @@ const MIGRATIONS = [
 
 /** Example-log rows read per turn of the event loop. */
 const EXAMPLES_PAGE = 1000;
-
-interface HeadRow {
-  name: string;
-  type: string;
-  model_hash: string;
-  active_version: number;
-  latest_version: number;
-  created_at_ms: number;
-}
 
 interface VersionRow {
   version: number;
@@ -251,17 +243,6 @@ export class SqliteHeadStore implements HeadStore {
       throw error;
     }
   }
-}
-
-function toHead(row: HeadRow): HeadRecord {
-  return {
-    name: row.name,
-    type: row.type as StoredHeadType,
-    modelHash: row.model_hash,
-    activeVersion: row.active_version,
-    latestVersion: row.latest_version,
-    createdAtMs: row.created_at_ms,
-  };
 }
 
 function toSummary(row: VersionRow): VersionSummary {

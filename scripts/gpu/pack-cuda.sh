@@ -22,7 +22,7 @@ move_aside() {
   mv "$root/$1" "$slot" && printf '%s\t%s\n' "$1" "$slot" >> "$moves"
 }
 # models/default/model.onnx (17 MB of random floats: xz cannot shrink it) is regenerated there in a second.
-for p in models/pretraining/data models/pretraining/out models/pretrained bench/out data .gpu-pretrain models/default/model.onnx; do
+for p in pretraining/data pretraining/out models/pretrained bench/out data .gpu-pretrain models/default/model.onnx; do
   if [ -e "$p" ] && git check-ignore -q "$p"; then move_aside "$p"; fi
 done
 # Top-level packages that no production dependency needs.

@@ -4,7 +4,7 @@
 # (.gpu-pretrain/part1, part2, …). run-pretrain.sh on the GPU machine gathers them and trains.
 set -euo pipefail
 root=$(git rev-parse --show-toplevel); cd "$root"
-shards=models/pretraining/data/shards
+shards=pretraining/data/shards
 [ -f $shards/index.json ] || { echo "pack-pretrain.sh: $shards/index.json missing: run npm run corpus:build && npm run corpus:tokenize" >&2; exit 1; }
 rm -rf .gpu-pretrain && mkdir -p .gpu-pretrain/part1
 part=1; used=0; limit=$((60 * 1024 * 1024))

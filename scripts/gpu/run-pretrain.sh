@@ -13,11 +13,11 @@ case "${1:-}" in
   train)
     shift
     out=${OUT:-/tmp/pretrain-out}; mkdir -p "$out"
-    data=models/pretraining/data/shards; mkdir -p $data && cp $stage/* $data/
+    data=pretraining/data/shards; mkdir -p $data && cp $stage/* $data/
     python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__, "cuda", torch.cuda.is_available())'
-    python3 models/pretraining/pretrain.py --data $data --out models/pretraining/out "$@" 2>&1 | tee "$out/pretrain.log"
-    python3 models/pretraining/export_onnx.py --hf models/pretraining/out/hf --data $data --out models/pretrained 2>&1 | tee "$out/export.log"
-    cp models/pretraining/out/train-metrics.json "$out/"
+    python3 pretraining/pretrain.py --data $data --out pretraining/out "$@" 2>&1 | tee "$out/pretrain.log"
+    python3 pretraining/export_onnx.py --hf pretraining/out/hf --data $data --out models/pretrained 2>&1 | tee "$out/export.log"
+    cp pretraining/out/train-metrics.json "$out/"
     bash scripts/gpu/collect.sh models/pretrained "$out/pretrained"
     tail -n 20 "$out/pretrain.log" ;;
   *) echo "usage: run-pretrain.sh stage DIR | train [pretrain.py options]" >&2; exit 2 ;;

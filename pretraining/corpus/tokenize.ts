@@ -13,7 +13,7 @@ import { createReadStream, mkdirSync, readFileSync, readdirSync, rmSync, writeFi
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { BertTokenizer } from "../../../src/core/tokenizer/index.js";
+import { BertTokenizer } from "../../src/core/tokenizer/index.js";
 
 const HERE = resolve(import.meta.dirname);
 export const SEP_ID = 102;
@@ -60,7 +60,7 @@ async function main(argv: string[]): Promise<void> {
     args: argv,
     options: {
       data: { type: "string", default: join(HERE, "..", "data") },
-      vocab: { type: "string", default: join(HERE, "..", "..", "default") },
+      vocab: { type: "string", default: join(HERE, "..", "..", "models", "default") },
       "heldout-percent": { type: "string", default: "1" },
       "shard-mib": { type: "string", default: "16" },
     },

@@ -2,15 +2,15 @@
 // directory given, served by bertd itself (so the export is checked to load), plus nearest neighbours
 // a person can judge. The first model is the baseline the others are compared with.
 //
-//   node --import tsx models/pretraining/evaluate-probe.ts [--models models/default,models/pretrained] [--limit N] [--out FILE]
+//   node --import tsx pretraining/evaluate-probe.ts [--models models/default,models/pretrained] [--limit N] [--out FILE]
 
 import { writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
-import { Encoding, Pooling } from "../../src/gen/bertd/v1/encoder_pb.js";
-import { chooseL2, accuracy } from "../../bench/lib/logistic-regression.js";
-import { readSplit, type LabelledText } from "../../bench/lib/corpus.js";
-import { ROOT, startServer } from "../../test/helpers/server-process.js";
+import { Encoding, Pooling } from "../src/gen/bertd/v1/encoder_pb.js";
+import { chooseL2, accuracy } from "../bench/lib/logistic-regression.js";
+import { readSplit, type LabelledText } from "../bench/lib/corpus.js";
+import { ROOT, startServer } from "../test/helpers/server-process.js";
 
 const QUERIES = ["a chess game", "send and receive email", "edit text files", "network packet analyzer", "play music files", "astronomy calculations"];
 

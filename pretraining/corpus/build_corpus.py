@@ -78,8 +78,9 @@ SOURCES: tuple[Source, ...] = (
     # POD (Perl's own documentation).
     Source("perl-doc", "pod", ("usr/share/perl/*/pod/*.pod", "usr/share/perl/**/*.pod"), "Perl documentation"),
     # Dictionaries (dictd databases).
-    Source("dict-gcide", "dict", ("usr/share/dictd/gcide.dict.dz",), "GNU Collaborative International Dictionary of English (Webster 1913 based)"),
-    Source("dict-wn", "dict", ("usr/share/dictd/wn.dict.dz",), "WordNet 3.0 glosses"),
+    # GCIDE entries that mark WordNet as their source are dropped (WordNet is held back for evaluation);
+    # dict-wn itself is never a source.
+    Source("dict-gcide", "gcide", ("usr/share/dictd/gcide.dict.dz",), "GNU Collaborative International Dictionary of English (Webster 1913 based), WordNet-derived entries removed"),
     Source("dict-foldoc", "dict", ("usr/share/dictd/foldoc.dict.dz",), "Free On-line Dictionary of Computing"),
     Source("dict-jargon", "dict", ("usr/share/dictd/jargon.dict.dz",), "The Jargon File"),
     Source("dict-devil", "dict", ("usr/share/dictd/devil.dict.dz",), "Ambrose Bierce, The Devil's Dictionary"),
@@ -245,6 +246,43 @@ def dict_paragraphs(path: Path) -> list[str]:
     return text_paragraphs(text)
 
 
+def dict_entries(path: Path) -> Iterator[tuple[str, str]]:
+    """(headword, body) of every entry of a dictd database, read through its .index beside it."""
+    data = gzip.decompress(path.read_bytes())
+    index = path.with_name(path.name.replace(".dict.dz", ".index"))
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+    def b64(text: str) -> int:
+        value = 0
+        for ch in text:
+            value = value * 64 + alphabet.index(ch)
+        return value
+
+    seen: set[int] = set()
+    for line in index.read_text("utf-8", "replace").splitlines():
+        parts = line.split("\t")
+        if len(parts) < 3 or parts[0].startswith("00-database"):
+            continue
+        offset, length = b64(parts[1]), b64(parts[2])
+        if offset in seen:
+            continue
+        seen.add(offset)
+        yield parts[0], data[offset : offset + length].decode("utf-8", "replace")
+
+
+def is_wordnet_derived(body: str) -> bool:
+    return "wordnet" in body.lower() or "wn 1.5" in body.lower()
+
+
+def gcide_paragraphs(path: Path) -> list[str]:
+    paragraphs: list[str] = []
+    for _, body in dict_entries(path):
+        if is_wordnet_derived(body):
+            continue
+        paragraphs.extend(text_paragraphs(re.sub(r"[{}]", "", body)))
+    return paragraphs
+
+
 def fortune_paragraphs(text: str) -> list[str]:
     return [" ".join(line.strip() for line in chunk.splitlines() if line.strip()) for chunk in text.split("\n%\n")]
 
@@ -265,6 +303,8 @@ def extract(kind: str, path: Path) -> list[str]:
         return pod_paragraphs(read_text(path))
     if kind == "dict":
         return dict_paragraphs(path)
+    if kind == "gcide":
+        return gcide_paragraphs(path)
     if kind == "fortune":
         return fortune_paragraphs(read_text(path))
     if kind == "text":
@@ -413,7 +453,7 @@ def card_table(manifest: dict) -> str:
 def main(argv: list[str]) -> int:
     here = Path(__file__).resolve().parent
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=str(here.parent / "data"), help="output directory (default models/pretraining/data)")
+    parser.add_argument("--out", default=str(here.parent / "data"), help="output directory (default pretraining/data)")
     parser.add_argument("--packages", default="", help="comma-separated subset of the sources (default all)")
     parser.add_argument("--max-mb", type=float, default=80.0, help="most MB of text taken from one package (default 80)")
     parser.add_argument("--list", action="store_true", help="print the sources and exit")
@@ -458,7 +498,7 @@ def main(argv: list[str]) -> int:
         results.append(result.__dict__ | {"errors": result.errors[:20], "error_count": len(result.errors)})
     total = sum(r.get("bytes", 0) for r in results)
     manifest = {
-        "builder": "models/pretraining/corpus/build_corpus.py",
+        "builder": "pretraining/corpus/build_corpus.py",
         "debian_release": run(["sh", "-c", ". /etc/os-release && echo $VERSION_CODENAME"]).strip(),
         "max_mb_per_package": args.max_mb,
         "total_bytes": total,

@@ -3,16 +3,16 @@
 // saved in reference.json, and the max abs difference from PyTorch's fp32 output over real tokens must
 // stay ≤ 1e-3 for fp32 (the fp16 figure is reported).
 //
-//   node --import tsx models/pretraining/check-export.ts [--dir models/pretrained] [--device cpu|cuda]
+//   node --import tsx pretraining/check-export.ts [--dir models/pretrained] [--device cpu|cuda]
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { openSession, asFloat32, ort } from "../../src/backends/onnx-session.js";
-import { parseDevice } from "../../src/config.js";
-import { readModelDirectory } from "../../src/core/model-directory.js";
-import { BertTokenizer } from "../../src/core/tokenizer/index.js";
-import { ROOT } from "../../test/helpers/server-process.js";
+import { openSession, asFloat32, ort } from "../src/backends/onnx-session.js";
+import { parseDevice } from "../src/config.js";
+import { readModelDirectory } from "../src/core/model-directory.js";
+import { BertTokenizer } from "../src/core/tokenizer/index.js";
+import { ROOT } from "../test/helpers/server-process.js";
 
 interface Reference {
   readonly input_ids: number[][];

@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import { parseDevice } from "../src/config.js";
 import { Encoding, Pooling } from "../src/gen/bertd/v1/encoder_pb.js";
-import { generateBertModel, PRESETS } from "../models/generator/index.js";
+import { generateBertModel, PRESETS } from "../tools/generator/index.js";
 import { ROOT, startServer, type ServerProcess } from "../test/helpers/server-process.js";
 import { longTexts, shortTexts } from "./lib/corpus.js";
 import { Latencies, closedLoop } from "./lib/latency.js";

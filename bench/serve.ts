@@ -13,7 +13,7 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import * as ort from "onnxruntime-node";
 import { BertTokenizer } from "../src/core/tokenizer/index.js";
 import { Pooling } from "../src/gen/bertd/v1/encoder_pb.js";
-import { generateBertModel, PRESETS } from "../models/generator/index.js";
+import { generateBertModel, PRESETS } from "../tools/generator/index.js";
 import { ROOT, startServer } from "../test/helpers/server-process.js";
 import { longTexts, shortTexts } from "./lib/corpus.js";
 import { Latencies, closedLoop, openLoop } from "./lib/latency.js";

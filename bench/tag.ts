@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
-import { generateBertModel } from "../models/generator/index.js";
+import { generateBertModel } from "../tools/generator/index.js";
 import { Encoder } from "../src/core/encoder.js";
 import { readModelDirectory } from "../src/core/model-directory.js";
 import { joinWords, rowsPerWord } from "../src/core/words.js";

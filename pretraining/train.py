@@ -249,6 +249,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--mlm-aux-weight", type=float, default=0.1)
     p.add_argument("--checkpoint-minutes", type=float, default=4)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--static-window", type=int, default=5)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     data, out = Path(args.data), Path(args.out)
@@ -280,7 +281,7 @@ def main(argv: list[str]) -> int:
     static_path = out / "static.npy"
     if not static_path.exists():
         t = time.time()
-        table = static_embeddings(train_stream, shape.vocab_size, shape.hidden)
+        table = static_embeddings(train_stream, shape.vocab_size, shape.hidden, window=args.static_window)
         np.save(static_path, table)
         metrics["static_seconds"] = time.time() - t
     table = np.load(static_path)
@@ -312,7 +313,7 @@ def main(argv: list[str]) -> int:
         for r in pairs:
             if r["a"] and r["b"]:
                 by_source.setdefault(r["source"], []).append(r)
-        mix = [("debian", 0.55), ("dict", 0.35), ("man", 0.10)]
+        mix = [(source, weight) for source, weight in (("debian", 0.55), ("dict", 0.35), ("man", 0.10)) if by_source.get(source)]
         elapsed, last_ckpt, last_report = state["elapsed"], time.time(), time.time()
         run_start = time.time() - elapsed
         losses: list[float] = []

@@ -7,7 +7,7 @@ import type { BatchReport, BatcherLimits } from "../../src/core/batcher.js";
 import { Encoder as EncoderCore } from "../../src/core/encoder.js";
 import { readModelDirectory } from "../../src/core/model-directory.js";
 import { EmbedStreamRequestSchema, Encoding, type EmbedStreamResponse } from "../../src/gen/bertd/v1/encoder_pb.js";
-import { ROOT, startServer, type ServerProcess } from "../helpers/server-process.js";
+import { RANDOM_MODEL_DIR, ROOT, startServer, type ServerProcess } from "../helpers/server-process.js";
 
 const LONG = "a long description of a package that does many things ".repeat(40);
 
@@ -86,7 +86,7 @@ describe("batcher priorities (in process, real worker)", () => {
   const LIMITS: BatcherLimits = { maxBatchTokens: 4096, maxBackgroundBatchTokens: 4096, maxBatchSize: 8, maxBatchDelayMs: 0, maxPaddingRatio: 1.2, maxQueueTokens: 1e6, maxQueueRequests: 1000 };
   const openEncoder = (limits: Partial<BatcherLimits>, batch?: (report: BatchReport) => void): Promise<EncoderCore> =>
     EncoderCore.open({
-      model: readModelDirectory(`${ROOT}models/default`),
+      model: readModelDirectory(RANDOM_MODEL_DIR),
       device: { kind: "cpu" },
       workers: 1,
       intraOpThreads: 1,

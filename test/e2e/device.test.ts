@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Encoding, Pooling } from "../../src/gen/bertd/v1/encoder_pb.js";
-import { generateBertModel } from "../../models/generator/index.js";
+import { generateBertModel } from "../../tools/generator/index.js";
 import { ROOT, startServer, type ServerProcess } from "../helpers/server-process.js";
 
 function gpuPresent(): boolean {

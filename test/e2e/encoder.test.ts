@@ -4,11 +4,11 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { BertTokenizer, truncateIds } from "../../src/core/tokenizer/index.js";
 import { Encoding, Pooling, Truncation } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { ReferenceModel, finish, maxAbsDiff, referencePool } from "../helpers/reference.js";
-import { ROOT, startServer, type ServerProcess } from "../helpers/server-process.js";
+import { RANDOM_MODEL_DIR, startServer, type ServerProcess } from "../helpers/server-process.js";
 import { fileContainingSymbol, healthClient, listServices } from "../helpers/standard-clients.js";
 import { rejectsWithStatus as rejects } from "../helpers/assertions.js";
 
-const MODEL_DIR = `${ROOT}models/default`;
+const MODEL_DIR = RANDOM_MODEL_DIR;
 const TEXTS = [
   "generic visualization tool (Gantt chart and more)",
   "ball-and-paddle game with nice graphics",

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import * as ort from "onnxruntime-node";
-import { generateBertModel } from "../../models/generator/index.js";
+import { generateBertModel } from "../../tools/generator/index.js";
 import { BertTokenizer } from "../../src/core/tokenizer/index.js";
 import { startServer } from "../helpers/server-process.js";
 

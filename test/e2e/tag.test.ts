@@ -7,7 +7,7 @@ import { status } from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { TagRequestSchema } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { HeadType, Promotion, StartFrom } from "../../src/gen/bertd/v1/heads_pb.js";
-import { generateBertModel } from "../../models/generator/index.js";
+import { generateBertModel } from "../../tools/generator/index.js";
 import { adapt, toyExamples } from "../helpers/adapt-client.js";
 import { startServer, type ServerProcess } from "../helpers/server-process.js";
 import { TOY_TAGS, toySentences } from "../helpers/toy-tagging.js";

@@ -31,10 +31,16 @@ export interface StartOptions {
   readonly captureLogs?: boolean;
 }
 
+/** The seeded random model the tests serve unless they ask for another (tools/generator's default output). */
+export const RANDOM_MODEL_DIR = join(ROOT, "models", "random-tiny");
+
 export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = {}, options: StartOptions = {}): Promise<ServerProcess> {
   const given = (flag: string): boolean => args.some((arg) => arg === flag || arg.startsWith(`${flag}=`));
   const defaults = given("--data-dir") ? [] : ["--data-dir", mkdtempSync(join(tmpdir(), "bertd-test-"))];
   if (!given("--metrics-port")) defaults.push("--metrics-port", "0");
+  // The tests serve the seeded random 2 × 128 model (fast, generated on install); tests of the trained
+  // default pass --model-dir models/default.
+  if (!given("--model-dir") && env.BERTD_MODEL_DIR === undefined) defaults.push("--model-dir", RANDOM_MODEL_DIR);
   // Tests that are not about authentication run without it; security tests pass --auth (or BERTD_AUTH).
   if (!given("--auth") && env.BERTD_AUTH === undefined) defaults.push("--auth", "none");
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", ...defaults, ...args], {

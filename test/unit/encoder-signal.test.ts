@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { getEventListeners, setMaxListeners } from "node:events";
 import { after, before, describe, it } from "node:test";
-import { DEFAULT_MODEL_DIR, loadConfig } from "../../src/config.js";
+import { loadConfig } from "../../src/config.js";
+import { RANDOM_MODEL_DIR } from "../helpers/server-process.js";
 import { Encoder } from "../../src/core/encoder.js";
 import { readModelDirectory } from "../../src/core/model-directory.js";
 import { ServiceError } from "../../src/core/errors.js";
@@ -15,7 +16,7 @@ describe("inference calls sharing one long-lived signal", () => {
   before(async () => {
     const config = loadConfig([]);
     encoder = await Encoder.open({
-      model: readModelDirectory(DEFAULT_MODEL_DIR),
+      model: readModelDirectory(RANDOM_MODEL_DIR),
       device: { kind: "cpu" },
       workers: 1,
       intraOpThreads: 1,

@@ -4,19 +4,22 @@
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
+import { parseSafetensors } from "../../tools/onnx/safetensors.js";
 import {
   DEFAULT_MODEL_DIR,
+  RANDOM_MODEL_DIR,
   VOCAB_FILES,
+  buildFromWeights,
   generateBertModel,
   type GenerateOptions,
   type GeneratedModel,
-} from "../../models/generator/index.js";
+} from "../../tools/generator/index.js";
 import { bertForward, erf, readOnnxModel, type ReadModel } from "../helpers/bert-reference.js";
 
 const REPO = resolve(import.meta.dirname, "..", "..");
@@ -74,7 +77,7 @@ after(async () => {
   await rm(workDir, { recursive: true, force: true });
 });
 
-void describe("default model", () => {
+void describe("random test model (models/random-tiny)", () => {
   let model: GeneratedModel;
   let seconds: number;
 
@@ -84,12 +87,13 @@ void describe("default model", () => {
     seconds = (performance.now() - started) / 1000;
   });
 
-  void test("is generated quickly, with the committed config.json and the vocabulary beside it", async (t) => {
+  void test("is generated quickly, identical to the one install wrote, with the vocabulary beside it", async (t) => {
     t.diagnostic(`default model: ${(model.modelBytes / 1e6).toFixed(1)} MB, ${model.parameters} parameters, ${seconds.toFixed(2)} s`);
     assert.ok(seconds < 10, `generation took ${seconds} s`);
     assert.equal(model.parameters, 4_385_920);
     const written = await readFile(model.configPath, "utf8");
-    assert.equal(written, await readFile(join(DEFAULT_MODEL_DIR, "config.json"), "utf8"), "models/default/config.json is stale");
+    assert.equal(written, await readFile(join(RANDOM_MODEL_DIR, "config.json"), "utf8"), "models/random-tiny/config.json is stale");
+    assert.ok((await readFile(model.modelPath)).equals(await readFile(join(RANDOM_MODEL_DIR, "model.onnx"))), "models/random-tiny/model.onnx is stale");
     const config = JSON.parse(written) as Record<string, unknown>;
     assert.equal(config.model_type, "bert");
     assert.equal(config.vocab_size, 30522);
@@ -304,7 +308,7 @@ void describe("variants", () => {
 
 void describe("CLI", () => {
   const run = promisify(execFile);
-  const cli = ["--import", "tsx", join(REPO, "models", "generator", "generate.ts")];
+  const cli = ["--import", "tsx", join(REPO, "tools", "generator", "generate.ts")];
 
   void test("writes the same model as generateBertModel for the same flags", async () => {
     const outDir = join(workDir, "cli");
@@ -329,5 +333,59 @@ void describe("CLI", () => {
       assert.match(error.stderr ?? "", /not a multiple of numHeads/);
       return true;
     });
+  });
+});
+
+void describe("trained weights (--from-weights)", () => {
+  void test("builds the graph from a safetensors file: PyTorch layout in, the same model out", async () => {
+    // A random model's initializers, written back as a float32 safetensors file in PyTorch's layout
+    // (Linear weights [out, in]), must rebuild into the very same graph.
+    const source = await gen("weights-source", { ...TINY, vocabSize: 50 });
+    const onnx = readOnnxModel(await readFile(source.modelPath));
+    const header: Record<string, unknown> = {};
+    const blobs: Buffer[] = [];
+    let offset = 0;
+    for (const [name, t] of onnx.initializers) {
+      if (name.startsWith("const.")) continue;
+      const linear = t.dims.length === 2 && !name.startsWith("embeddings.");
+      const dims = linear ? [t.dims[1], t.dims[0]] : t.dims;
+      const values = new Float32Array(t.values.length);
+      if (linear) for (let r = 0; r < t.dims[0]; r++) for (let c = 0; c < t.dims[1]; c++) values[c * t.dims[0] + r] = t.values[r * t.dims[1] + c];
+      else values.set(t.values);
+      const bytes = Buffer.from(values.buffer);
+      header[name] = { dtype: "F32", shape: dims, data_offsets: [offset, offset + bytes.length] };
+      blobs.push(bytes);
+      offset += bytes.length;
+    }
+    const json = Buffer.from(JSON.stringify(header));
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(json.length));
+    const dir = join(workDir, "weights-rebuilt");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "model.safetensors"), Buffer.concat([length, json, ...blobs]));
+    await writeFile(join(dir, "config.json"), await readFile(source.configPath));
+    const rebuilt = await buildFromWeights(dir);
+    const again = readOnnxModel(await readFile(rebuilt.modelPath));
+    for (const [name, t] of onnx.initializers) assert.deepEqual(again.initializers.get(name)?.values, t.values, name);
+    assert.equal(again.nodes.length, onnx.nodes.length);
+
+    // A missing or misshapen tensor is an error naming it.
+    const parsed = parseSafetensors(await readFile(join(dir, "model.safetensors")));
+    assert.ok(parsed.tensors.has("encoder.layer.0.attention.self.query.weight"));
+    const broken = JSON.parse(JSON.stringify(header)) as Record<string, { shape: number[] }>;
+    delete broken["pooler.dense.weight"];
+    const brokenJson = Buffer.from(JSON.stringify(broken));
+    length.writeBigUInt64LE(BigInt(brokenJson.length));
+    await writeFile(join(dir, "model.safetensors"), Buffer.concat([length, brokenJson, ...blobs]));
+    await assert.rejects(buildFromWeights(dir), /the weights have no tensor pooler\.dense\.weight \[32, 32\]/);
+  });
+
+  void test("models/default, as install built it, computes what PyTorch computed for the trained weights", async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", join(REPO, "pretraining", "check-export.ts"), "--dir", DEFAULT_MODEL_DIR, "--reference", join(REPO, "test", "fixtures", "default-model-reference.json")],
+      { cwd: REPO },
+    );
+    assert.match(stdout, /^fp32 .*max abs diff from PyTorch fp32 over real tokens .* \(ok\); hidden 256/m);
   });
 });

@@ -1,13 +1,16 @@
 // CLI: write a BERT-architecture ONNX model with seeded random weights. See README.md beside this.
 //
-//   node --import tsx models/generator/generate.ts                     # models/default, seed 42
-//   node --import tsx models/generator/generate.ts --preset minilm --out /tmp/minilm
+//   node --import tsx tools/generator/generate.ts                     # models/random-tiny, seed 42
+//   node --import tsx tools/generator/generate.ts --from-weights models/default   # the trained default
+//   node --import tsx tools/generator/generate.ts --preset minilm --out /tmp/minilm
 
 import { parseArgs } from "node:util";
-import { DEFAULT_MODEL_DIR, PRESETS, generateBertModel, type GenerateOptions } from "./index.js";
+import { PRESETS, RANDOM_MODEL_DIR, buildFromWeights, generateBertModel, type GenerateOptions } from "./index.js";
 
 const USAGE = `usage: generate.ts [options]
-  --out DIR               output directory (default models/default)
+  --from-weights DIR      build DIR/model.onnx from DIR/model.safetensors and DIR/config.json (trained
+                          weights; the shape options below do not apply)
+  --out DIR               output directory (default models/random-tiny)
   --preset NAME           shape preset: ${Object.keys(PRESETS).join(", ")} (default: default)
   --layers N              encoder layers (default 2)
   --hidden H              hidden size (default 128)
@@ -47,6 +50,7 @@ async function main(argv: string[]): Promise<void> {
     allowPositionals: false,
     options: {
       out: { type: "string" },
+      "from-weights": { type: "string" },
       preset: { type: "string" },
       layers: { type: "string" },
       hidden: { type: "string" },
@@ -72,13 +76,22 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
+  if (values["from-weights"] !== undefined) {
+    const started = performance.now();
+    const model = await buildFromWeights(values["from-weights"], precisionOf(values.precision));
+    if (!values.quiet) {
+      const seconds = ((performance.now() - started) / 1000).toFixed(2);
+      console.log(`wrote ${model.modelPath} (${(model.modelBytes / 1e6).toFixed(1)} MB, ${(model.parameters / 1e6).toFixed(2)}M trained parameters) in ${seconds} s`);
+    }
+    return;
+  }
   const presetName = values.preset ?? "default";
   if (!Object.hasOwn(PRESETS, presetName)) throw new Error(`unknown --preset "${presetName}"`);
   const preset = PRESETS[presetName as keyof typeof PRESETS];
   if (values["no-vocab"] && values["vocab-dir"] !== undefined) throw new Error("--no-vocab and --vocab-dir exclude each other");
 
   const options: GenerateOptions = {
-    outDir: values.out ?? DEFAULT_MODEL_DIR,
+    outDir: values.out ?? RANDOM_MODEL_DIR,
     layers: integer("layers", values.layers) ?? preset.layers,
     hidden: integer("hidden", values.hidden) ?? preset.hidden,
     heads: integer("heads", values.heads) ?? preset.heads,

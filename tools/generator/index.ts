@@ -12,19 +12,23 @@ import {
   validateGraphOptions,
   type BertGraphOptions,
 } from "./bert-graph.js";
-import { convertToFloat16 } from "./float16.js";
-import { encodeModel } from "./onnx-builder.js";
+import { convertToFloat16 } from "../onnx/float16.js";
+import { readSafetensors } from "../onnx/safetensors.js";
+import { encodeModel } from "../onnx/writer.js";
 
 export { GENERATOR_VERSION, buildBertGraph, parameterCount, type BertGraphOptions } from "./bert-graph.js";
 
-/** models/default, where the service looks for its model unless told otherwise. */
-export const DEFAULT_MODEL_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "default");
+const MODELS = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "models");
+/** models/default, where the service looks for its model unless told otherwise: the trained encoder. */
+export const DEFAULT_MODEL_DIR = join(MODELS, "default");
+/** models/random-tiny: the seeded random 2 × 128 model the tests use (generated on install, not committed). */
+export const RANDOM_MODEL_DIR = join(MODELS, "random-tiny");
 
 /** Files copied from the vocabulary directory next to the model. */
 export const VOCAB_FILES = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "NOTICE.md"] as const;
 
 export interface GenerateOptions {
-  /** Directory to write model.onnx and config.json into (created if missing). */
+  /** Directory to write model.onnx and config.json into (created if missing); default models/random-tiny. */
   readonly outDir: string;
   readonly layers?: number;
   readonly hidden?: number;
@@ -183,6 +187,49 @@ export async function generateBertModel(options: GenerateOptions): Promise<Gener
     for (const file of VOCAB_FILES) await writeAtomically(join(outDir, file), [await readFile(join(vocabDir, file))]);
   }
   return { modelPath, configPath, modelBytes, parameters: parameterCount(graphOptions), config };
+}
+
+/**
+ * Builds `dir/model.onnx` (and with precision fp16/both `dir/model_fp16.onnx`) from the trained weights in
+ * `dir/model.safetensors`, shaped by `dir/config.json` (Hugging Face BertConfig). The graph is the
+ * generator's, so ONNX Runtime fuses it as it fuses the random models. config.json is left as it is.
+ */
+export async function buildFromWeights(dir: string, precision: "fp32" | "fp16" | "both" = "fp32"): Promise<GeneratedModel> {
+  const outDir = resolve(dir);
+  const config = JSON.parse(await readFile(join(outDir, "config.json"), "utf8")) as Record<string, unknown>;
+  const { tensors } = await readSafetensors(join(outDir, "model.safetensors"));
+  const int = (key: string): number => {
+    const value = config[key];
+    if (typeof value !== "number" || !Number.isSafeInteger(value)) throw new Error(`${dir}/config.json: ${key} must be an integer, got ${String(value)}`);
+    return value;
+  };
+  const bertd = (config.bertd ?? {}) as { inputs?: string[]; outputs?: string[] };
+  const graphOptions: BertGraphOptions = {
+    vocabSize: int("vocab_size"),
+    hiddenSize: int("hidden_size"),
+    numLayers: int("num_hidden_layers"),
+    numHeads: int("num_attention_heads"),
+    intermediateSize: int("intermediate_size"),
+    maxPositions: int("max_position_embeddings"),
+    typeVocabSize: int("type_vocab_size"),
+    seed: 0,
+    tokenTypeIds: bertd.inputs?.includes("token_type_ids") ?? true,
+    pooler: bertd.outputs?.includes("pooler_output") ?? true,
+    labels: null,
+    weights: tensors,
+  };
+  validateGraphOptions(graphOptions);
+  const graph = buildBertGraph(graphOptions);
+  let modelPath = "";
+  let modelBytes = 0;
+  for (const [variant, file] of [["fp16", "model_fp16.onnx"], ["fp32", "model.onnx"]] as const) {
+    if (precision !== "both" && precision !== variant) continue;
+    const { chunks, byteLength } = encodeModel(variant === "fp16" ? convertToFloat16(graph) : graph);
+    modelPath = join(outDir, file);
+    modelBytes = byteLength;
+    await writeAtomically(modelPath, chunks);
+  }
+  return { modelPath, configPath: join(outDir, "config.json"), modelBytes, parameters: parameterCount(graphOptions), config };
 }
 
 async function countVocab(path: string): Promise<number> {

@@ -2,7 +2,7 @@
 // float weight and constant stored as float16, the graph computing in float16, and Casts at the end
 // so the outputs stay float32 (inputs are int64 ids either way).
 
-import { DataType, intAttr, type OnnxModel, type OnnxNode, type OnnxTensor } from "./onnx-builder.js";
+import { DataType, intAttr, type OnnxModel, type OnnxNode, type OnnxTensor } from "./writer.js";
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -31,6 +31,16 @@ export function float16Bits(value: number): number {
   const rest = mantissa & 0x1fff;
   if (rest > 0x1000 || (rest === 0x1000 && bits & 1)) bits++; // may carry into the exponent: still right
   return sign | bits;
+}
+
+/** The float32 value of IEEE 754 binary16 bits (exact: every float16 is a float32). */
+export function float16Value(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >>> 10) & 0x1f;
+  const mantissa = bits & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  if (exponent === 0x1f) return mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
 function toFloat16(tensor: OnnxTensor): OnnxTensor {

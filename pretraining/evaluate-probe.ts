@@ -2,7 +2,7 @@
 // directory given, served by bertd itself (so the export is checked to load), plus nearest neighbours
 // a person can judge. The first model is the baseline the others are compared with.
 //
-//   node --import tsx pretraining/evaluate-probe.ts [--models models/default,models/pretrained] [--limit N] [--out FILE]
+//   node --import tsx pretraining/evaluate-probe.ts [--models models/random-tiny,models/default] [--limit N] [--out FILE]
 
 import { writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -18,6 +18,7 @@ interface ProbeResult {
   readonly dir: string;
   readonly validationAccuracy: number;
   readonly testAccuracy: number;
+  readonly testMacroF1: number;
   readonly l2: number;
   readonly neighbours: { query: string; nearest: string[] }[];
 }
@@ -50,7 +51,19 @@ async function probe(dir: string, train: LabelledText[], validation: LabelledTex
       const scored = unit.map((u, i) => ({ i, score: u.reduce((sum, x, j) => sum + x * queries[q][j], 0) })).sort((x, y) => y.score - x.score);
       return { query, nearest: scored.slice(0, 3).map(({ i, score }) => `${train[i].text} [${train[i].label}, ${score.toFixed(2)}]`) };
     });
-    return { dir, validationAccuracy: choice.accuracy, testAccuracy: accuracy(choice.model, testX, index(test)), l2: choice.l2, neighbours };
+    const truth = index(test);
+    const predicted = testX.map((x) => choice.model.predict(x));
+    const f1s = labels.map((_, c) => {
+      let tp = 0, fp = 0, fn = 0;
+      for (let i = 0; i < truth.length; i++) {
+        if (predicted[i] === c && truth[i] === c) tp++;
+        else if (predicted[i] === c) fp++;
+        else if (truth[i] === c) fn++;
+      }
+      return tp + fp + fn === 0 ? null : (2 * tp) / (2 * tp + fp + fn);
+    }).filter((f): f is number => f !== null);
+    const testMacroF1 = f1s.reduce((a, b) => a + b, 0) / f1s.length;
+    return { dir, validationAccuracy: choice.accuracy, testAccuracy: accuracy(choice.model, testX, truth), testMacroF1, l2: choice.l2, neighbours };
   } finally {
     await server.stop();
   }
@@ -60,7 +73,7 @@ async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      models: { type: "string", default: `${join(ROOT, "models", "default")},${join(ROOT, "models", "pretrained")}` },
+      models: { type: "string", default: `${join(ROOT, "models", "random-tiny")},${join(ROOT, "models", "default")}` },
       limit: { type: "string" },
       out: { type: "string" },
     },
@@ -78,9 +91,9 @@ async function main(argv: string[]): Promise<void> {
   const lines = [
     `Linear probe on debian-package-sections (${train.length} train, ${validation.length} validation, ${test.length} test; ${labels.length} sections), mean pooling, multinomial logistic regression (L2 on validation):`,
     "",
-    "| model | validation acc | test acc | vs first | L2 |",
-    "| --- | ---: | ---: | ---: | ---: |",
-    ...results.map((r) => `| ${basename(r.dir)} | ${(r.validationAccuracy * 100).toFixed(1)}% | ${(r.testAccuracy * 100).toFixed(1)}% | ${((r.testAccuracy - base.testAccuracy) * 100).toFixed(1)} pts | ${r.l2} |`),
+    "| model | validation acc | test acc | test macro-F1 | vs first | L2 |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ...results.map((r) => `| ${basename(r.dir)} | ${(r.validationAccuracy * 100).toFixed(1)}% | ${(r.testAccuracy * 100).toFixed(1)}% | ${(r.testMacroF1 * 100).toFixed(1)}% | ${((r.testAccuracy - base.testAccuracy) * 100).toFixed(1)} pts | ${r.l2} |`),
     "",
     ...results.flatMap((r) => [`Nearest training descriptions, ${basename(r.dir)}:`, ...r.neighbours.map((n) => `- "${n.query}" → ${n.nearest.join("; ")}`), ""]),
   ];

@@ -2,7 +2,7 @@
 # Runs test files with node's test runner (files listed explicitly: Node 20 does not expand quoted
 # globs). No arguments: every suite; a folder stands for every test file below it. One file at a time:
 # the e2e files start real servers on this 2-core machine.
-#   unit/  unit tests of src/;  e2e/  a real server on loopback;  repo/  checks of the repository's
+#   unit/  unit tests;  e2e/  a real server on loopback;  repo/  checks of the repository's
 #   other parts (k8s manifests, k6 scripts, the image, the model generator, the pretraining scripts).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,10 +4,10 @@
  *  (a) Adapt, one streamed pass (no replay);  (b) Adapt with replay passes at commit;
  *  (c) multinomial logistic regression trained to convergence, L2 chosen on the validation split.
  * Also Adapt throughput against Embed throughput on the same texts. Writes a PNG of the
- * prequential accuracy curve and a section of BENCHMARKS-ADAPT.md.
+ * prequential accuracy curve and docs/benchmarks/adapt.md.
  */
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { Encoding, Pooling } from "../src/gen/bertd/v1/encoder_pb.js";
 import { adapt } from "../test/helpers/adapt-client.js";
@@ -16,7 +16,7 @@ import { readSplit } from "./lib/corpus.js";
 import { writeLineChart } from "../src/cli/line-chart.js";
 import { chooseL2 } from "./lib/logistic-regression.js";
 
-const { values: args } = parseArgs({ options: { "model-dir": { type: "string" }, replay: { type: "string", default: "10" }, out: { type: "string", default: join(ROOT, "BENCHMARKS-ADAPT.md") } } });
+const { values: args } = parseArgs({ options: { "model-dir": { type: "string" }, replay: { type: "string", default: "10" }, out: { type: "string", default: join(ROOT, "docs", "benchmarks", "adapt.md") } } });
 const train = readSplit("train");
 const validation = readSplit("validation");
 const test = readSplit("test");
@@ -117,7 +117,7 @@ Throughput on the same texts: Embed ${embedRate.toFixed(0)} texts/s; Adapt (a) $
 (${(runs.a.rate / embedRate).toFixed(2)}× Embed), including durable logging, holdout and the commit.
 
 Prequential accuracy of (a) as it streamed (each example predicted before it was learned):
-![prequential accuracy](bench/adapt-prequential.png)
+![prequential accuracy](${relative(dirname(args.out), png)})
 `;
 writeFileSync(args.out, report);
 console.log(report);

@@ -5,13 +5,13 @@
  *  2. throughput and latency at batch 1, 32 and 128 and sequence length 32 and 128, for a BERT-base-shaped
  *     (12 × 768) and a MiniLM-shaped (6 × 384) generated model, fp32 and fp16: the server against direct
  *     ONNX Runtime on the same device (the ceiling), and the CPU for the speedup;
- *  3. a short table printed last and appended to BENCHMARKS.md with the card and the date.
+ *  3. a short table printed last and appended to docs/benchmarks/serving.md with the card and the date.
  *
- *   npm run gpu:check                              # on the GPU machine (see README, GPU section)
+ *   npm run gpu:check                              # on the GPU machine (see docs/gpu.md)
  *   npm run gpu:check -- --device cpu --quick      # dry run anywhere: small model and sizes, no append
  *
  * Options: --device cuda|cuda:N|cpu, --quick, --models base,minilm, --seconds S (per cell),
- * --out FILE (default BENCHMARKS.md; --quick: bench/out/gpu-check/dry-run.md), --no-append.
+ * --out FILE (default docs/benchmarks/serving.md; --quick: bench/out/gpu-check/dry-run.md), --no-append.
  */
 import { execFileSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -62,7 +62,7 @@ export function parseGpuCheckArgs(argv: readonly string[]): GpuCheckArgs {
     quick,
     models: models as (keyof typeof PRESETS)[],
     seconds,
-    out: values.out ?? (quick ? join(ROOT, "bench", "out", "gpu-check", "dry-run.md") : join(ROOT, "BENCHMARKS.md")),
+    out: values.out ?? (quick ? join(ROOT, "bench", "out", "gpu-check", "dry-run.md") : join(ROOT, "docs", "benchmarks", "serving.md")),
     append: !values["no-append"],
     batches: quick ? [1, 8] : [1, 32, 128],
     sequences: quick ? [16, 32] : [32, 128],

@@ -1,6 +1,6 @@
 /**
  * npm run bench — the server against the ceiling (direct ONNX Runtime on ideal batches) and
- * transformers.js, on the same model and texts, in one run. Writes BENCHMARKS.md.
+ * transformers.js, on the same model and texts, in one run. Writes docs/benchmarks/serving.md.
  *
  * Options: --model minilm|default|base (shape generated with a fixed seed), --texts N, --quick.
  */
@@ -23,7 +23,7 @@ const { values: args } = parseArgs({
     model: { type: "string", default: "minilm" },
     texts: { type: "string", default: "3000" },
     quick: { type: "boolean", default: false },
-    out: { type: "string", default: join(ROOT, "BENCHMARKS.md") },
+    out: { type: "string", default: join(ROOT, "docs", "benchmarks", "serving.md") },
   },
 });
 const preset = args.model as keyof typeof PRESETS;

@@ -6,7 +6,7 @@
  *  same first-piece states, L2 chosen by validation span F1. Then, for a generated model, the same with
  *  the same weights exported with --hidden-states (token states = the last layers concatenated).
  * Scores: entity-level precision, recall and F1 (exact span and type) on the test split, through
- * Encoder.Tag for the Adapt runs. Writes BENCHMARKS-TAG.md.
+ * Encoder.Tag for the Adapt runs. Writes docs/benchmarks/tag.md.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,7 +33,7 @@ const { values: args } = parseArgs({
   options: {
     "model-dir": { type: "string" },
     replay: { type: "string", default: "10" },
-    out: { type: "string", default: join(ROOT, "BENCHMARKS-TAG.md") },
+    out: { type: "string", default: join(ROOT, "docs", "benchmarks", "tag.md") },
   },
 });
 const modelDir = args["model-dir"] ?? join(ROOT, "models/default");

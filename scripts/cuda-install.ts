@@ -75,7 +75,7 @@ function extract(tarball: string, cache: string): string {
 function main(argv: string[]): void {
   const { values } = parseArgs({ args: argv, options: { cache: { type: "string" }, force: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
   if (values.help) {
-    console.log("usage: npm run cuda:install [-- --cache DIR] [-- --force]   (see README, GPU section)");
+    console.log("usage: npm run cuda:install [-- --cache DIR] [-- --force]   (see docs/gpu.md)");
     return;
   }
   if (process.platform !== "linux" || process.arch !== "x64") throw new InstallError(`the CUDA provider package is for linux x64; this is ${process.platform} ${process.arch}`);
@@ -111,7 +111,7 @@ function main(argv: string[]): void {
     console.log(
       `cuda:install: the provider cannot load yet; the dynamic loader does not find ${missing.join(", ")}. ` +
         "Install CUDA 13 (cuBLAS, cuBLASLt, cuRAND, cudart; cuDNN 9 for some models) and the NVIDIA driver (libcuda.so.1), " +
-        "and put their lib directories on LD_LIBRARY_PATH (see README, GPU section).",
+        "and put their lib directories on LD_LIBRARY_PATH (see docs/gpu.md).",
     );
   } else {
     console.log("cuda:install: every library the provider links against is found");

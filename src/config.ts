@@ -174,7 +174,7 @@ export function helpText(): string {
   return lines.join("\n");
 }
 
-/** The README's option table, so docs and code cannot drift (a test compares them). */
+/** docs/options.md's option table, so docs and code cannot drift (a test compares them). */
 export function markdownOptionTable(): string {
   const rows = ["| flag | environment | default | meaning |", "| --- | --- | --- | --- |"];
   for (const spec of Object.values(OPTIONS) as OptionSpec[]) {

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Runs every test file with node's test runner (files listed explicitly: Node 20 does not expand
-# quoted globs). One file at a time: the e2e files start real servers on this 2-core machine.
+# Runs test files with node's test runner (files listed explicitly: Node 20 does not expand quoted
+# globs). No arguments: every suite; a folder stands for every test file below it. One file at a time:
+# the e2e files start real servers on this 2-core machine.
+#   unit/  unit tests;  e2e/  a real server on loopback;  repo/  checks of the repository's
+#   other parts (k8s manifests, k6 scripts, the image, the model generator, the pretraining scripts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shopt -s globstar nullglob
-files=(test/unit/**/*.test.ts test/e2e/**/*.test.ts)
-if [ "$#" -gt 0 ]; then files=("$@"); fi
+if [ "$#" -eq 0 ]; then set -- test/unit test/e2e test/repo; fi
+files=()
+for arg in "$@"; do
+  if [ -d "$arg" ]; then files+=("${arg%/}"/**/*.test.ts); else files+=("$arg"); fi
+done
+if [ "${#files[@]}" -eq 0 ]; then echo "test/run.sh: no test files in $*" >&2; exit 2; fi
 exec node --import tsx --test --test-concurrency=1 "${files[@]}"

@@ -3,7 +3,7 @@
 
 Python 3.11 standard library only. Needs apt-get (Debian's archive) and dpkg-deb; groff for man pages.
 
-    python3 models/pretraining/corpus/build_corpus.py [--out DIR] [--packages a,b] [--max-mb N]
+    python3 pretraining/corpus/build_corpus.py [--out DIR] [--packages a,b] [--max-mb N]
 
 For every package in SOURCES it runs `apt-get download`, unpacks the .deb with `dpkg-deb -x`, reads
 the package's copyright file (the licence goes into the manifest, and so into the model card),

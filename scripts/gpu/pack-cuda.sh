@@ -40,4 +40,4 @@ n=$(ls -d .gpu/call* | wc -l)
 echo
 echo "Send, in order (run tool, from the project root), each with carry [\".gpu/callK\"]:"
 for i in $(seq 1 $((n - 1))); do echo "  bash .gpu/call$i/stage.sh"; done
-echo "  bash .gpu/call$n/stage.sh && bash .gpu/call$n/run.sh bash -c \"node --import tsx tools/generator/generate.ts --quiet && node --import tsx bench/gpu-check.ts --seconds 1\" > /tmp/gpu-check.out 2>&1; tail -40 /tmp/gpu-check.out; cp BENCHMARKS.md bench/out/gpu-check/* /tmp/gpu-check.out \$OUT/"
+echo "  bash .gpu/call$n/stage.sh && bash .gpu/call$n/run.sh bash -c \"node --import tsx tools/generator/generate.ts --quiet && node --import tsx bench/gpu-check.ts --seconds 1\" > /tmp/gpu-check.out 2>&1; tail -40 /tmp/gpu-check.out; cp docs/benchmarks/serving.md bench/out/gpu-check/* /tmp/gpu-check.out \$OUT/"

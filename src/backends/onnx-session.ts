@@ -78,7 +78,7 @@ export async function openSession(options: SessionOptions): Promise<OpenedSessio
   if (device.kind === "cuda" && !cudaProviderInstalled()) {
     throw new BackendError(
       `--device ${deviceName(device)}: ONNX Runtime's CUDA provider is not installed beside ${onnxRuntimeLibraryDir()}. ` +
-        "Run `npm run cuda:install` (see README, GPU section) and put the CUDA 13 libraries on LD_LIBRARY_PATH, or use --device cpu.",
+        "Run `npm run cuda:install` (see docs/gpu.md) and put the CUDA 13 libraries on LD_LIBRARY_PATH, or use --device cpu.",
     );
   }
   try {
@@ -95,7 +95,7 @@ export async function openSession(options: SessionOptions): Promise<OpenedSessio
     const missing = missingCudaLibraries();
     const hint =
       missing.length > 0
-        ? ` The provider is installed, but these CUDA libraries are not found: ${missing.join(", ")}. Install CUDA 13 (cudart, cuBLAS, cuBLASLt, cuRAND; cuDNN 9) and the NVIDIA driver, and put their lib directories on LD_LIBRARY_PATH (README, GPU section).`
+        ? ` The provider is installed, but these CUDA libraries are not found: ${missing.join(", ")}. Install CUDA 13 (cudart, cuBLAS, cuBLASLt, cuRAND; cuDNN 9) and the NVIDIA driver, and put their lib directories on LD_LIBRARY_PATH (docs/gpu.md).`
         : "";
     throw new BackendError(`--device ${deviceName(device)}: could not start ONNX Runtime's CUDA provider.${hint} ONNX Runtime said: ${(error as Error).message}`);
   }

@@ -20,7 +20,7 @@ const OVERLAYS = readdirSync(`${ROOT}k8s/overlays`);
 
 /** Options of other branches that the manifests already use (security: health port, keys, TLS; postgres: store). */
 const KNOWN_ENV = new Set<string>(Object.values(OPTIONS).map((o) => o.env));
-/** Secrets the user creates (README "Deploy"); every other reference must resolve inside the render. */
+/** Secrets the user creates (docs/deploy.md); every other reference must resolve inside the render. */
 const USER_SECRETS = new Set(["bertd-api-keys", "bertd-postgres", "bertd-tls"]);
 
 interface K8sObject {

@@ -58,9 +58,8 @@ export async function startBertd(config: Config): Promise<App> {
   const calls = new CallLogger(log, metrics, tracing);
   const drain = new AbortController();
   const onRefused = ({ path, code, details, peer, key }: Refusal): void => {
-    const [service, method] = path.slice(1).split("/");
-    metrics.refused(service, method, code);
-    log.warn({ method, status: statusName(code), details, peer, key }, "call refused");
+    metrics.refused(path, statusName(code));
+    log.warn({ method: path, status: statusName(code), details, peer, key }, "call refused");
   };
   const server = new GrpcServer(
     {

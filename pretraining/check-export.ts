@@ -8,7 +8,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { openSession, asFloat32, ort } from "../src/backends/onnx-session.js";
+import { asFloat32 } from "../src/backends/onnx/outputs.js";
+import { openSession, ort } from "../src/backends/onnx/session.js";
 import { parseDevice } from "../src/config.js";
 import { readModelDirectory } from "../src/core/model-directory.js";
 import { BertTokenizer } from "../src/core/tokenizer/index.js";

@@ -13,7 +13,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameS
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { missingCudaLibraries, onnxRuntimeLibraryDir, onnxRuntimeNodeVersion } from "../src/backends/onnx-session.js";
+import { missingCudaLibraries, onnxRuntimeLibraryDir, onnxRuntimeNodeVersion } from "../src/backends/onnx/cuda.js";
 
 export const PROVIDER_PACKAGE = "com.github.asus4.onnxruntime.linux-x64-gpu";
 export const PROVIDER_PACKAGE_VERSION = "0.4.9";

@@ -13,7 +13,8 @@ import { poolingOfStoredConfig } from "./transport/adapt-config.js";
 import { classifyHandler } from "./transport/classify-handler.js";
 import { tagHandler } from "./transport/tag-handler.js";
 import { headsService } from "./transport/heads-service.js";
-import { type Precision, readModelDirectory } from "./core/model-directory.js";
+import type { Precision } from "./backends/onnx/model-files.js";
+import { readModelDirectory } from "./core/model-directory.js";
 import { PoolingMode, type PoolingName } from "./core/pooling.js";
 import { createLogger } from "./telemetry/logger.js";
 import { Metrics } from "./telemetry/metrics.js";
@@ -57,9 +58,8 @@ export async function startBertd(config: Config): Promise<App> {
   const calls = new CallLogger(log, metrics, tracing);
   const drain = new AbortController();
   const onRefused = ({ path, code, details, peer, key }: Refusal): void => {
-    const [service, method] = path.slice(1).split("/");
-    metrics.refused(service, method, code);
-    log.warn({ method, status: statusName(code), details, peer, key }, "call refused");
+    metrics.refused(path, statusName(code));
+    log.warn({ method: path, status: statusName(code), details, peer, key }, "call refused");
   };
   const server = new GrpcServer(
     {

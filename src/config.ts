@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
+import type { Device } from "./backends/onnx/device.js";
 
 /** Every option of the server: flag, environment variable, default and meaning, in one table. */
 type Kind = "string" | "int" | "number" | "bool";
@@ -146,8 +147,6 @@ function checkTls(config: Config): void {
   if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
   if (config.tlsClientCa && !config.tlsCert) throw new ConfigError("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key");
 }
-
-export type Device = { kind: "cpu" } | { kind: "cuda"; deviceId: number } | { kind: "auto"; deviceId: number };
 
 export function parseDevice(text: string): Device {
   if (text === "cpu") return { kind: "cpu" };

@@ -1,6 +1,6 @@
+import type { BatchRunner } from "../backends/batch-runner.js";
 import { ServiceError, resourceExhausted } from "./errors.js";
 import { LOGITS, TOKEN_STATES, type Readout } from "./pooling.js";
-import type { WorkerPool } from "./workers/pool.js";
 
 export type Priority = "interactive" | "background";
 
@@ -102,11 +102,11 @@ export class Batcher {
   private closed = false;
 
   constructor(
-    private readonly pool: WorkerPool,
+    private readonly runner: BatchRunner,
     private readonly limits: BatcherLimits,
     private readonly observer: BatcherObserver = {},
   ) {
-    pool.onIdle(() => this.pump());
+    runner.onIdle(() => this.pump());
   }
 
   get depth(): { requests: number; tokens: number } {
@@ -177,7 +177,7 @@ export class Batcher {
   }
 
   private pump(): void {
-    while (this.pool.idle > 0) {
+    while (this.runner.idle > 0) {
       const priority = this.nextPriority();
       if (priority === undefined) return;
       const budget = this.tokenBudget(priority);
@@ -347,8 +347,8 @@ export class Batcher {
     const finished = (): void => {
       this.runningItems -= batch.length;
     };
-    // The pool transfers (detaches) what it sends: keep our own counts.
-    this.pool.run(ids, lengths, modes, positions, positionCounts.slice()).then(
+    // The runner may transfer (detach) what it is given: keep our own counts.
+    this.runner.run({ ids, lengths, modes, positions, positionCounts: positionCounts.slice() }).then(
       (done) => {
         finished();
         for (let b = 0; b < batch.length; b++) {

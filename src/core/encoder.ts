@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
-import type { Device } from "../config.js";
-import { ONNXRUNTIME_VERSION } from "../backends/onnx-session.js";
+import type { Device } from "../backends/onnx/device.js";
+import { ONNXRUNTIME_VERSION } from "../backends/onnx/session.js";
+import { WorkerPool } from "../backends/onnx/worker-pool.js";
 import { Batcher, type BatcherLimits, type BatcherObserver, type Priority } from "./batcher.js";
 import { invalidArgument } from "./errors.js";
 import { type TestFaults, workerFaults } from "./faults.js";
@@ -8,7 +9,6 @@ import { hashModel, type ModelDirectory } from "./model-directory.js";
 import { PoolingMode, TOKEN_STATES, finishVector, poolingName, type Readout } from "./pooling.js";
 import { BertTokenizer, truncateIds } from "./tokenizer/index.js";
 import { alignWords, type AlignedWords, type WordSplit } from "./words.js";
-import { WorkerPool } from "./workers/pool.js";
 
 export type TruncationSide = "right" | "left" | "none";
 

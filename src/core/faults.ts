@@ -1,3 +1,5 @@
+import type { WorkerFaults } from "../backends/onnx/worker-faults.js";
+
 /**
  * Fault injection for the reliability tests, OFF unless the BERTD_TEST_FAULTS environment variable
  * is set (never in production; it is deliberately not a server option). Comma-separated:
@@ -28,29 +30,10 @@ export function testFaults(env: NodeJS.ProcessEnv = process.env): TestFaults | u
   return faults;
 }
 
-/** What a worker needs to apply worker-exit: the marker's token ids and a counter shared by all workers. */
-export interface WorkerFaults {
-  readonly marker: Int32Array;
-  readonly exitsLeft: Int32Array;
-}
-
+/** The worker-exit fault as the inference workers apply it; undefined when it is off. */
 export function workerFaults(faults: TestFaults | undefined, encode: (text: string) => Int32Array): WorkerFaults | undefined {
   if (!faults?.workerExits) return undefined;
   const exitsLeft = new Int32Array(new SharedArrayBuffer(4));
   exitsLeft[0] = faults.workerExits;
   return { marker: encode(FAULT_TEXT), exitsLeft };
-}
-
-/** True when this batch holds the marker and an exit is left (taking it). */
-export function takeWorkerExit(faults: WorkerFaults | undefined, ids: Int32Array): boolean {
-  if (!faults || !contains(ids, faults.marker)) return false;
-  return Atomics.sub(faults.exitsLeft, 0, 1) > 0;
-}
-
-function contains(haystack: Int32Array, needle: Int32Array): boolean {
-  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
-    return true;
-  }
-  return false;
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readFileSync, readdirSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
+import { modelFileCandidates, type Precision } from "../backends/onnx/model-files.js";
 import { PoolingMode } from "./pooling.js";
 
 /** What bertd reads from a model directory (the layout of a Hugging Face ONNX export). */
@@ -20,17 +21,10 @@ export interface ModelDirectory {
 
 export class ModelDirectoryError extends Error {}
 
-const FP32_FILES = ["model.onnx", "onnx/model.onnx"];
-const FP16_FILES = ["model_fp16.onnx", "onnx/model_fp16.onnx"];
-
-/** fp32 and fp16 load those weights or fail; auto takes fp16 first only when asked to prefer it (CUDA). */
-export type Precision = "auto" | "fp32" | "fp16";
-
 export function readModelDirectory(dir: string, precision: Precision = "auto", preferFp16 = false): ModelDirectory {
   const root = resolve(dir);
   if (!existsSync(root)) throw new ModelDirectoryError(`model directory ${root} does not exist`);
-  const order =
-    precision === "fp32" ? FP32_FILES : precision === "fp16" ? FP16_FILES : preferFp16 ? [...FP16_FILES, ...FP32_FILES] : [...FP32_FILES, ...FP16_FILES];
+  const order = modelFileCandidates(precision, preferFp16);
   const modelFile = order.find((name) => existsSync(join(root, name)));
   if (!modelFile) {
     const hint = basename(root) === "default" && precision !== "fp16" ? " (run `npm ci`, which generates the default model, or `npm run model:generate`)" : "";

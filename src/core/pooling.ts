@@ -82,25 +82,6 @@ export function finishVector(pooled: Float32Array, dimensions: number, normalize
   return vector;
 }
 
-/** Layers concatenated into a token state when the export outputs hidden states: the last one and up to 3 below it. */
-export const TOKEN_STATE_LAYERS = 4;
-
-/**
- * The outputs whose rows make a token state, last layer first: `last_hidden_state`, then the
- * export's `hidden_states.N` outputs from the highest N down, TOKEN_STATE_LAYERS in all at most.
- * An export that numbers them 0 (the embeddings) … L, as Hugging Face's hidden_states tuple does, has
- * the last layer twice: its hidden_states.L is left out.
- */
-export function tokenStateOutputs(outputNames: readonly string[]): string[] {
-  const layers = outputNames
-    .map((name) => /^hidden_states\.(\d+)$/u.exec(name))
-    .filter((match): match is RegExpExecArray => match !== null)
-    .sort((a, b) => Number(b[1]) - Number(a[1]))
-    .map((match) => match[0]);
-  if (layers.includes("hidden_states.0")) layers.shift();
-  return ["last_hidden_state", ...layers.slice(0, TOKEN_STATE_LAYERS - 1)];
-}
-
 /**
  * Copies the token states at `positions` out of a padded batch into `out` (positions × layers·hidden,
  * in order; each row the layers' states side by side): row b owns the next `counts[b]` positions.

@@ -1,16 +1,14 @@
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { status } from "@grpc/grpc-js";
 import type { AdaptObserver } from "../adaptation/adapt-run.js";
 import type { BatchReport, BatcherObserver } from "../core/batcher.js";
 import type { StageTimes } from "../core/encoder.js";
 import type { EvalMetrics } from "../heads/index.js";
-import type { CallObserver } from "../transport/calls.js";
-import { statusName } from "../transport/status.js";
+import { serviceOf, type CallObserver, type MethodPath } from "./call-observer.js";
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** bertd's Prometheus metrics: base units, a `bertd_` prefix, no text or ids in labels. */
+/** bertd's Prometheus metrics: base units, a `bertd_` prefix, no text or ids in labels; methods by full name (/package.Service/Method). */
 export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
   readonly registry = new Registry();
   private readonly requests = new Counter({ name: "bertd_requests_total", help: "Finished RPCs by service, method and gRPC status code", labelNames: ["service", "method", "code"], registers: [this.registry] });
@@ -55,18 +53,17 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
     this.modelInfo.set({ model, provider, onnxruntime_version: onnxRuntimeVersion }, 1);
   }
 
-  finished(method: string, code: status, seconds: number): void {
-    const service = ["Adapt", "ListHeads", "GetHead", "DeleteHead", "SetActiveVersion"].includes(method) ? "bertd.v1.Heads" : "bertd.v1.Encoder";
-    this.requests.inc({ service, method, code: statusName(code) });
+  finished(method: MethodPath, status: string, seconds: number): void {
+    this.requests.inc({ service: serviceOf(method), method, code: status });
     this.duration.observe({ method }, seconds);
   }
 
-  /** A call refused before its handler ran (authentication): counted, but not in the latencies. */
-  refused(service: string, method: string, code: status): void {
-    this.requests.inc({ service, method, code: statusName(code) });
+  /** A call refused before its handler ran (authentication), by the path grpc-js gave: counted, but not in the latencies. */
+  refused(method: string, status: string): void {
+    this.requests.inc({ service: serviceOf(method), method, code: status });
   }
 
-  stages(method: string, times: StageTimes): void {
+  stages(method: MethodPath, times: StageTimes): void {
     for (const [stage, range] of Object.entries(times) as [string, readonly [number, number] | undefined][]) {
       if (range) this.stageDuration.observe({ method, stage }, Math.max(0, range[1] - range[0]) / 1000);
     }

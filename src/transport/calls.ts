@@ -2,13 +2,14 @@ import { type Metadata, type ServerUnaryCall, type sendUnaryData, status } from 
 import type { Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { StageTimes } from "../core/encoder.js";
+import { serviceOf, type CallObserver, type MethodPath } from "../telemetry/call-observer.js";
 import type { Tracing } from "../telemetry/tracing.js";
 import { keyNameOf } from "./auth/interceptor.js";
 import { toStatus, statusName } from "./status.js";
 
 /** What a handler knows about its call, whatever its kind. */
 export interface CallContext {
-  readonly method: string;
+  readonly method: MethodPath;
   readonly metadata: Metadata;
   readonly signal: AbortSignal;
   /** Epoch milliseconds, when the client set a deadline. */
@@ -19,20 +20,13 @@ export interface CallContext {
   readonly keyName?: string;
 }
 
-export interface CallObserver {
-  /** Called once per finished call. */
-  finished(method: string, code: status, seconds: number): void;
-  /** Stage durations of a call (tokenize, queue, inference, head), in seconds. */
-  stages?(method: string, times: StageTimes): void;
-}
-
 interface Cancellable {
   readonly metadata: Metadata;
   getDeadline(): Date | number;
   on(event: "cancelled", listener: () => void): unknown;
 }
 
-export function callContext(method: string, call: Cancellable, span?: Span): CallContext {
+export function callContext(method: MethodPath, call: Cancellable, span?: Span): CallContext {
   const controller = new AbortController();
   call.on("cancelled", () => controller.abort());
   const raw = call.getDeadline();
@@ -41,8 +35,6 @@ export function callContext(method: string, call: Cancellable, span?: Span): Cal
   if (keyName !== undefined) span?.setAttribute("bertd.api_key.name", keyName);
   return { method, metadata: call.metadata, signal: controller.signal, deadline, span, keyName };
 }
-
-const HEADS_METHODS = new Set(["Adapt", "ListHeads", "GetHead", "DeleteHead", "SetActiveVersion"]);
 
 export class CallLogger {
   private active = 0;
@@ -55,9 +47,9 @@ export class CallLogger {
   ) {}
 
   /** The context of a new call: cancellation, deadline and (with tracing) its server span. */
-  context(method: string, call: Cancellable): CallContext {
-    const service = HEADS_METHODS.has(method) ? "bertd.v1.Heads" : "bertd.v1.Encoder";
-    return callContext(method, call, this.tracing?.startCall(method, service, call.metadata));
+  context(method: MethodPath, call: Cancellable): CallContext {
+    const service = serviceOf(method);
+    return callContext(method, call, this.tracing?.startCall(method.slice(service.length + 2), service, call.metadata));
   }
 
   /** Counts a call as in flight until `finished`; shutdown waits for these, not for health watches. */
@@ -85,7 +77,7 @@ export class CallLogger {
     }
     const seconds = (performance.now() - started) / 1000;
     const { code, details } = error === undefined ? { code: 0 as status, details: undefined } : toStatus(error);
-    this.observer?.finished(context.method, code, seconds);
+    this.observer?.finished(context.method, statusName(code), seconds);
     this.tracing?.endCall(context.span, code, details);
     const spanContext = context.span?.spanContext();
     const trace = spanContext ? { trace_id: spanContext.traceId, span_id: spanContext.spanId } : {};
@@ -96,7 +88,7 @@ export class CallLogger {
   }
 
   /** Wraps an async handler as a grpc-js unary handler with status mapping and one log line. */
-  unary<Req, Res>(method: string, handler: (request: Req, context: CallContext) => Promise<{ response: Res; fields?: Record<string, unknown> }>) {
+  unary<Req, Res>(method: MethodPath, handler: (request: Req, context: CallContext) => Promise<{ response: Res; fields?: Record<string, unknown> }>) {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       const started = this.started();
       const context = this.context(method, call);

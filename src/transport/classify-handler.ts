@@ -9,7 +9,7 @@ import { truncationOf } from "./encoder-service.js";
 
 /** Encoder.Classify: the head's features through its immutable snapshot. */
 export function classifyHandler(deps: { encoder: () => Encoder | undefined; registry: () => HeadRegistry | undefined; calls: CallLogger; minVersionWaitMs: number }) {
-  return deps.calls.unary("Classify", async (request: ClassifyRequest, context) => {
+  return deps.calls.unary("/bertd.v1.Encoder/Classify", async (request: ClassifyRequest, context) => {
     const encoder = deps.encoder();
     const registry = deps.registry();
     if (!encoder || !registry) throw unavailable("the model is still loading: retry shortly");

@@ -68,11 +68,11 @@ export function encoderService(deps: EncoderServiceDeps): UntypedServiceImplemen
   };
 
   return {
-    Embed: deps.calls.unary("Embed", embed),
+    Embed: deps.calls.unary("/bertd.v1.Encoder/Embed", embed),
 
     EmbedStream: (call: ServerDuplexStream<EmbedStreamRequest, EmbedStreamResponse>): void => {
       const started = deps.calls.started();
-      const context = deps.calls.context("EmbedStream", call);
+      const context = deps.calls.context("/bertd.v1.Encoder/EmbedStream", call);
       let inFlight = 0;
       let ended = false;
       let requests = 0;
@@ -116,7 +116,7 @@ export function encoderService(deps: EncoderServiceDeps): UntypedServiceImplemen
       call.on("error", () => {});
     },
 
-    Tokenize: deps.calls.unary("Tokenize", async (request: TokenizeRequest) => {
+    Tokenize: deps.calls.unary("/bertd.v1.Encoder/Tokenize", async (request: TokenizeRequest) => {
       const encoder = ready();
       encoder.checkInputs(request.inputs);
       const { tokenizer } = encoder;
@@ -135,7 +135,7 @@ export function encoderService(deps: EncoderServiceDeps): UntypedServiceImplemen
       return { response: create(TokenizeResponseSchema, { encodings }), fields: { inputCount: request.inputs.length } };
     }),
 
-    GetModelInfo: deps.calls.unary("GetModelInfo", async (_request: GetModelInfoRequest) => {
+    GetModelInfo: deps.calls.unary("/bertd.v1.Encoder/GetModelInfo", async (_request: GetModelInfoRequest) => {
       const { info } = ready();
       return {
         response: create(GetModelInfoResponseSchema, {

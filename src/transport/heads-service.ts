@@ -56,7 +56,7 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
   return {
     Adapt: (call: ServerDuplexStream<AdaptRequest, AdaptResponse>): void => {
       const started = deps.calls.started();
-      const context = deps.calls.context("Adapt", call);
+      const context = deps.calls.context("/bertd.v1.Heads/Adapt", call);
       openStreams++;
       const inbox: AdaptRequest[] = [];
       let ended = false;
@@ -196,7 +196,7 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
       );
     },
 
-    ListHeads: deps.calls.unary("ListHeads", async () => {
+    ListHeads: deps.calls.unary("/bertd.v1.Heads/ListHeads", async () => {
       const { store } = ready();
       const heads = await store.listHeads();
       const summaries = await Promise.all(heads.map((head) => summary(ready(), head)));
@@ -215,7 +215,7 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
       return { response: create(ListHeadsResponseSchema, { heads: summaries }) };
     }),
 
-    GetHead: deps.calls.unary("GetHead", async (request: GetHeadRequest) => {
+    GetHead: deps.calls.unary("/bertd.v1.Heads/GetHead", async (request: GetHeadRequest) => {
       const adapt = ready();
       const head = await adapt.store.getHead(request.head);
       if (!head) throw notFound(`head "${request.head}" does not exist`);
@@ -237,14 +237,14 @@ export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementati
       };
     }),
 
-    DeleteHead: deps.calls.unary("DeleteHead", async (request: DeleteHeadRequest) => {
+    DeleteHead: deps.calls.unary("/bertd.v1.Heads/DeleteHead", async (request: DeleteHeadRequest) => {
       const adapt = ready();
       if (!(await adapt.store.deleteHead(request.head))) throw notFound(`head "${request.head}" does not exist`);
       adapt.registry.forget(request.head);
       return { response: create(DeleteHeadResponseSchema, {}), fields: { head: request.head } };
     }),
 
-    SetActiveVersion: deps.calls.unary("SetActiveVersion", async (request: SetActiveVersionRequest) => {
+    SetActiveVersion: deps.calls.unary("/bertd.v1.Heads/SetActiveVersion", async (request: SetActiveVersionRequest) => {
       const adapt = ready();
       if (request.version === 0) throw invalidArgument("version must be ≥ 1");
       const previous = await adapt.store.setActiveVersion(request.head, request.version);

@@ -10,7 +10,7 @@ import type { CallLogger } from "./calls.js";
 
 /** Encoder.Tag: per-word tags of a TOKEN head, merged into entity spans. */
 export function tagHandler(deps: { encoder: () => Encoder | undefined; registry: () => HeadRegistry | undefined; calls: CallLogger; minVersionWaitMs: number }) {
-  return deps.calls.unary("Tag", async (request: TagRequest, context) => {
+  return deps.calls.unary("/bertd.v1.Encoder/Tag", async (request: TagRequest, context) => {
     const encoder = deps.encoder();
     const registry = deps.registry();
     if (!encoder || !registry) throw unavailable("the model is still loading: retry shortly");

@@ -52,7 +52,7 @@ describe("batching queue over gRPC", () => {
     await Promise.all(blockers);
     // The server saw both and logged them with their status, and kept serving.
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const statuses = server.logs.filter((l) => l.method === "Embed").map((l) => l.status);
+    const statuses = server.logs.filter((l) => l.method === "/bertd.v1.Encoder/Embed").map((l) => l.status);
     assert.ok(statuses.includes("DEADLINE_EXCEEDED") || statuses.includes("CANCELLED"), statuses.join(","));
   });
 

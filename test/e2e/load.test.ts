@@ -36,7 +36,7 @@ function load(args: string[]): Promise<Run> {
 
 async function embedOk(server: ServerProcess): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith('bertd_requests_total{service="bertd.v1.Encoder",method="Embed",code="OK"}'));
+  const line = text.split("\n").find((l) => l.startsWith('bertd_requests_total{service="bertd.v1.Encoder",method="/bertd.v1.Encoder/Embed",code="OK"}'));
   return line ? Number(line.split(" ").at(-1)) : 0;
 }
 

@@ -35,17 +35,17 @@ describe("Prometheus metrics", () => {
     const tokens = (await embed({ inputs: texts })).usage!.inputTokens;
     const after = await scrape(server.metricsPort);
 
-    assert.equal(value(after, 'bertd_requests_total{service="bertd.v1.Encoder",method="Embed",code="OK"}'), 4);
-    assert.equal(value(after, 'bertd_requests_total{service="bertd.v1.Encoder",method="Embed",code="INVALID_ARGUMENT"}'), 1);
-    assert.equal(value(after, 'bertd_requests_total{service="bertd.v1.Encoder",method="Tokenize",code="OK"}'), 1);
-    assert.equal(value(after, 'bertd_request_duration_seconds_count{method="Embed"}'), 5);
+    assert.equal(value(after, 'bertd_requests_total{service="bertd.v1.Encoder",method="/bertd.v1.Encoder/Embed",code="OK"}'), 4);
+    assert.equal(value(after, 'bertd_requests_total{service="bertd.v1.Encoder",method="/bertd.v1.Encoder/Embed",code="INVALID_ARGUMENT"}'), 1);
+    assert.equal(value(after, 'bertd_requests_total{service="bertd.v1.Encoder",method="/bertd.v1.Encoder/Tokenize",code="OK"}'), 1);
+    assert.equal(value(after, 'bertd_request_duration_seconds_count{method="/bertd.v1.Encoder/Embed"}'), 5);
     assert.equal(value(after, "bertd_input_tokens_total") - value(before, "bertd_input_tokens_total"), 4 * tokens);
     const batches = value(after, 'bertd_batches_total{priority="interactive"}') - value(before, 'bertd_batches_total{priority="interactive"}');
     assert.ok(batches >= 4 && batches <= 8, `batches ${batches}`);
     assert.equal(value(after, "bertd_batch_size_sum") - value(before, "bertd_batch_size_sum"), 8);
     assert.ok(value(after, 'bertd_batch_padding_ratio_bucket{le="+Inf"}') >= 4);
-    assert.equal(value(after, 'bertd_stage_duration_seconds_count{method="Embed",stage="tokenize"}'), 4);
-    assert.equal(value(after, 'bertd_stage_duration_seconds_count{method="Embed",stage="inference"}'), 4);
+    assert.equal(value(after, 'bertd_stage_duration_seconds_count{method="/bertd.v1.Encoder/Embed",stage="tokenize"}'), 4);
+    assert.equal(value(after, 'bertd_stage_duration_seconds_count{method="/bertd.v1.Encoder/Embed",stage="inference"}'), 4);
     assert.match(after, /bertd_queue_requests 0\n/);
     assert.match(after, /bertd_queue_tokens 0\n/);
     assert.match(after, /bertd_model_info\{model="default",provider="cpu",onnxruntime_version="1\.29\.0"\} 1/);
@@ -70,10 +70,10 @@ describe("Prometheus metrics", () => {
     assert.equal(value(text, 'bertd_head_active_changes_total{head="first"}'), 1);
     assert.equal(value(text, 'bertd_head_holdout_accuracy{head="first"}'), run.committed[0].holdout!.accuracy);
     assert.ok(value(text, 'bertd_adapt_prequential_accuracy{head="first"}') > 0);
-    assert.equal(value(text, 'bertd_requests_total{service="bertd.v1.Heads",method="Adapt",code="OK"}'), 2);
+    assert.equal(value(text, 'bertd_requests_total{service="bertd.v1.Heads",method="/bertd.v1.Heads/Adapt",code="OK"}'), 2);
     await server.encoder().unary("classify")({ head: "first", inputs: ["goal"] });
     const later = await scrape(server.metricsPort);
-    assert.equal(value(later, 'bertd_stage_duration_seconds_count{method="Classify",stage="head"}'), 1);
+    assert.equal(value(later, 'bertd_stage_duration_seconds_count{method="/bertd.v1.Encoder/Classify",stage="head"}'), 1);
   });
 
   it("has a Grafana dashboard and alert rules that parse and use only metrics the server exports", async () => {
@@ -90,6 +90,22 @@ describe("Prometheus metrics", () => {
       const names = expr.match(/bertd_[a-z0-9_]+/g) ?? [];
       assert.ok(names.length > 0, `${where} uses a bertd metric`);
       for (const name of names) assert.ok(exported.has(name), `${where}: ${name} is not exported`);
+    }
+  });
+
+  it("labels methods by full name, /package.Service/Method, which the alert rules and dashboard match", async () => {
+    await server.encoder().unary("embed")({ inputs: ["x"] });
+    const text = await scrape(server.metricsPort);
+    const methods = new Set([...text.matchAll(/^bertd_request_duration_seconds_count\{method="([^"]+)"\}/gm)].map(([, method]) => method));
+    assert.ok(methods.has("/bertd.v1.Encoder/Embed"), [...methods].join(", "));
+    for (const method of methods) assert.match(method, /^\/bertd\.v1\.(Encoder|Heads)\/[A-Z]\w+$/);
+    const dashboard = readFileSync(`${ROOT}deploy/grafana-dashboard.json`, "utf8");
+    const rules = readFileSync(`${ROOT}deploy/prometheus-alerts.yaml`, "utf8");
+    const matchers = [...`${dashboard}\n${rules}`.matchAll(/method(=~?)\\?"([^"\\]+)\\?"/g)];
+    assert.ok(matchers.length > 0, "the rules select methods");
+    for (const [, op, pattern] of matchers) {
+      const matches = (method: string): boolean => (op === "=" ? method === pattern : new RegExp(`^(?:${pattern})$`).test(method));
+      assert.ok([...methods].some(matches), `method${op}"${pattern}" matches no exported method (${[...methods].join(", ")})`);
     }
   });
 });

@@ -144,13 +144,13 @@ describe("API keys", () => {
 
   it("logs the key's name with each call and refusal, never the key", async () => {
     await server.encoder({ apiKey: keys.infer.secret }).unary("tokenize")({ inputs: ["logged"] });
-    await eventually(async () => server.logs.some((l) => l.msg === "call" && l.method === "Tokenize" && l.key === "reader"), "the Tokenize call is logged with its key name");
+    await eventually(async () => server.logs.some((l) => l.msg === "call" && l.method === "/bertd.v1.Encoder/Tokenize" && l.key === "reader"), "the Tokenize call is logged with its key name");
     assert.ok(server.logs.some((l) => l.msg === "call refused" && l.status === "PERMISSION_DENIED" && l.key === "trainer"));
     assert.ok(server.logs.some((l) => l.msg === "call refused" && l.status === "UNAUTHENTICATED" && l.key === undefined));
     const everything = JSON.stringify(server.logs);
     for (const { secret } of Object.values(keys)) assert.ok(!everything.includes(secret), "a key appears in the logs");
     const metrics = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
-    assert.match(metrics, /bertd_requests_total\{service="bertd.v1.Heads",method="DeleteHead",code="UNAUTHENTICATED"\} [1-9]/);
+    assert.match(metrics, /bertd_requests_total\{service="bertd.v1.Heads",method="\/bertd.v1.Heads\/DeleteHead",code="UNAUTHENTICATED"\} [1-9]/);
   });
 
   it("reloads the keys file when it changes: a new key works, a removed one stops", async () => {

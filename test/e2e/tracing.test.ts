@@ -52,7 +52,7 @@ describe("OpenTelemetry traces", () => {
       for (const stage of ["tokenize", "queue", "inference"]) {
         assert.equal(ours.find((s) => s.name === stage)?.parentSpanId, root.spanId, stage);
       }
-      const line = server.logs.find((l) => l.method === "Embed");
+      const line = server.logs.find((l) => l.method === "/bertd.v1.Encoder/Embed");
       assert.ok(ours.every((s) => s.traceId === traceId));
       assert.equal(line?.trace_id, traceId);
       assert.equal(line?.span_id, root.spanId);

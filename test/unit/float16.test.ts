@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { float16Bits } from "../../tools/onnx/float16.js";
-import { asFloat32, ort } from "../../src/backends/onnx-session.js";
+import { asFloat32 } from "../../src/backends/onnx/outputs.js";
+import { ort } from "../../src/backends/onnx/session.js";
 
 const halves = (values: number[]) => new ort.Tensor("float16", Uint16Array.from(values.map(float16Bits)), [values.length]);
 

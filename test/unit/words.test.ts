@@ -2,7 +2,8 @@ import fc from "fast-check";
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { BertTokenizer } from "../../src/core/tokenizer/index.js";
-import { gatherStates, tokenStateOutputs } from "../../src/core/pooling.js";
+import { tokenStateOutputs } from "../../src/backends/onnx/outputs.js";
+import { gatherStates } from "../../src/core/pooling.js";
 import { alignWords, joinWords, splitWords } from "../../src/core/words.js";
 import { DEFAULT_MODEL_DIR } from "../../src/config.js";
 

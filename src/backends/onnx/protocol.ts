@@ -1,5 +1,6 @@
-import type { Device } from "../../config.js";
-import type { WorkerFaults } from "../faults.js";
+import type { Batch, BatchReadouts } from "../batch-runner.js";
+import type { Device } from "./device.js";
+import type { WorkerFaults } from "./worker-faults.js";
 
 /** Messages between the worker pool (main thread) and an inference worker. */
 export interface WorkerInit {
@@ -28,31 +29,15 @@ export interface WorkerFailed {
   readonly message: string;
 }
 
-/** One padded batch: the rows' token ids back to back, their lengths and pooling modes. */
-export interface BatchJob {
+/** One batch and the id its answer comes back with. */
+export interface BatchJob extends Batch {
   readonly type: "run";
   readonly id: number;
-  readonly ids: Int32Array;
-  readonly lengths: Int32Array;
-  readonly modes: Uint8Array;
-  /** TOKEN_STATES rows: the token positions to return, row after row (`positionCounts[b]` for row b, 0 for other rows). */
-  readonly positions: Int32Array;
-  readonly positionCounts: Int32Array;
 }
 
-export interface BatchDone {
+export interface BatchDone extends BatchReadouts {
   readonly type: "done";
   readonly id: number;
-  /** rows × hidden pooled vectors. */
-  readonly pooled: Float32Array;
-  readonly hiddenSize: number;
-  /** rows × labels, when a row asked for the model's logits. */
-  readonly logits?: Float32Array;
-  readonly labelCount: number;
-  /** positions × (layers · hidden) token states, for the job's `positions`. */
-  readonly states?: Float32Array;
-  readonly inferenceMs: number;
-  readonly poolingMs: number;
 }
 
 export interface BatchFailed {

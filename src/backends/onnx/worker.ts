@@ -1,8 +1,10 @@
 import { parentPort, workerData } from "node:worker_threads";
-import { asFloat32, openSession, ort } from "../../backends/onnx-session.js";
-import { takeWorkerExit } from "../faults.js";
-import { LOGITS, gatherStates, poolBatch, tokenStateOutputs } from "../pooling.js";
+import { LOGITS, gatherStates, poolBatch } from "../../core/pooling.js";
+import { packInputs } from "./input-packing.js";
+import { asFloat32, hiddenSizeOf, tokenStateOutputs } from "./outputs.js";
 import type { BatchJob, FromWorker, WorkerInit } from "./protocol.js";
+import { openSession } from "./session.js";
+import { takeWorkerExit } from "./worker-faults.js";
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -28,29 +30,7 @@ try {
   async function run(job: BatchJob): Promise<void> {
     if (takeWorkerExit(init.faults, job.ids)) process.exit(70);
     const rows = job.lengths.length;
-    let sequence = 0;
-    for (let b = 0; b < rows; b++) sequence = Math.max(sequence, job.lengths[b]);
-    const shape = [rows, sequence];
-    // int64 tensors written through an int32 view: ids are non-negative, so the high words stay 0.
-    const idsBuffer = new BigInt64Array(rows * sequence);
-    const maskBuffer = new BigInt64Array(rows * sequence);
-    const ids32 = new Int32Array(idsBuffer.buffer);
-    const mask32 = new Int32Array(maskBuffer.buffer);
-    let offset = 0;
-    for (let b = 0; b < rows; b++) {
-      const length = job.lengths[b];
-      const row = b * sequence;
-      for (let t = 0; t < length; t++) {
-        ids32[2 * (row + t)] = job.ids[offset + t];
-        mask32[2 * (row + t)] = 1;
-      }
-      offset += length;
-    }
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor("int64", idsBuffer, shape),
-      attention_mask: new ort.Tensor("int64", maskBuffer, shape),
-    };
-    if (hasTokenTypes) feeds.token_type_ids = new ort.Tensor("int64", new BigInt64Array(rows * sequence), shape);
+    const { feeds, sequence } = packInputs(job.ids, job.lengths, hasTokenTypes);
     const started = performance.now();
     const wantsLogits = hasLogits && job.modes.includes(LOGITS);
     const wantsStates = job.positions.length > 0;
@@ -88,13 +68,4 @@ try {
   post({ type: "ready", provider, fallbackReason, inputNames: session.inputNames, outputNames: session.outputNames, hiddenSize, tokenStateOutputs: stateOutputs });
 } catch (error) {
   post({ type: "failed", message: (error as Error).message });
-}
-
-function hiddenSizeOf(session: ort.InferenceSession): number {
-  const meta = session.outputMetadata.find((m) => m.name === "last_hidden_state");
-  if (!meta) throw new Error(`the model has no last_hidden_state output (outputs: ${session.outputNames.join(", ")})`);
-  const dims = meta.isTensor ? meta.shape : [];
-  const width = dims[dims.length - 1];
-  if (typeof width !== "number" || width <= 0) throw new Error("last_hidden_state has no fixed hidden size");
-  return width;
 }

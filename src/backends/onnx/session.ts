@@ -1,9 +1,6 @@
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
-import type { Device } from "../config.js";
+import { cudaProviderInstalled, missingCudaLibraries, onnxRuntimeLibraryDir } from "./cuda.js";
+import { deviceName, type Device } from "./device.js";
 
 export interface SessionOptions {
   readonly modelPath: string;
@@ -24,38 +21,6 @@ export interface OpenedSession {
 export class BackendError extends Error {}
 
 export const ONNXRUNTIME_VERSION: string = ort.env.versions.node ?? "unknown";
-
-function onnxRuntimeNodeDir(): string {
-  return dirname(createRequire(import.meta.url).resolve("onnxruntime-node/package.json"));
-}
-
-/** Where onnxruntime-node keeps libonnxruntime.so (bin/napi-vN/platform/arch); the CUDA provider libraries must sit beside it. */
-export function onnxRuntimeLibraryDir(): string {
-  const bin = join(onnxRuntimeNodeDir(), "bin");
-  const napi = existsSync(bin) ? readdirSync(bin).filter((d) => /^napi-v\d+$/.test(d)).sort() : [];
-  return join(bin, napi.at(-1) ?? "napi-v6", process.platform, process.arch);
-}
-
-/** The installed onnxruntime-node's version, which a CUDA provider must match exactly. */
-export function onnxRuntimeNodeVersion(): string {
-  return (JSON.parse(readFileSync(join(onnxRuntimeNodeDir(), "package.json"), "utf8")) as { version: string }).version;
-}
-
-export function cudaProviderInstalled(): boolean {
-  return existsSync(join(onnxRuntimeLibraryDir(), "libonnxruntime_providers_cuda.so"));
-}
-
-/** Shared libraries the installed CUDA provider links against that the dynamic loader cannot find (via ldd). */
-export function missingCudaLibraries(): string[] {
-  const library = join(onnxRuntimeLibraryDir(), "libonnxruntime_providers_cuda.so");
-  if (!existsSync(library)) return [];
-  try {
-    const out = execFileSync("ldd", [library], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    return [...out.matchAll(/^\s*(\S+) => not found/gm)].map((m) => m[1]);
-  } catch {
-    return [];
-  }
-}
 
 /** Opens one session on the requested device; CPU fallback happens only for device "auto". */
 export async function openSession(options: SessionOptions): Promise<OpenedSession> {
@@ -101,39 +66,4 @@ export async function openSession(options: SessionOptions): Promise<OpenedSessio
   }
 }
 
-function deviceName(device: Device): string {
-  return device.kind === "cpu" ? "cpu" : `${device.kind}:${device.deviceId}`;
-}
-
 export { ort };
-
-let halfTable: Float32Array | undefined;
-
-/** The value of every float16 bit pattern, built once (65,536 entries). */
-function float16Table(): Float32Array {
-  if (halfTable) return halfTable;
-  const table = new Float32Array(65536);
-  for (let bits = 0; bits < 65536; bits++) {
-    const sign = bits & 0x8000 ? -1 : 1;
-    const exponent = (bits >> 10) & 0x1f;
-    const fraction = bits & 0x3ff;
-    if (exponent === 0) table[bits] = sign * fraction * 2 ** -24;
-    else if (exponent === 31) table[bits] = fraction ? NaN : sign * Infinity;
-    else table[bits] = sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-  }
-  halfTable = table;
-  return table;
-}
-
-/** A float32 or float16 output as float32 (fp16 exports may keep float16 outputs). */
-export function asFloat32(tensor: ort.Tensor): Float32Array {
-  if (tensor.type === "float32") return tensor.data as Float32Array;
-  if (tensor.type === "float16") {
-    const bits = tensor.data as Uint16Array;
-    const table = float16Table();
-    const out = new Float32Array(bits.length);
-    for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]];
-    return out;
-  }
-  throw new BackendError(`model output of type ${tensor.type}; bertd reads float32 or float16 outputs`);
-}

@@ -1,13 +1,14 @@
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
-import { ServiceError } from "../errors.js";
-import type { BatchDone, BatchJob, FromWorker, WorkerInit, WorkerReady } from "./protocol.js";
+import { ServiceError } from "../../core/errors.js";
+import type { Batch, BatchOutput, BatchRunner } from "../batch-runner.js";
+import type { BatchJob, FromWorker, WorkerInit, WorkerReady } from "./protocol.js";
 
 /** A batch and its callers; `attempts` counts the workers it was given to. */
 interface Task {
   readonly job: BatchJob;
   attempts: number;
-  resolve(done: BatchResult): void;
+  resolve(done: BatchOutput): void;
   reject(error: Error): void;
 }
 
@@ -16,18 +17,12 @@ interface Slot {
   task?: Task;
 }
 
-/** What a batch gives back: every row's readout, or (after a worker died on it) some rows' errors. */
-export interface BatchResult extends BatchDone {
-  /** Per row: the error that row failed with, when the batch was split after a worker died. */
-  readonly rowErrors?: readonly (Error | undefined)[];
-}
-
 /** A batch whose worker died is run once more, row by row, on other workers; a row that kills a worker again fails. */
 const MAX_ATTEMPTS = 2;
 const RESPAWN_DELAY_MS = 1000;
 
 const fromTypeScript = import.meta.url.endsWith(".ts");
-const workerUrl = new URL(`./inference-worker${fromTypeScript ? ".ts" : ".js"}`, import.meta.url);
+const workerUrl = new URL(`./worker${fromTypeScript ? ".ts" : ".js"}`, import.meta.url);
 const bootstrapUrl = new URL("./typescript-worker-bootstrap.mjs", import.meta.url);
 
 /**
@@ -35,7 +30,7 @@ const bootstrapUrl = new URL("./typescript-worker-bootstrap.mjs", import.meta.ur
  * replaced, and the batch it held is retried once on the next free worker; if that worker dies too,
  * the batch's calls fail with UNAVAILABLE naming the cause. No call waits on a dead worker.
  */
-export class WorkerPool {
+export class WorkerPool implements BatchRunner {
   private readonly slots: Slot[] = [];
   /** Batches whose worker died, waiting for a free worker ahead of new batches. */
   private readonly retries: Task[] = [];
@@ -75,12 +70,12 @@ export class WorkerPool {
   }
 
   /** Runs a batch on an idle worker; callers check `idle` first. */
-  run(ids: Int32Array, lengths: Int32Array, modes: Uint8Array, positions: Int32Array, positionCounts: Int32Array): Promise<BatchResult> {
+  run(batch: Batch): Promise<BatchOutput> {
     if (this.closed) return Promise.reject(new ServiceError("unavailable", "the server is shutting down"));
     const slot = this.slots.find((s) => !s.task);
     if (!slot || this.idle === 0) return Promise.reject(new ServiceError("internal", "no idle inference worker"));
-    const job: BatchJob = { type: "run", id: this.nextId++, ids, lengths, modes, positions, positionCounts };
-    return new Promise<BatchResult>((resolve, reject) => this.assign(slot, { job, attempts: 0, resolve, reject }));
+    const job: BatchJob = { type: "run", id: this.nextId++, ...batch };
+    return new Promise<BatchOutput>((resolve, reject) => this.assign(slot, { job, attempts: 0, resolve, reject }));
   }
 
   /** Lets batches already running finish (up to `graceMs`): terminating a worker inside session.run aborts the process. */
@@ -146,9 +141,9 @@ export class WorkerPool {
   private splitRows(task: Task): Task[] {
     const { ids, lengths, modes, positions, positionCounts } = task.job;
     const rows = lengths.length;
-    const outcomes: (BatchDone | Error)[] = new Array<BatchDone | Error>(rows);
+    const outcomes: (BatchOutput | Error)[] = new Array<BatchOutput | Error>(rows);
     let left = rows;
-    const settle = (row: number, outcome: BatchDone | Error): void => {
+    const settle = (row: number, outcome: BatchOutput | Error): void => {
       outcomes[row] = outcome;
       if (--left === 0) {
         const merged = mergeRows(outcomes, positionCounts);
@@ -171,7 +166,7 @@ export class WorkerPool {
       };
       offset += length;
       positionOffset += count;
-      return { job, attempts: task.attempts, resolve: (done: BatchDone) => settle(row, done), reject: (error: Error) => settle(row, error) };
+      return { job, attempts: task.attempts, resolve: (done: BatchOutput) => settle(row, done), reject: (error: Error) => settle(row, error) };
     });
   }
 
@@ -196,8 +191,8 @@ export class WorkerPool {
 }
 
 /** Row results back into one batch result (a failed row's token states as zeros); an error when no row succeeded. */
-function mergeRows(outcomes: readonly (BatchDone | Error)[], positionCounts: Int32Array): BatchResult | Error {
-  const done = outcomes.filter((o): o is BatchDone => !(o instanceof Error));
+function mergeRows(outcomes: readonly (BatchOutput | Error)[], positionCounts: Int32Array): BatchOutput | Error {
+  const done = outcomes.filter((o): o is BatchOutput => !(o instanceof Error));
   if (done.length === 0) return outcomes[0];
   const { hiddenSize } = done[0];
   const labelCount = Math.max(...done.map((d) => d.labelCount));
@@ -216,8 +211,6 @@ function mergeRows(outcomes: readonly (BatchDone | Error)[], positionCounts: Int
     stateOffset += positionCounts[row] * stateWidth;
   });
   return {
-    type: "done",
-    id: done[0].id,
     pooled,
     hiddenSize,
     logits,

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { type Config, parseDevice, resolveModelDir, threadsPerWorker } from "./config.js";
-import { Encoder } from "./core/encoder.js";
+import { EncoderModel } from "./core/encoder.js";
 import { testFaults } from "./core/faults.js";
 import { EmbeddingCache } from "./adaptation/embedding-cache.js";
 import { HeadRegistry } from "./adaptation/head-registry.js";
@@ -43,7 +43,7 @@ export async function startBertd(config: Config): Promise<App> {
   const auth = openAuth(config, log);
   const device = parseDevice(config.device);
   const model = readModelDirectory(resolveModelDir(config.modelDir), config.precision as Precision, device.kind === "cuda");
-  let encoder: Encoder | undefined;
+  let encoder: EncoderModel | undefined;
   let adapt: AdaptDeps | undefined;
   const faults = testFaults();
   if (faults) log.warn({ faults }, "BERTD_TEST_FAULTS is set: fault injection for tests is ON");
@@ -95,7 +95,7 @@ export async function startBertd(config: Config): Promise<App> {
   }
   const started = performance.now();
   try {
-    encoder = await Encoder.open({
+    encoder = await EncoderModel.open({
       model,
       device,
       workers: config.workers,

@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { AdaptSettings } from "../adaptation/adapt-run.js";
-import type { Encoder } from "../core/encoder.js";
+import type { EncoderModel } from "../core/encoder.js";
 import { invalidArgument } from "../core/errors.js";
 import { PoolingMode } from "../core/pooling.js";
 import type { TrainConfig } from "../heads/index.js";
@@ -9,7 +9,7 @@ import { AdaptConfigSchema, Architecture, ClassWeighting, HeadType, Optimizer, P
 import { poolingOf } from "./encoder-service.js";
 
 /** The AdaptConfig in bertd's own terms; every enum and range checked, naming the field. */
-export function settingsOf(config: AdaptConfig, encoder: Encoder): AdaptSettings {
+export function settingsOf(config: AdaptConfig, encoder: EncoderModel): AdaptSettings {
   const type = pick("config.type", config.type, { [HeadType.UNSPECIFIED]: "multiclass", [HeadType.MULTICLASS]: "multiclass", [HeadType.MULTILABEL]: "multilabel", [HeadType.TOKEN]: "token" } as const);
   const startFrom = pick("config.start_from", config.startFrom, { [StartFrom.UNSPECIFIED]: "auto", [StartFrom.SCRATCH]: "scratch", [StartFrom.ACTIVE]: "active" } as const);
   const architecture = pick("config.architecture", config.architecture, { [Architecture.UNSPECIFIED]: "linear", [Architecture.LINEAR]: "linear", [Architecture.MLP]: "mlp" } as const);

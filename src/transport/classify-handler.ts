@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { HeadRegistry } from "../adaptation/head-registry.js";
-import type { Encoder } from "../core/encoder.js";
+import type { EncoderModel } from "../core/encoder.js";
 import { invalidArgument, notFound, unavailable } from "../core/errors.js";
 import { LOGITS } from "../core/pooling.js";
 import { ClassifyResponseSchema, type ClassifyRequest } from "../gen/bertd/v1/encoder_pb.js";
@@ -8,7 +8,7 @@ import type { CallContext, CallLogger } from "./calls.js";
 import { truncationOf } from "./encoder-service.js";
 
 /** Encoder.Classify: the head's features through its immutable snapshot. */
-export function classifyHandler(deps: { encoder: () => Encoder | undefined; registry: () => HeadRegistry | undefined; calls: CallLogger; minVersionWaitMs: number }) {
+export function classifyHandler(deps: { encoder: () => EncoderModel | undefined; registry: () => HeadRegistry | undefined; calls: CallLogger; minVersionWaitMs: number }) {
   return deps.calls.unary("Classify", async (request: ClassifyRequest, context) => {
     const encoder = deps.encoder();
     const registry = deps.registry();
@@ -18,7 +18,7 @@ export function classifyHandler(deps: { encoder: () => Encoder | undefined; regi
     if (request.head === MODEL_HEAD) return classifyWithModel(encoder, request, context);
     const head = await registry.resolve(request.head, request, deps.minVersionWaitMs, context.signal);
     if (head.type === "token") throw invalidArgument(`head "${request.head}" is a TOKEN head: use Tag`);
-    const { pooled, inputTokens: tokens, times } = await encoder.encode(request.inputs, head.pooling, truncationOf(request.truncation), {
+    const { readouts: pooled, inputTokens: tokens, times } = await encoder.readouts(request.inputs, head.pooling, truncationOf(request.truncation), {
       deadline: context.deadline,
       signal: context.signal,
     });
@@ -35,11 +35,11 @@ export function classifyHandler(deps: { encoder: () => Encoder | undefined; regi
 /** The read-only head of a model that ends in a classifier (config.json id2label, a `logits` output). */
 export const MODEL_HEAD = "model";
 
-async function classifyWithModel(encoder: Encoder, request: ClassifyRequest, context: CallContext) {
+async function classifyWithModel(encoder: EncoderModel, request: ClassifyRequest, context: CallContext) {
   const classifier = encoder.info.classifier;
   if (!classifier) throw notFound(`head "model" does not exist: the served model has no classifier (no logits output with id2label)`);
   if (request.version > 1) throw notFound(`head "model" has only version 1 (the model itself)`);
-  const { pooled: logits, inputTokens: tokens } = await encoder.encode(request.inputs, LOGITS, truncationOf(request.truncation), {
+  const { readouts: logits, inputTokens: tokens } = await encoder.readouts(request.inputs, LOGITS, truncationOf(request.truncation), {
     deadline: context.deadline,
     signal: context.signal,
   });

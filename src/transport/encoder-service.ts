@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import type { ServerDuplexStream, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { endianness } from "node:os";
 import { ServiceError, invalidArgument, unavailable } from "../core/errors.js";
-import type { Encoder, TruncationSide } from "../core/encoder.js";
+import type { EncoderModel, TruncationSide } from "../core/encoder.js";
 import { PoolingMode } from "../core/pooling.js";
 import {
   Encoding,
@@ -31,14 +31,14 @@ const LITTLE_ENDIAN = endianness() === "LE";
 const STREAM_WINDOW = 32;
 
 export interface EncoderServiceDeps {
-  encoder(): Encoder | undefined;
+  encoder(): EncoderModel | undefined;
   readonly calls: CallLogger;
   readonly classify: ClassifyHandler;
   readonly tag: ClassifyHandler;
 }
 
 export function encoderService(deps: EncoderServiceDeps): UntypedServiceImplementation {
-  const ready = (): Encoder => {
+  const ready = (): EncoderModel => {
     const encoder = deps.encoder();
     if (!encoder) throw unavailable("the model is still loading: retry shortly (health reports SERVING when ready)");
     return encoder;

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { HeadRegistry } from "../adaptation/head-registry.js";
 import { predictTags, type WordScorer } from "../adaptation/token-examples.js";
-import type { Encoder } from "../core/encoder.js";
+import type { EncoderModel } from "../core/encoder.js";
 import { invalidArgument, unavailable } from "../core/errors.js";
 import { joinWords, rowsPerWord, splitWords, type AlignedWords } from "../core/words.js";
 import { spansOf } from "../heads/index.js";
@@ -9,7 +9,7 @@ import { TagResponseSchema, type TagRequest } from "../gen/bertd/v1/encoder_pb.j
 import type { CallLogger } from "./calls.js";
 
 /** Encoder.Tag: per-word tags of a TOKEN head, merged into entity spans. */
-export function tagHandler(deps: { encoder: () => Encoder | undefined; registry: () => HeadRegistry | undefined; calls: CallLogger; minVersionWaitMs: number }) {
+export function tagHandler(deps: { encoder: () => EncoderModel | undefined; registry: () => HeadRegistry | undefined; calls: CallLogger; minVersionWaitMs: number }) {
   return deps.calls.unary("Tag", async (request: TagRequest, context) => {
     const encoder = deps.encoder();
     const registry = deps.registry();

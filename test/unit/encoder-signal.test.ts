@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { getEventListeners, setMaxListeners } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { DEFAULT_MODEL_DIR, loadConfig } from "../../src/config.js";
-import { Encoder } from "../../src/core/encoder.js";
+import { EncoderModel } from "../../src/core/encoder.js";
 import { readModelDirectory } from "../../src/core/model-directory.js";
 import { ServiceError } from "../../src/core/errors.js";
 import { PoolingMode } from "../../src/core/pooling.js";
@@ -11,10 +11,10 @@ import { createLogger } from "../../src/telemetry/logger.js";
 // An Adapt stream passes one signal to every inference call it makes, for as long as it runs: a
 // listener left behind per call kept each settled request (and its batch's output buffers) alive.
 describe("inference calls sharing one long-lived signal", () => {
-  let encoder: Encoder;
+  let encoder: EncoderModel;
   before(async () => {
     const config = loadConfig([]);
-    encoder = await Encoder.open({
+    encoder = await EncoderModel.open({
       model: readModelDirectory(DEFAULT_MODEL_DIR),
       device: { kind: "cpu" },
       workers: 1,
@@ -33,7 +33,7 @@ describe("inference calls sharing one long-lived signal", () => {
   it("leave no listener on the signal once they have answered", async () => {
     const controller = new AbortController();
     for (let i = 0; i < 25; i++) {
-      const { ids } = encoder.encodeInputs([`call ${i} of a long stream`, "a second row"], "right");
+      const { ids } = encoder.tokenizeInputs([`call ${i} of a long stream`, "a second row"], "right");
       const vectors = await encoder.pooled(ids, PoolingMode.mean, { priority: "background", signal: controller.signal });
       assert.equal(vectors.length, 2);
     }
@@ -44,7 +44,7 @@ describe("inference calls sharing one long-lived signal", () => {
     const controller = new AbortController();
     setMaxListeners(30, controller.signal);
     const calls = Array.from({ length: 20 }, (_, i) => {
-      const { ids } = encoder.encodeInputs([`queued call ${i} `.repeat(20)], "right");
+      const { ids } = encoder.tokenizeInputs([`queued call ${i} `.repeat(20)], "right");
       return encoder.pooled(ids, PoolingMode.mean, { priority: "background", signal: controller.signal }).then(
         () => "ok",
         (error: ServiceError) => error.kind,

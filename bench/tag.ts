@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { generateBertModel } from "../tools/generator/index.js";
-import { Encoder } from "../src/core/encoder.js";
+import { EncoderModel } from "../src/core/encoder.js";
 import { readModelDirectory } from "../src/core/model-directory.js";
 import { joinWords, rowsPerWord } from "../src/core/words.js";
 import { ClassWeighting, HeadType } from "../src/gen/bertd/v1/heads_pb.js";
@@ -106,7 +106,7 @@ async function online(dir: string, plan: readonly (readonly [string, number, Cla
 
 /** The same first-piece states, in process, and an offline softmax; L2 chosen on validation span F1. */
 async function offline(dir: string, name: string): Promise<Run & { words: number; width: number }> {
-  const encoder = await Encoder.open({
+  const encoder = await EncoderModel.open({
     model: readModelDirectory(dir),
     device: { kind: "cpu" },
     workers: 1,

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { type Config, parseDevice, resolveModelDir, threadsPerWorker } from "./config.js";
-import { Encoder } from "./core/encoder.js";
+import { EncoderModel } from "./core/encoder.js";
 import { testFaults } from "./core/faults.js";
 import { EmbeddingCache } from "./adaptation/embedding-cache.js";
 import { HeadRegistry } from "./adaptation/head-registry.js";
@@ -9,10 +9,9 @@ import { HeadSync } from "./adaptation/head-sync.js";
 import type { HeadStore } from "./store/head-store.js";
 import { PostgresHeadStore } from "./store/postgres-store.js";
 import { SqliteHeadStore } from "./store/sqlite-store.js";
-import { poolingOfStoredConfig } from "./transport/adapt-config.js";
-import { classifyHandler } from "./transport/classify-handler.js";
-import { tagHandler } from "./transport/tag-handler.js";
-import { headsService } from "./transport/heads-service.js";
+import { Engine } from "./engine/engine.js";
+import { poolingOfStoredConfig } from "./transport/bertd-v1/adapt-config.js";
+import { bertdV1Api } from "./transport/bertd-v1/api.js";
 import type { Precision } from "./backends/onnx/model-files.js";
 import { readModelDirectory } from "./core/model-directory.js";
 import { PoolingMode, type PoolingName } from "./core/pooling.js";
@@ -21,7 +20,6 @@ import { Metrics } from "./telemetry/metrics.js";
 import { Tracing } from "./telemetry/tracing.js";
 import { CallLogger } from "./transport/calls.js";
 import { statusName } from "./transport/status.js";
-import { encoderService } from "./transport/encoder-service.js";
 import { GrpcServer } from "./transport/server.js";
 import { authInterceptor, type Refusal } from "./transport/auth/interceptor.js";
 import { openAuth } from "./transport/auth/setup.js";
@@ -44,8 +42,8 @@ export async function startBertd(config: Config): Promise<App> {
   const auth = openAuth(config, log);
   const device = parseDevice(config.device);
   const model = readModelDirectory(resolveModelDir(config.modelDir), config.precision as Precision, device.kind === "cuda");
-  let encoder: Encoder | undefined;
-  let adapt: AdaptDeps | undefined;
+  const engine = new Engine({ minVersionWaitMs: config.minVersionWaitMs });
+  let encoder: EncoderModel | undefined;
   const faults = testFaults();
   if (faults) log.warn({ faults }, "BERTD_TEST_FAULTS is set: fault injection for tests is ON");
   const store: HeadStore =
@@ -62,22 +60,16 @@ export async function startBertd(config: Config): Promise<App> {
     log.warn({ method: path, status: statusName(code), details, peer, key }, "call refused");
   };
   const server = new GrpcServer(
-    {
-      encoder: encoderService({
-        encoder: () => encoder,
-        calls,
-        classify: classifyHandler({ encoder: () => encoder, registry: () => adapt?.registry, calls, minVersionWaitMs: config.minVersionWaitMs }),
-        tag: tagHandler({ encoder: () => encoder, registry: () => adapt?.registry, calls, minVersionWaitMs: config.minVersionWaitMs }),
-      }),
-      heads: headsService({
-        adapt: () => adapt,
+    [
+      bertdV1Api({
+        engine,
         calls,
         onActiveChanged: (head, version) => metrics.activeChanged(head, version),
         maxAdaptStreams: config.maxAdaptStreams,
         exampleRate: new RateLimiter(config.adaptExamplesPerSecond),
         draining: drain.signal,
       }),
-    },
+    ],
     {
       maxReceiveMessageBytes: config.maxReceiveMessageBytes,
       maxConnectionAgeMs: config.maxConnectionAgeMs,
@@ -95,7 +87,7 @@ export async function startBertd(config: Config): Promise<App> {
   }
   const started = performance.now();
   try {
-    encoder = await Encoder.open({
+    encoder = await EncoderModel.open({
       model,
       device,
       workers: config.workers,
@@ -111,6 +103,7 @@ export async function startBertd(config: Config): Promise<App> {
       log,
       faults,
     });
+    engine.modelLoaded(encoder);
     metrics.watchQueue(() => encoder!.batcher.depth);
     metrics.setModel(encoder.info.id, encoder.info.provider, encoder.info.onnxRuntimeVersion);
     if (config.warmup) await encoder.warmUp();
@@ -118,7 +111,8 @@ export async function startBertd(config: Config): Promise<App> {
     registry.onSwap((name, version) => metrics.serving(name, version));
     await registry.loadAll();
     if (store.shared) sync = new HeadSync(store, registry, config.storePollIntervalMs, log);
-    adapt = { encoder, store, registry, cache: new EmbeddingCache(encoder.info.hash, config.embeddingCacheMb * 2 ** 20), log, observer: metrics, limits: config, adapting: new Set() };
+    const adaptDeps: AdaptDeps = { encoder, store, registry, cache: new EmbeddingCache(encoder.info.hash, config.embeddingCacheMb * 2 ** 20), log, observer: metrics, limits: config, adapting: new Set() };
+    engine.headsLoaded(adaptDeps);
   } catch (error) {
     auth.close();
     server.forceShutdown();

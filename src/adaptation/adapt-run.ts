@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Encoder } from "../core/encoder.js";
+import type { EncoderModel } from "../core/encoder.js";
 import { ServiceError, failedPrecondition, invalidArgument, resourceExhausted } from "../core/errors.js";
 import type { PoolingMode } from "../core/pooling.js";
 import { TimeSlicer } from "../core/time-slicer.js";
@@ -84,7 +84,7 @@ export interface AdaptObserver {
 
 export interface AdaptDeps {
   readonly observer?: AdaptObserver;
-  readonly encoder: Encoder;
+  readonly encoder: EncoderModel;
   readonly store: HeadStore;
   readonly registry: HeadRegistry;
   readonly cache: EmbeddingCache;

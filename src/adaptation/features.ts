@@ -1,11 +1,11 @@
-import type { Encoder } from "../core/encoder.js";
+import type { EncoderModel } from "../core/encoder.js";
 import type { PoolingMode } from "../core/pooling.js";
 import { TimeSlicer } from "../core/time-slicer.js";
 import type { EmbeddingCache } from "./embedding-cache.js";
 
 /** Head features for texts: the cache first, the encoder (at the given priority) for the rest. */
 export async function featuresFor(
-  encoder: Encoder,
+  encoder: EncoderModel,
   cache: EmbeddingCache,
   texts: readonly string[],
   pooling: PoolingMode,
@@ -26,7 +26,7 @@ export async function featuresFor(
   const CHUNK = 256;
   for (let start = 0; start < missing.length; start += CHUNK) {
     const slice = missing.slice(start, start + CHUNK);
-    const { ids } = encoder.encodeInputs(slice.map((i) => texts[i]), "right", { unlimited: true });
+    const { ids } = encoder.tokenizeInputs(slice.map((i) => texts[i]), "right", { unlimited: true });
     const pooled = await encoder.pooled(ids, pooling, { priority, signal });
     slice.forEach((index, j) => {
       // A copy: the pooled vector is a view into its whole batch's buffer.

@@ -1,4 +1,4 @@
-import type { Encoder } from "../core/encoder.js";
+import type { EncoderModel } from "../core/encoder.js";
 import { TOKEN_STATES } from "../core/pooling.js";
 import { joinWords, rowsPerWord } from "../core/words.js";
 import { OUTSIDE, SpanCounts, isTag } from "../heads/tagging.js";
@@ -49,7 +49,7 @@ export function wordsOfStored(example: StoredExample): string[] {
 
 /** The first-piece states of each example's words: the cache first, the encoder for the rest. */
 export async function sentencesFor(
-  encoder: Encoder,
+  encoder: EncoderModel,
   cache: EmbeddingCache,
   examples: readonly { words: readonly string[]; tags: readonly string[]; weight: number }[],
   signal?: AbortSignal,

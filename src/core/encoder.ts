@@ -12,7 +12,7 @@ import { alignWords, type AlignedWords, type WordSplit } from "./words.js";
 
 export type TruncationSide = "right" | "left" | "none";
 
-export interface EncoderOptions {
+export interface EncoderModelOptions {
   readonly model: ModelDirectory;
   readonly device: Device;
   readonly workers: number;
@@ -78,17 +78,17 @@ export interface StageTimes {
   readonly head?: readonly [number, number];
 }
 
-/** The encoder: tokenization, the batching queue and the inference workers behind one API. */
-export class Encoder {
+/** The encoder model: tokenization, the batching queue and the inference workers behind one API. */
+export class EncoderModel {
   private constructor(
-    private readonly options: EncoderOptions,
+    private readonly options: EncoderModelOptions,
     readonly tokenizer: BertTokenizer,
     private readonly pool: WorkerPool,
     readonly batcher: Batcher,
     readonly info: ModelInfo,
   ) {}
 
-  static async open(options: EncoderOptions): Promise<Encoder> {
+  static async open(options: EncoderModelOptions): Promise<EncoderModel> {
     const { model } = options;
     const tokenizer = BertTokenizer.fromDirectory(model.dir);
     const [pool, hash] = await Promise.all([
@@ -142,11 +142,11 @@ export class Encoder {
           ? { labels: model.labels, multilabel: model.problemType === "multi_label_classification" }
           : undefined,
     };
-    return new Encoder(options, tokenizer, pool, new Batcher(pool, options.limits, options.observer), info);
+    return new EncoderModel(options, tokenizer, pool, new Batcher(pool, options.limits, options.observer), info);
   }
 
   /** Tokenizes and checks every input; throws INVALID_ARGUMENT naming the first bad one. */
-  encodeInputs(inputs: readonly string[], truncation: TruncationSide | undefined, options: { unlimited?: boolean } = {}): { ids: Int32Array[]; tokens: number } {
+  tokenizeInputs(inputs: readonly string[], truncation: TruncationSide | undefined, options: { unlimited?: boolean } = {}): { ids: Int32Array[]; tokens: number } {
     if (!options.unlimited) this.checkInputs(inputs);
     const side = truncation ?? this.options.defaultTruncation;
     const max = this.info.maxSequenceLength;
@@ -186,22 +186,22 @@ export class Encoder {
     if (options.dimensions > this.info.hiddenSize) {
       throw invalidArgument(`dimensions ${options.dimensions} is over the model's hidden size of ${this.info.hiddenSize}`);
     }
-    const { pooled, inputTokens, times } = await this.encode(inputs, mode, options.truncation, call);
-    return { vectors: pooled.map((vector) => finishVector(vector, options.dimensions, options.normalize)), inputTokens, times };
+    const { readouts, inputTokens, times } = await this.readouts(inputs, mode, options.truncation, call);
+    return { vectors: readouts.map((vector) => finishVector(vector, options.dimensions, options.normalize)), inputTokens, times };
   }
 
   /** Tokenizes, queues and runs texts; returns each one's readout (pooled vector or logits) and the stage times. */
-  async encode(inputs: readonly string[], mode: Readout, truncation: TruncationSide | undefined, call: CallOptions = {}): Promise<{ pooled: Float32Array[]; inputTokens: number; times: StageTimes }> {
+  async readouts(inputs: readonly string[], mode: Readout, truncation: TruncationSide | undefined, call: CallOptions = {}): Promise<{ readouts: Float32Array[]; inputTokens: number; times: StageTimes }> {
     const started = performance.now();
-    const { ids, tokens } = this.encodeInputs(inputs, truncation);
+    const { ids, tokens } = this.tokenizeInputs(inputs, truncation);
     const tokenized = performance.now();
     const batch: { dispatched?: number; done?: number } = {};
-    const pooled = await this.batcher.submit(
+    const readouts = await this.batcher.submit(
       ids.map((sequence) => ({ ids: sequence, mode })),
       { ...call, times: batch },
     );
     const dispatched = batch.dispatched ?? tokenized;
-    return { pooled, inputTokens: tokens, times: { tokenize: [started, tokenized], queue: [tokenized, dispatched], inference: [dispatched, batch.done ?? performance.now()] } };
+    return { readouts, inputTokens: tokens, times: { tokenize: [started, tokenized], queue: [tokenized, dispatched], inference: [dispatched, batch.done ?? performance.now()] } };
   }
 
   /** Pooled vectors for already-encoded inputs (heads, warm-up): no dimension cut, no normalization. */
@@ -214,7 +214,7 @@ export class Encoder {
 
   /**
    * Aligns each split's words to WordPiece (cut on the right at the model's maximum length) and checks
-   * the inputs like encodeInputs; `tokens` counts what reaches inference.
+   * the inputs like tokenizeInputs; `tokens` counts what reaches inference.
    */
   alignInputs(splits: readonly WordSplit[], options: { unlimited?: boolean } = {}): { aligned: AlignedWords[]; tokens: number } {
     if (!options.unlimited) this.checkInputs(splits.map((split) => split.text));

@@ -1,7 +1,7 @@
 import { type Metadata, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
 import type { Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
-import type { StageTimes } from "../core/encoder.js";
+import type { CallOptions, StageTimes } from "../core/encoder.js";
 import { serviceOf, type CallObserver, type MethodPath } from "../telemetry/call-observer.js";
 import type { Tracing } from "../telemetry/tracing.js";
 import { keyNameOf } from "./auth/interceptor.js";
@@ -18,6 +18,11 @@ export interface CallContext {
   readonly span?: Span;
   /** The name of the API key that authenticated the call (never the key); undefined with --auth none. */
   readonly keyName?: string;
+}
+
+/** What the engine takes of a call: its deadline and cancellation. */
+export function callOptionsOf(context: CallContext): CallOptions {
+  return { deadline: context.deadline, signal: context.signal };
 }
 
 interface Cancellable {

@@ -1,14 +1,11 @@
+import type { DescFile, DescService } from "@bufbuild/protobuf";
 import { Server, ServerCredentials, type ServerInterceptor, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
-import { Encoder, file_bertd_v1_encoder } from "../gen/bertd/v1/encoder_pb.js";
-import { Heads, file_bertd_v1_heads } from "../gen/bertd/v1/heads_pb.js";
 import { encodedFileDescriptors, grpcServiceDefinition } from "./protobuf-glue.js";
 
 const FLUSH_GRACE_MS = 250;
-
-export const SERVICE_NAMES = ["bertd.v1.Encoder", "bertd.v1.Heads"] as const;
 
 export interface ServerOptions {
   readonly maxReceiveMessageBytes: number;
@@ -20,24 +17,35 @@ export interface ServerOptions {
   readonly interceptors?: ServerInterceptor[];
 }
 
-export interface Services {
-  readonly encoder: UntypedServiceImplementation;
-  readonly heads?: UntypedServiceImplementation;
+/** A protobuf service and the handlers of its methods. */
+export interface ServiceBinding {
+  readonly service: DescService;
+  readonly implementation: UntypedServiceImplementation;
 }
 
-/** The gRPC server with our services, grpc.health.v1 and server reflection (v1 and v1alpha). */
+/** One wire API (a protobuf package such as bertd.v1): its services, and its files for reflection. */
+export interface WireApi {
+  readonly services: readonly ServiceBinding[];
+  readonly files: readonly DescFile[];
+}
+
+/** The gRPC server with the wire APIs' services, grpc.health.v1 and server reflection (v1 and v1alpha). */
 export class GrpcServer {
   readonly server: Server;
   /** The plaintext probe port's server (grpc.health.v1 only), when bound. */
   private healthServer: Server | undefined;
-  readonly health = new HealthImplementation({ "": "NOT_SERVING", "bertd.v1.Encoder": "NOT_SERVING", "bertd.v1.Heads": "NOT_SERVING" });
+  /** The health check's names: "" (the whole server) and every service's full name. */
+  private readonly healthNames: readonly string[];
+  readonly health: HealthImplementation;
 
-  constructor(services: Services, options: ServerOptions) {
+  constructor(apis: readonly WireApi[], options: ServerOptions) {
     this.server = new Server({ ...grpcServerOptions(options), interceptors: options.interceptors ?? [] });
-    this.server.addService(grpcServiceDefinition(Encoder), services.encoder);
-    if (services.heads) this.server.addService(grpcServiceDefinition(Heads), services.heads);
+    const bindings = apis.flatMap((api) => api.services);
+    for (const { service, implementation } of bindings) this.server.addService(grpcServiceDefinition(service), implementation);
+    this.healthNames = ["", ...bindings.map(({ service }) => service.typeName)];
+    this.health = new HealthImplementation(Object.fromEntries(this.healthNames.map((name) => [name, "NOT_SERVING"])));
     this.health.addToServer(this.server);
-    reflection().addToServer(this.server);
+    reflection(apis.flatMap((api) => api.files)).addToServer(this.server);
   }
 
   bind(host: string, port: number, credentials = ServerCredentials.createInsecure()): Promise<number> {
@@ -53,7 +61,7 @@ export class GrpcServer {
 
   setServing(serving: boolean): void {
     const value = serving ? "SERVING" : "NOT_SERVING";
-    for (const name of ["", ...SERVICE_NAMES]) this.health.setStatus(name, value);
+    for (const name of this.healthNames) this.health.setStatus(name, value);
   }
 
   /**
@@ -98,8 +106,8 @@ export function grpcServerOptions(options: ServerOptions): Record<string, number
   return grpcOptions;
 }
 
-function reflection(): ReflectionService {
+function reflection(files: readonly DescFile[]): ReflectionService {
   const health = loadSync(healthProtoPath, { keepCase: true });
-  const ours = { "bertd.v1": { fileDescriptorProtos: encodedFileDescriptors([file_bertd_v1_encoder, file_bertd_v1_heads]) } };
+  const ours = { wireApis: { fileDescriptorProtos: encodedFileDescriptors(files) } };
   return new ReflectionService({ ...health, ...ours } as unknown as ConstructorParameters<typeof ReflectionService>[0]);
 }

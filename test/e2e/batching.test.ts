@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { pino } from "pino";
 import type { BatchReport, BatcherLimits } from "../../src/core/batcher.js";
-import { Encoder as EncoderCore } from "../../src/core/encoder.js";
+import { EncoderModel } from "../../src/core/encoder.js";
 import { readModelDirectory } from "../../src/core/model-directory.js";
 import { EmbedStreamRequestSchema, Encoding, type EmbedStreamResponse } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { RANDOM_MODEL_DIR, ROOT, startServer, type ServerProcess } from "../helpers/server-process.js";
@@ -84,8 +84,8 @@ describe("batching queue over gRPC", () => {
 
 describe("batcher priorities (in process, real worker)", () => {
   const LIMITS: BatcherLimits = { maxBatchTokens: 4096, maxBackgroundBatchTokens: 4096, maxBatchSize: 8, maxBatchDelayMs: 0, maxPaddingRatio: 1.2, maxQueueTokens: 1e6, maxQueueRequests: 1000 };
-  const openEncoder = (limits: Partial<BatcherLimits>, batch?: (report: BatchReport) => void): Promise<EncoderCore> =>
-    EncoderCore.open({
+  const openEncoder = (limits: Partial<BatcherLimits>, batch?: (report: BatchReport) => void): Promise<EncoderModel> =>
+    EncoderModel.open({
       model: readModelDirectory(RANDOM_MODEL_DIR),
       device: { kind: "cpu" },
       workers: 1,
@@ -103,7 +103,7 @@ describe("batcher priorities (in process, real worker)", () => {
   it("runs interactive work before queued background work", async () => {
     const encoder = await openEncoder({});
     try {
-      const ids = (text: string): Int32Array[] => encoder.encodeInputs([text], "right").ids;
+      const ids = (text: string): Int32Array[] => encoder.tokenizeInputs([text], "right").ids;
       const order: string[] = [];
       const track = (name: string, p: Promise<unknown>): Promise<void> => p.then(() => void order.push(name));
       const blocker = track("blocker", encoder.pooled(ids(LONG), 2));
@@ -122,10 +122,10 @@ describe("batcher priorities (in process, real worker)", () => {
     const encoder = await openEncoder({ maxBatchTokens: 8192, maxBackgroundBatchTokens: 256, maxBatchSize: 128 }, (report) => reports.push(report));
     try {
       const texts = Array.from({ length: 64 }, (_, i) => `package number ${i} of a long list that an adapt stream encodes in the background`);
-      const ids = encoder.encodeInputs(texts, "right").ids;
+      const ids = encoder.tokenizeInputs(texts, "right").ids;
       const background = encoder.pooled(ids, 2, { priority: "background" });
       // Queued while the first background batch runs: the worker is busy until this test yields.
-      const interactive = encoder.pooled(encoder.encodeInputs(["an interactive call"], "right").ids, 2, { priority: "interactive" });
+      const interactive = encoder.pooled(encoder.tokenizeInputs(["an interactive call"], "right").ids, 2, { priority: "interactive" });
       const [vectors] = await Promise.all([background, interactive]);
       assert.equal(vectors.length, 64);
       const priorities = reports.map((r) => r.priority);

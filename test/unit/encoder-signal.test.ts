@@ -3,7 +3,7 @@ import { getEventListeners, setMaxListeners } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../src/config.js";
 import { RANDOM_MODEL_DIR } from "../helpers/server-process.js";
-import { Encoder } from "../../src/core/encoder.js";
+import { EncoderModel } from "../../src/core/encoder.js";
 import { readModelDirectory } from "../../src/core/model-directory.js";
 import { ServiceError } from "../../src/core/errors.js";
 import { PoolingMode } from "../../src/core/pooling.js";
@@ -12,10 +12,10 @@ import { createLogger } from "../../src/telemetry/logger.js";
 // An Adapt stream passes one signal to every inference call it makes, for as long as it runs: a
 // listener left behind per call kept each settled request (and its batch's output buffers) alive.
 describe("inference calls sharing one long-lived signal", () => {
-  let encoder: Encoder;
+  let encoder: EncoderModel;
   before(async () => {
     const config = loadConfig([]);
-    encoder = await Encoder.open({
+    encoder = await EncoderModel.open({
       model: readModelDirectory(RANDOM_MODEL_DIR),
       device: { kind: "cpu" },
       workers: 1,
@@ -34,7 +34,7 @@ describe("inference calls sharing one long-lived signal", () => {
   it("leave no listener on the signal once they have answered", async () => {
     const controller = new AbortController();
     for (let i = 0; i < 25; i++) {
-      const { ids } = encoder.encodeInputs([`call ${i} of a long stream`, "a second row"], "right");
+      const { ids } = encoder.tokenizeInputs([`call ${i} of a long stream`, "a second row"], "right");
       const vectors = await encoder.pooled(ids, PoolingMode.mean, { priority: "background", signal: controller.signal });
       assert.equal(vectors.length, 2);
     }
@@ -45,7 +45,7 @@ describe("inference calls sharing one long-lived signal", () => {
     const controller = new AbortController();
     setMaxListeners(30, controller.signal);
     const calls = Array.from({ length: 20 }, (_, i) => {
-      const { ids } = encoder.encodeInputs([`queued call ${i} `.repeat(20)], "right");
+      const { ids } = encoder.tokenizeInputs([`queued call ${i} `.repeat(20)], "right");
       return encoder.pooled(ids, PoolingMode.mean, { priority: "background", signal: controller.signal }).then(
         () => "ok",
         (error: ServiceError) => error.kind,

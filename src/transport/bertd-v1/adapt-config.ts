@@ -1,15 +1,15 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import type { AdaptSettings } from "../adaptation/adapt-run.js";
-import type { Encoder } from "../core/encoder.js";
-import { invalidArgument } from "../core/errors.js";
-import { PoolingMode } from "../core/pooling.js";
-import type { TrainConfig } from "../heads/index.js";
-import { Pooling } from "../gen/bertd/v1/encoder_pb.js";
-import { AdaptConfigSchema, Architecture, ClassWeighting, HeadType, Optimizer, Promotion, Schedule, StartFrom, type AdaptConfig } from "../gen/bertd/v1/heads_pb.js";
-import { poolingOf } from "./encoder-service.js";
+import type { AdaptSettings } from "../../adaptation/adapt-run.js";
+import type { EncoderModel } from "../../core/encoder.js";
+import { invalidArgument } from "../../core/errors.js";
+import { PoolingMode } from "../../core/pooling.js";
+import type { TrainConfig } from "../../heads/index.js";
+import { Pooling } from "../../gen/bertd/v1/encoder_pb.js";
+import { AdaptConfigSchema, Architecture, ClassWeighting, HeadType, Optimizer, Promotion, Schedule, StartFrom, type AdaptConfig } from "../../gen/bertd/v1/heads_pb.js";
+import { poolingOf } from "./wire-enums.js";
 
 /** The AdaptConfig in bertd's own terms; every enum and range checked, naming the field. */
-export function settingsOf(config: AdaptConfig, encoder: Encoder): AdaptSettings {
+export function settingsOf(config: AdaptConfig, encoder: EncoderModel): AdaptSettings {
   const type = pick("config.type", config.type, { [HeadType.UNSPECIFIED]: "multiclass", [HeadType.MULTICLASS]: "multiclass", [HeadType.MULTILABEL]: "multilabel", [HeadType.TOKEN]: "token" } as const);
   const startFrom = pick("config.start_from", config.startFrom, { [StartFrom.UNSPECIFIED]: "auto", [StartFrom.SCRATCH]: "scratch", [StartFrom.ACTIVE]: "active" } as const);
   const architecture = pick("config.architecture", config.architecture, { [Architecture.UNSPECIFIED]: "linear", [Architecture.LINEAR]: "linear", [Architecture.MLP]: "mlp" } as const);

@@ -1,0 +1,142 @@
+import { create } from "@bufbuild/protobuf";
+import type { ServerDuplexStream, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { endianness } from "node:os";
+import { ServiceError } from "../../core/errors.js";
+import type { Engine } from "../../engine/engine.js";
+import {
+  Pooling,
+  ClassifyResponseSchema,
+  EmbedRequestSchema,
+  EmbedResponseSchema,
+  EmbedStreamResponseSchema,
+  GetModelInfoResponseSchema,
+  TagResponseSchema,
+  TokenizeResponseSchema,
+  type ClassifyRequest,
+  type EmbedRequest,
+  type EmbedResponse,
+  type EmbedStreamRequest,
+  type EmbedStreamResponse,
+  type GetModelInfoRequest,
+  type TagRequest,
+  type TokenizeRequest,
+} from "../../gen/bertd/v1/encoder_pb.js";
+import { callOptionsOf, type CallContext, type CallLogger } from "../calls.js";
+import { PipelinedStream } from "../pipelined-stream.js";
+import { toStatus } from "../status.js";
+import { bytesEncodingOf, poolingOf, truncationOf } from "./wire-enums.js";
+
+const LITTLE_ENDIAN = endianness() === "LE";
+/** Most requests one EmbedStream may have in flight before the server stops reading it. */
+const STREAM_WINDOW = 32;
+
+export interface EncoderServiceDeps {
+  readonly engine: Engine;
+  readonly calls: CallLogger;
+}
+
+/** bertd.v1.Encoder: requests mapped to the engine's terms and its results back to responses. */
+export function encoderService({ engine, calls }: EncoderServiceDeps): UntypedServiceImplementation {
+  const embed = async (request: EmbedRequest, context: CallContext): Promise<{ response: EmbedResponse; fields: Record<string, unknown> }> => {
+    const options = { pooling: poolingOf(request.pooling), normalize: request.normalize, truncation: truncationOf(request.truncation), dimensions: request.dimensions };
+    const bytes = bytesEncodingOf(request.encoding);
+    const result = await engine.embed(request.inputs, options, callOptionsOf(context));
+    calls.stages(context, result.times);
+    const response = create(EmbedResponseSchema, {
+      embeddings: result.vectors.map((vector) => (bytes ? { bytes: float32Bytes(vector) } : { values: Array.from(vector) })),
+      usage: { inputTokens: result.inputTokens },
+      model: result.model,
+      dimensions: result.vectors[0]?.length ?? 0,
+    });
+    return { response, fields: { inputCount: request.inputs.length, inputTokens: result.inputTokens } };
+  };
+
+  return {
+    Embed: calls.unary("/bertd.v1.Encoder/Embed", embed),
+
+    EmbedStream: (call: ServerDuplexStream<EmbedStreamRequest, EmbedStreamResponse>): void => {
+      const stream = new PipelinedStream(call, calls, "/bertd.v1.Encoder/EmbedStream", { pauseAt: STREAM_WINDOW, resumeBelow: STREAM_WINDOW });
+      let requests = 0;
+      // Cancelled, or ended by grpc-js itself (a frame that is not an EmbedStreamRequest): no "end" will come.
+      stream.context.signal.addEventListener("abort", () => {
+        stream.fail(new ServiceError("cancelled", "the stream ended before its requests finished"), { requests });
+      });
+      const respond = (message: EmbedStreamRequest): Promise<EmbedStreamResponse> => {
+        const { id } = message;
+        return embed(message.request ?? create(EmbedRequestSchema), stream.context).then(
+          ({ response }) => create(EmbedStreamResponseSchema, { id, response }),
+          (error: unknown) => {
+            const { code, details } = toStatus(error);
+            return create(EmbedStreamResponseSchema, { id, error: { code, message: details } });
+          },
+        );
+      };
+      void (async () => {
+        for (let message = await stream.next(); message; message = await stream.next()) {
+          requests++;
+          void respond(message).then((response) => {
+            stream.write(response);
+            stream.release();
+          });
+        }
+        await stream.settled();
+        stream.succeed({ requests });
+      })();
+    },
+
+    Tokenize: calls.unary("/bertd.v1.Encoder/Tokenize", async (request: TokenizeRequest) => {
+      const texts = engine.tokenize(request.inputs, request.addSpecialTokens);
+      const encodings = texts.map(({ ids, tokens, starts, ends }) => ({ ids, tokens, offsetStarts: starts, offsetEnds: ends }));
+      return { response: create(TokenizeResponseSchema, { encodings }), fields: { inputCount: request.inputs.length } };
+    }),
+
+    GetModelInfo: calls.unary("/bertd.v1.Encoder/GetModelInfo", async (_request: GetModelInfoRequest) => {
+      const { info } = engine.model();
+      return {
+        response: create(GetModelInfoResponseSchema, {
+          modelId: info.id,
+          modelPath: info.path,
+          hiddenSize: info.hiddenSize,
+          maxSequenceLength: info.maxSequenceLength,
+          vocabularySize: info.vocabularySize,
+          defaultPooling: info.defaultPooling as number as Pooling,
+          executionProvider: info.provider,
+          onnxruntimeVersion: info.onnxRuntimeVersion,
+          modelHash: info.hash,
+          hasPooler: info.hasPooler,
+          tokenStateWidth: info.tokenStateWidth,
+          poolingModes: info.poolingModes.map((mode) => Pooling[mode as number as Pooling]),
+        }),
+      };
+    }),
+
+    Classify: calls.unary("/bertd.v1.Encoder/Classify", async (request: ClassifyRequest, context) => {
+      const { head, inputs, topK, version, minVersion } = request;
+      const result = await engine.classify({ head, inputs, topK, version, minVersion, truncation: truncationOf(request.truncation) }, callOptionsOf(context));
+      if (result.times) calls.stages(context, result.times);
+      const { inputTokens } = result;
+      return {
+        response: create(ClassifyResponseSchema, { predictions: result.predictions, headVersion: result.headVersion, usage: { inputTokens } }),
+        fields: result.byModel ? { head, inputCount: inputs.length, inputTokens } : { head, version: result.headVersion, inputCount: inputs.length, inputTokens },
+      };
+    }),
+
+    Tag: calls.unary("/bertd.v1.Encoder/Tag", async (request: TagRequest, context) => {
+      const { head, texts, version, minVersion } = request;
+      const result = await engine.tag({ head, texts, words: request.words.map((input) => input.words), version, minVersion }, callOptionsOf(context));
+      calls.stages(context, result.times);
+      const { inputTokens } = result;
+      return {
+        response: create(TagResponseSchema, { results: result.results, headVersion: result.headVersion, usage: { inputTokens } }),
+        fields: { head, version: result.headVersion, inputCount: result.inputCount, inputTokens },
+      };
+    }),
+  };
+}
+
+function float32Bytes(vector: Float32Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
+  const out = new DataView(new ArrayBuffer(vector.byteLength));
+  for (let i = 0; i < vector.length; i++) out.setFloat32(4 * i, vector[i], true);
+  return new Uint8Array(out.buffer);
+}

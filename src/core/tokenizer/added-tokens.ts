@@ -1,4 +1,4 @@
-import { isJsWhitespace } from "./normalizer.js";
+import { isJsWhitespace } from "./normalizers/bert-normalizer.js";
 import type { AddedTokenSpec } from "./types.js";
 
 /** A piece of text between added tokens ([start, end) of the text), or one added token. */
@@ -90,5 +90,49 @@ export class AddedTokenSplitter {
       if (token.rstrip && after && !after.token) while (after.start < after.end && isJsWhitespace(text.charCodeAt(after.start))) after.start++;
     }
     return segments;
+  }
+}
+
+/**
+ * The added tokens as the tokenizer matches them: those with "normalized": false in the raw text,
+ * the others in the normalized text (by their normalized content).
+ */
+export class AddedVocabulary {
+  /** transformers.js's added_tokens_map: content, and normalized content, → token. */
+  readonly map: ReadonlyMap<string, AddedTokenSpec>;
+  /** Null when no token is matched in the raw (resp. normalized) text. */
+  readonly rawSplitter: AddedTokenSplitter | null;
+  readonly normalizedSplitter: AddedTokenSplitter | null;
+
+  constructor(
+    readonly tokens: readonly AddedTokenSpec[],
+    normalize: (content: string) => string,
+  ) {
+    const map = new Map<string, AddedTokenSpec>();
+    const rawContents: string[] = [];
+    const normalizedContents: string[] = [];
+    for (const token of tokens) {
+      map.set(token.content, token);
+      if (token.normalized) {
+        const normalized = normalize(token.content);
+        normalizedContents.push(normalized);
+        map.set(normalized, token);
+      } else {
+        rawContents.push(token.content);
+      }
+    }
+    this.map = map;
+    this.rawSplitter = rawContents.length > 0 ? new AddedTokenSplitter(rawContents, map) : null;
+    this.normalizedSplitter = normalizedContents.length > 0 ? new AddedTokenSplitter(normalizedContents, map) : null;
+  }
+
+  /** text[start, end) split on the raw-matched tokens. */
+  splitRaw(text: string, start: number, end: number): Segment[] {
+    return this.rawSplitter ? this.rawSplitter.split(text, start, end) : [{ start, end, token: null }];
+  }
+
+  /** A normalized text split on the normalized-matched tokens. */
+  splitNormalized(text: string): Segment[] {
+    return this.normalizedSplitter ? this.normalizedSplitter.split(text, 0, text.length) : [{ start: 0, end: text.length, token: null }];
   }
 }

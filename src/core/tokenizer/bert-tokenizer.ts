@@ -28,22 +28,24 @@
  * skipped. A whitespace-delimited chunk holding anything else (accented letters, marks, surrogates)
  * is normalized as a string exactly as transformers.js does, then pre-tokenized with the same regex.
  * Offsets, and tokenizers with normalized added tokens, always take that string path.
+ *
+ * This is the fast specialisation of PipelineTokenizer (pipeline.ts) for BertNormalizer (or none)
+ * + BertPreTokenizer + WordPiece; both share the vocabulary, added tokens, template and decoder,
+ * and test/unit/tokenizer-pipeline.test.ts checks that they give the same encodings.
  */
-import { AddedTokenSplitter, type Segment } from "./added-tokens.js";
-import { specFromDirectory, specFromTokenizerJson, specFromVocabList, TokenizerLoadError, type TokenizerSpec } from "./loader.js";
-import {
-  CLASS_DROP,
-  CLASS_SEPARATOR,
-  CLASS_STANDALONE,
-  CLASS_WORD,
-  PRE_TOKENIZE_RE,
-  charClasses,
-  normalizeAligned,
-  normalizeExact,
-  type NormalizerFlags,
-} from "./normalizer.js";
-import type { AddedTokenSpec, BertTokenizerOptions, EncodeOptions, Encoded, TokenizerConfig } from "./types.js";
-import { WordPiece } from "./wordpiece.js";
+import { AddedVocabulary, type Segment } from "./added-tokens.js";
+import { CLASS_DROP, CLASS_SEPARATOR, CLASS_STANDALONE, CLASS_WORD, charClasses } from "./bert-char-classes.js";
+import { createDecoder, type Decoder } from "./decoders/index.js";
+import { TokenizerLoadError } from "./errors.js";
+import { specFromDirectory, specFromTokenizerJson, specFromVocabList, type TokenizerSpec } from "./loader.js";
+import { wordPieceFromSpec, type WordPiece } from "./models/wordpiece.js";
+import { normalizeAligned, normalizeExact, type NormalizerFlags } from "./normalizers/bert-normalizer.js";
+import { Template } from "./post-processors/template.js";
+import { PRE_TOKENIZE_RE } from "./pre-tokenizers/bert-pre-tokenizer.js";
+import type { DecodeOptions, Encoding, EncodingOptions, SpecialTokenIds, Tokenizer } from "./tokenizer.js";
+import type { TokenSequence } from "./truncation.js";
+import type { BertTokenizerOptions, EncodeOptions, Encoded, TokenizerConfig } from "./types.js";
+import { Vocabulary } from "./vocabulary.js";
 
 const DEFAULT_WORD_CACHE_SIZE = 65_536;
 
@@ -60,28 +62,26 @@ interface QuirkToken {
   plainIds: Int32Array;
 }
 
-export class BertTokenizer {
+export class BertTokenizer implements Tokenizer {
   readonly config: TokenizerConfig;
   readonly vocabSize: number;
+  readonly specialIds: SpecialTokenIds;
   readonly clsId: number;
   readonly sepId: number;
   readonly padId: number;
   readonly unkId: number;
   readonly maskId: number;
 
-  /** The model's tokens_to_ids, added tokens merged in (what tokenToId answers). */
-  private readonly vocab: Map<string, number>;
-  private readonly tokens: (string | undefined)[];
+  private readonly vocabulary: Vocabulary;
   private readonly model: WordPiece;
   private readonly flags: NormalizerFlags;
   private readonly classes: Uint8Array;
   private readonly standaloneIds: Int32Array;
+  private readonly template: Template;
   private readonly prefixIds: Int32Array;
   private readonly suffixIds: Int32Array;
-  /** added_tokens_map: content (and normalized content) → token. */
-  private readonly addedMap: Map<string, AddedTokenSpec>;
-  private readonly rawSplitter: AddedTokenSplitter | null;
-  private readonly normalizedSplitter: AddedTokenSplitter | null;
+  private readonly decoder: Decoder;
+  private readonly added: AddedVocabulary;
   private readonly quirks: QuirkToken[];
   private readonly exactOnly: boolean;
   private readonly cache: Map<string, number | Int32Array>;
@@ -89,64 +89,49 @@ export class BertTokenizer {
   private readonly maxCachedWord: number;
   private buf = new Int32Array(1024);
 
+  /** Whether the spec is the combination this fast path implements (else use PipelineTokenizer). */
+  static supports(spec: TokenizerSpec): boolean {
+    return (spec.normalizer === null || spec.normalizer.type === "BertNormalizer") && spec.preTokenizer.type === "BertPreTokenizer" && spec.model.type === "WordPiece";
+  }
+
   constructor(spec: TokenizerSpec, options: BertTokenizerOptions = {}, internals: BertTokenizerInternals = {}) {
-    const config = { ...spec.config };
-    this.config = Object.freeze(config);
+    if (!BertTokenizer.supports(spec)) throw new TokenizerLoadError("BertTokenizer needs BertNormalizer (or none), BertPreTokenizer and WordPiece: use PipelineTokenizer");
+    const normalizer = spec.normalizer;
     this.flags = {
-      cleanText: config.cleanText,
-      handleChineseChars: config.handleChineseChars,
-      lowercase: config.lowercase,
-      stripAccents: config.stripAccents,
+      cleanText: normalizer?.cleanText ?? false,
+      handleChineseChars: normalizer?.handleChineseChars ?? false,
+      lowercase: normalizer?.lowercase ?? false,
+      stripAccents: normalizer?.stripAccents ?? false,
     };
+    const names = spec.specialTokens;
+    this.config = Object.freeze({
+      ...this.flags,
+      maxInputCharsPerWord: spec.model.maxInputCharsPerWord,
+      continuingSubwordPrefix: spec.model.continuingSubwordPrefix,
+      unkToken: names.unk,
+      clsToken: names.cls,
+      sepToken: names.sep,
+      padToken: names.pad,
+      maskToken: names.mask,
+      modelMaxLength: spec.modelMaxLength,
+    });
 
-    const modelUnkId = spec.vocab.get(config.unkToken);
-    if (modelUnkId === undefined) throw new TokenizerLoadError(`the unknown token ${JSON.stringify(config.unkToken)} is not in the vocabulary`);
-    this.vocab = new Map(spec.vocab);
-    this.tokens = [];
-    for (const [token, id] of spec.vocab) this.tokens[id] = token;
-    this.addedMap = new Map();
-    const rawContents: string[] = [];
-    const normalizedContents: string[] = [];
-    for (const token of spec.addedTokens) {
-      this.vocab.set(token.content, token.id);
-      this.tokens[token.id] = token.content;
-      this.addedMap.set(token.content, token);
-      if (token.normalized) {
-        const normalized = normalizeExact(token.content, this.flags);
-        normalizedContents.push(normalized);
-        this.addedMap.set(normalized, token);
-      } else {
-        rawContents.push(token.content);
-      }
-    }
-    this.vocabSize = this.tokens.length;
-
-    // transformers.js turns the model's token strings into ids through added_tokens_map first.
-    const resolve = (token: string): number => this.addedMap.get(token)?.id ?? this.vocab.get(token) ?? modelUnkId;
-    const pieceIds = new Map<string, number>();
-    for (const token of this.vocab.keys()) pieceIds.set(token, resolve(token));
-    this.model = new WordPiece(pieceIds, resolve(config.unkToken), config.continuingSubwordPrefix, config.maxInputCharsPerWord);
-
-    const required = (name: string, token: string): number => {
-      const id = this.vocab.get(token);
-      if (id === undefined) throw new TokenizerLoadError(`the ${name} token ${JSON.stringify(token)} is not in the vocabulary`);
-      return id;
-    };
-    this.unkId = required("unknown", config.unkToken);
-    this.clsId = required("classifier", config.clsToken);
-    this.sepId = required("separator", config.sepToken);
-    this.padId = required("padding", config.padToken);
-    this.maskId = required("mask", config.maskToken);
-    this.prefixIds = Int32Array.from(spec.template?.prefix ?? [], resolve);
-    this.suffixIds = Int32Array.from(spec.template?.suffix ?? [], resolve);
-
-    this.rawSplitter = rawContents.length > 0 ? new AddedTokenSplitter(rawContents, this.addedMap) : null;
-    this.normalizedSplitter = normalizedContents.length > 0 ? new AddedTokenSplitter(normalizedContents, this.addedMap) : null;
-    this.exactOnly = internals.forceExactPath === true || this.normalizedSplitter !== null;
+    this.added = new AddedVocabulary(spec.addedTokens, (content) => normalizeExact(content, this.flags));
+    this.vocabulary = new Vocabulary(spec.model.vocab, spec.model.unkToken, this.added);
+    this.vocabSize = this.vocabulary.size;
+    const resolve = (token: string): number => this.vocabulary.resolve(token);
+    this.model = wordPieceFromSpec(spec.model, resolve);
+    this.specialIds = this.vocabulary.specialIds(names);
+    ({ unk: this.unkId, cls: this.clsId, sep: this.sepId, pad: this.padId, mask: this.maskId } = this.specialIds);
+    this.template = new Template(spec.postProcessor, resolve);
+    this.prefixIds = this.template.prefixIds;
+    this.suffixIds = this.template.suffixIds;
+    this.decoder = createDecoder(spec.decoder);
+    this.exactOnly = internals.forceExactPath === true || this.added.normalizedSplitter !== null;
 
     this.cacheLimit = Math.max(0, Math.floor(options.wordCacheSize ?? DEFAULT_WORD_CACHE_SIZE));
     this.cache = new Map();
-    this.maxCachedWord = Math.max(16, Math.min(config.maxInputCharsPerWord, 256));
+    this.maxCachedWord = Math.max(16, Math.min(this.config.maxInputCharsPerWord, 256));
 
     const { classes, standalone } = charClasses(this.flags);
     this.classes = classes;
@@ -157,7 +142,7 @@ export class BertTokenizer {
     }
 
     this.quirks = [];
-    for (const [content, token] of this.addedMap) {
+    for (const [content, token] of this.added.map) {
       if (content.length === 0) continue;
       const plain: number[] = [];
       PRE_TOKENIZE_RE.lastIndex = 0;
@@ -192,14 +177,36 @@ export class BertTokenizer {
     return new BertTokenizer(specFromVocabList(tokens, config), options);
   }
 
+  get modelMaxLength(): number {
+    return this.config.modelMaxLength;
+  }
+
   idToToken(id: number): string {
-    const token = Number.isInteger(id) ? this.tokens[id] : undefined;
-    if (token === undefined) throw new RangeError(`token id ${id} is not in the vocabulary (size ${this.vocabSize})`);
-    return token;
+    return this.vocabulary.idToToken(id);
   }
 
   tokenToId(token: string): number | undefined {
-    return this.vocab.get(token);
+    return this.vocabulary.tokenToId(token);
+  }
+
+  encodeText(text: string, options?: EncodingOptions): Encoding {
+    return this.template.encode(this.sequence(text), null, options);
+  }
+
+  encodePair(first: string, second: string, options?: EncodingOptions): Encoding {
+    return this.template.encode(this.sequence(first), this.sequence(second), options);
+  }
+
+  decode(ids: ArrayLike<number>, options?: DecodeOptions): string {
+    return this.decoder.decode(this.vocabulary.tokensOf(ids, options?.skipSpecialTokens ?? false));
+  }
+
+  /** One text's tokens, before the template. */
+  private sequence(text: string): TokenSequence {
+    if (typeof text !== "string") throw new TypeError(`encode() needs a string, got ${typeof text}`);
+    const words: number[] = [];
+    const { ids, offsets } = this.encodeExact(text, false, true, words);
+    return { ids, offsets, words: Uint32Array.from(words) };
   }
 
   /** Entries in the word cache now (for tests and metrics). */
@@ -211,15 +218,19 @@ export class BertTokenizer {
     if (typeof text !== "string") throw new TypeError(`encode() needs a string, got ${typeof text}`);
     const special = options?.addSpecialTokens ?? true;
     const withOffsets = options?.offsets ?? false;
-    if (withOffsets || this.exactOnly) return this.encodeExact(text, special, withOffsets);
+    if (withOffsets || this.exactOnly) {
+      const encoded = this.encodeExact(text, special, withOffsets);
+      return withOffsets ? encoded : { ids: encoded.ids };
+    }
 
     let n = 0;
     const buf = this.reserve(text.length + this.prefixIds.length + this.suffixIds.length + 1);
     if (special) for (let k = 0; k < this.prefixIds.length; k++) buf[n++] = this.prefixIds[k];
-    if (this.rawSplitter === null || !this.rawSplitter.mayMatch(text)) {
+    const rawSplitter = this.added.rawSplitter;
+    if (rawSplitter === null || !rawSplitter.mayMatch(text)) {
       n = this.fastSection(text, 0, text.length, n);
     } else {
-      for (const segment of this.rawSplitter.split(text, 0, text.length)) {
+      for (const segment of rawSplitter.split(text, 0, text.length)) {
         if (segment.token !== null) {
           this.reserve(n + 1)[n++] = segment.token.id;
         } else if (segment.end > segment.start) {
@@ -377,84 +388,82 @@ export class BertTokenizer {
   /**
    * The string-based path, a transcription of transformers.js's encode_text: split on raw added
    * tokens, normalize each section, split on normalized added tokens, pre-tokenize, WordPiece.
-   * Computes offsets when asked (mapping normalized units back to the original text).
+   * Computes offsets when asked (mapping normalized units back to the original text), and the
+   * word (pre-token or added token) of each token when `words` is given.
    */
-  private encodeExact(text: string, special: boolean, withOffsets: boolean): Encoded {
+  private encodeExact(text: string, special: boolean, withOffsets: boolean, words?: number[]): Required<Encoded> {
     const ids: number[] = [];
     const offsets: number[] = [];
+    let word = 0;
     const push = (id: number, start: number, end: number): void => {
       ids.push(id);
       offsets.push(start, end);
+      words?.push(word);
     };
     if (special) for (const id of this.prefixIds) push(id, 0, 0);
-    const sections: Segment[] = this.rawSplitter ? this.rawSplitter.split(text, 0, text.length) : [{ start: 0, end: text.length, token: null }];
+    const sections: Segment[] = this.added.splitRaw(text, 0, text.length);
     for (const section of sections) {
       if (section.token) {
         push(section.token.id, section.start, section.end);
+        word++;
         continue;
       }
       if (section.end <= section.start) continue;
       const raw = text.slice(section.start, section.end);
-      const direct = this.addedMap.get(raw);
+      const direct = this.added.map.get(raw);
       if (direct) {
         push(direct.id, section.start, section.end);
+        word++;
         continue;
       }
       let normalized: string;
       let origStart: Uint32Array | undefined;
       let origEnd: Uint32Array | undefined;
       if (withOffsets) {
-        ({ normalized, origStart, origEnd } = normalizeAligned(text, section.start, section.end, this.flags, this.classes));
+        ({ normalized, origStart, origEnd } = normalizeAligned(text, section.start, section.end, this.flags));
       } else {
         normalized = normalizeExact(raw, this.flags);
       }
       if (normalized.length === 0) continue;
       const from = (k: number): number => (origStart ? origStart[k] : 0);
       const to = (k: number): number => (origEnd ? origEnd[k] : 0);
-      const subsections: Segment[] = this.normalizedSplitter
-        ? this.normalizedSplitter.split(normalized, 0, normalized.length)
-        : [{ start: 0, end: normalized.length, token: null }];
+      const subsections: Segment[] = this.added.splitNormalized(normalized);
       for (const sub of subsections) {
         if (sub.end <= sub.start) continue;
-        const token = sub.token ?? this.addedMap.get(normalized.slice(sub.start, sub.end));
+        const token = sub.token ?? this.added.map.get(normalized.slice(sub.start, sub.end));
         if (token) {
           push(token.id, from(sub.start), to(sub.end - 1));
+          word++;
           continue;
         }
         const subText = normalized.slice(sub.start, sub.end);
         PRE_TOKENIZE_RE.lastIndex = 0; // matchAll copies lastIndex
         for (const match of subText.matchAll(PRE_TOKENIZE_RE)) {
-          const word = match[0];
           const wordStart = sub.start + match.index;
-          const wordEnd = wordStart + word.length;
-          const pieces = this.wordIds(word);
+          const wordEnd = wordStart + match[0].length;
+          const pieces = this.wordIds(match[0]);
           if (typeof pieces === "number") {
             push(pieces, from(wordStart), to(wordEnd - 1));
+            word++;
             continue;
           }
           let p = wordStart;
           for (let k = 0; k < pieces.length; k++) {
             const id = pieces[k];
-            const length = (this.tokens[id]?.length ?? 1) - (k > 0 ? this.config.continuingSubwordPrefix.length : 0);
+            const length = (this.vocabulary.token(id)?.length ?? 1) - (k > 0 ? this.config.continuingSubwordPrefix.length : 0);
             const q = k === pieces.length - 1 ? wordEnd : Math.min(wordEnd, p + Math.max(1, length));
             push(id, from(p), to(Math.max(p, q - 1)));
             p = q;
           }
+          word++;
         }
       }
     }
     if (special) for (const id of this.suffixIds) push(id, 0, 0);
-    const result: Encoded = { ids: Int32Array.from(ids) };
-    if (withOffsets) result.offsets = Uint32Array.from(offsets);
-    return result;
+    return { ids: Int32Array.from(ids), offsets: Uint32Array.from(offsets) };
   }
 }
 
-/**
- * Cuts ids to maxLength, dropping from the end ('right') or the start ('left'). With hasSpecials
- * the first id ([CLS]) and the last ([SEP]) are kept and the cut is made inside them. Returns the
- * input itself when it already fits.
- */
 /** Writes a word's piece ids (one id, or several) at buf[n]; returns the new end. */
 function appendIds(buf: Int32Array, n: number, ids: number | Int32Array): number {
   if (typeof ids === "number") {
@@ -463,18 +472,4 @@ function appendIds(buf: Int32Array, n: number, ids: number | Int32Array): number
   }
   buf.set(ids, n);
   return n + ids.length;
-}
-
-export function truncateIds(ids: Int32Array, maxLength: number, side: "right" | "left", hasSpecials: boolean): Int32Array {
-  if (!Number.isInteger(maxLength) || maxLength < 0) throw new RangeError(`maxLength must be a non-negative integer, got ${maxLength}`);
-  if (ids.length <= maxLength) return ids;
-  if (!hasSpecials || ids.length < 2) return side === "right" ? ids.slice(0, maxLength) : ids.slice(ids.length - maxLength);
-  if (maxLength < 2) throw new RangeError(`maxLength ${maxLength} leaves no room for the first and last special tokens`);
-  const out = new Int32Array(maxLength);
-  out[0] = ids[0];
-  out[maxLength - 1] = ids[ids.length - 1];
-  const keep = maxLength - 2;
-  const bodyStart = side === "right" ? 1 : ids.length - 1 - keep;
-  out.set(ids.subarray(bodyStart, bodyStart + keep), 1);
-  return out;
 }

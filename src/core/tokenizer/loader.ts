@@ -1,50 +1,35 @@
 /**
- * Reading a BERT tokenizer from a model directory: tokenizer.json when present (normalizer,
- * pre_tokenizer, model, post_processor and added_tokens are taken from it), else vocab.txt plus
- * tokenizer_config.json, converted the way transformers' BertConverter does.
+ * Reading a tokenizer's spec from a model directory: tokenizer.json when present (each stage's
+ * folder reads its part: normalizer, pre_tokenizer, model, post_processor, decoder; added_tokens
+ * here), else vocab.txt plus tokenizer_config.json, converted the way transformers' BertConverter
+ * does. A component bertd does not implement is a load error naming it.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { BERT_DECODER, decoderSpecFromJson, type DecoderSpec } from "./decoders/index.js";
+import { TokenizerLoadError } from "./errors.js";
+import { bool, isObject, readJsonFile, type Json } from "./json.js";
+import { modelSpecFromJson, type ModelSpec } from "./models/index.js";
+import { normalizerSpecFromJson, type NormalizerSpec } from "./normalizers/index.js";
+import { bertTemplate, templateSpecFromJson, type TemplateSpec } from "./post-processors/template.js";
+import { preTokenizerSpecFromJson, type PreTokenizerSpec } from "./pre-tokenizers/index.js";
 import { DEFAULT_CONFIG, type AddedTokenSpec, type TokenizerConfig } from "./types.js";
+import type { SpecialTokenNames } from "./vocabulary.js";
 
-/** Everything BertTokenizer is built from. */
+export { TokenizerLoadError } from "./errors.js";
+
+/** Everything a tokenizer is built from: each pipeline stage's settings, as plain data. */
 export interface TokenizerSpec {
-  /** The WordPiece vocabulary, token → id (added tokens not yet merged in). */
-  vocab: Map<string, number>;
-  config: TokenizerConfig;
+  normalizer: NormalizerSpec | null;
+  preTokenizer: PreTokenizerSpec;
+  model: ModelSpec;
+  postProcessor: TemplateSpec;
+  decoder: DecoderSpec;
   addedTokens: AddedTokenSpec[];
-  /** Tokens the post-processor puts around a sequence, by content; null when there is no post-processor. */
-  template: { prefix: string[]; suffix: string[] } | null;
-}
-
-export class TokenizerLoadError extends Error {
-  override name = "TokenizerLoadError";
-}
-
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function readJsonFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new TokenizerLoadError(`cannot read ${path}: ${(error as Error).message}`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new TokenizerLoadError(`${path} is not valid JSON: ${(error as Error).message}`);
-  }
-}
-
-function bool(value: unknown, fallback: boolean, what: string, source: string): boolean {
-  if (value === undefined || value === null) return fallback;
-  if (typeof value !== "boolean") throw new TokenizerLoadError(`${source}: ${what} must be a boolean, got ${JSON.stringify(value)}`);
-  return value;
+  /** By role, from tokenizer_config.json (the model's own unk_token wins). */
+  specialTokens: SpecialTokenNames;
+  /** tokenizer_config.json model_max_length (informational: truncation is the caller's job). */
+  modelMaxLength: number;
 }
 
 /** A special token in tokenizer_config.json: "[CLS]" or an AddedToken object {"content": "[CLS]", …}. */
@@ -85,98 +70,33 @@ function addedToken(raw: unknown, source: string): AddedTokenSpec {
 /** Builds the spec from a parsed tokenizer.json (and, optionally, tokenizer_config.json). */
 export function specFromTokenizerJson(tokenizerJson: unknown, tokenizerConfig: unknown = {}, source = "tokenizer.json"): TokenizerSpec {
   if (!isObject(tokenizerJson)) throw new TokenizerLoadError(`${source}: expected a JSON object`);
-  const tc = isObject(tokenizerConfig) ? tokenizerConfig : {};
-  const model = tokenizerJson.model;
-  if (!isObject(model)) throw new TokenizerLoadError(`${source}: no "model" object`);
-  if (model.type !== undefined && model.type !== "WordPiece") {
-    throw new TokenizerLoadError(`${source}: model type ${JSON.stringify(model.type)} is not supported (only WordPiece)`);
-  }
-  if (!isObject(model.vocab)) throw new TokenizerLoadError(`${source}: model.vocab must be an object of token → id`);
-  const vocab = new Map<string, number>();
-  for (const [token, id] of Object.entries(model.vocab)) {
-    if (typeof id !== "number" || !Number.isInteger(id) || id < 0) throw new TokenizerLoadError(`${source}: bad id for token ${JSON.stringify(token)}`);
-    vocab.set(token, id);
-  }
-  if (vocab.size === 0) throw new TokenizerLoadError(`${source}: model.vocab is empty`);
-
-  const normalizer = tokenizerJson.normalizer;
-  let flags: Pick<TokenizerConfig, "lowercase" | "stripAccents" | "handleChineseChars" | "cleanText">;
-  if (normalizer === null || normalizer === undefined) {
-    flags = { lowercase: false, stripAccents: false, handleChineseChars: false, cleanText: false };
-  } else if (isObject(normalizer) && normalizer.type === "BertNormalizer") {
-    const lowercase = bool(normalizer.lowercase, true, "normalizer.lowercase", source);
-    flags = {
-      lowercase,
-      stripAccents: bool(normalizer.strip_accents, lowercase, "normalizer.strip_accents", source),
-      handleChineseChars: bool(normalizer.handle_chinese_chars, true, "normalizer.handle_chinese_chars", source),
-      cleanText: bool(normalizer.clean_text, true, "normalizer.clean_text", source),
-    };
-  } else {
-    const type = isObject(normalizer) ? normalizer.type : normalizer;
-    throw new TokenizerLoadError(`${source}: normalizer ${JSON.stringify(type)} is not supported (only BertNormalizer or none)`);
-  }
-
-  const preTokenizer = tokenizerJson.pre_tokenizer;
-  if (!isObject(preTokenizer) || preTokenizer.type !== "BertPreTokenizer") {
-    const type = isObject(preTokenizer) ? preTokenizer.type : preTokenizer;
-    throw new TokenizerLoadError(`${source}: pre_tokenizer ${JSON.stringify(type)} is not supported (only BertPreTokenizer)`);
-  }
-
-  const template = templateOf(tokenizerJson.post_processor, source);
+  const names = configTokens(isObject(tokenizerConfig) ? tokenizerConfig : {});
+  const model = modelSpecFromJson(tokenizerJson.model, names.unkToken, source);
+  const normalizer = normalizerSpecFromJson(tokenizerJson.normalizer, source);
+  const preTokenizer = preTokenizerSpecFromJson(tokenizerJson.pre_tokenizer, source);
+  const postProcessor = templateSpecFromJson(tokenizerJson.post_processor, source);
   const rawAdded = tokenizerJson.added_tokens ?? [];
   if (!Array.isArray(rawAdded)) throw new TokenizerLoadError(`${source}: added_tokens must be an array`);
   const addedTokens = rawAdded.map((raw) => addedToken(raw, source));
-  if (normalizer === null || normalizer === undefined) for (const token of addedTokens) token.normalized = false;
-
-  const maxChars = model.max_input_chars_per_word;
-  const prefix = model.continuing_subword_prefix;
-  const config: TokenizerConfig = {
-    ...DEFAULT_CONFIG,
-    ...configTokens(tc),
-    ...flags,
-    maxInputCharsPerWord: typeof maxChars === "number" && maxChars >= 0 ? maxChars : DEFAULT_CONFIG.maxInputCharsPerWord,
-    continuingSubwordPrefix: typeof prefix === "string" ? prefix : DEFAULT_CONFIG.continuingSubwordPrefix,
+  if (normalizer === null) for (const token of addedTokens) token.normalized = false;
+  const decoder = decoderSpecFromJson(tokenizerJson.decoder, source);
+  return {
+    normalizer,
+    preTokenizer,
+    model,
+    postProcessor,
+    decoder,
+    addedTokens,
+    specialTokens: { unk: model.unkToken, cls: names.clsToken, sep: names.sepToken, pad: names.padToken, mask: names.maskToken },
+    modelMaxLength: names.modelMaxLength,
   };
-  if (typeof model.unk_token === "string") config.unkToken = model.unk_token;
-  return { vocab, config, addedTokens, template };
-}
-
-function templateOf(postProcessor: unknown, source: string): TokenizerSpec["template"] {
-  if (postProcessor === null || postProcessor === undefined) return null;
-  if (!isObject(postProcessor)) throw new TokenizerLoadError(`${source}: post_processor must be an object`);
-  if (postProcessor.type === "TemplateProcessing") {
-    const single = postProcessor.single;
-    if (!Array.isArray(single)) throw new TokenizerLoadError(`${source}: post_processor.single must be an array`);
-    const prefix: string[] = [];
-    const suffix: string[] = [];
-    let seenSequence = false;
-    for (const item of single as unknown[]) {
-      if (isObject(item) && isObject(item.SpecialToken) && typeof item.SpecialToken.id === "string") {
-        (seenSequence ? suffix : prefix).push(item.SpecialToken.id);
-      } else if (isObject(item) && isObject(item.Sequence) && item.Sequence.id === "A" && !seenSequence) {
-        seenSequence = true;
-      } else {
-        throw new TokenizerLoadError(`${source}: unsupported post_processor.single item ${JSON.stringify(item)}`);
-      }
-    }
-    if (!seenSequence) throw new TokenizerLoadError(`${source}: post_processor.single has no sequence A`);
-    return { prefix, suffix };
-  }
-  if (postProcessor.type === "BertProcessing") {
-    const cls = postProcessor.cls;
-    const sep = postProcessor.sep;
-    if (!Array.isArray(cls) || typeof cls[0] !== "string" || !Array.isArray(sep) || typeof sep[0] !== "string") {
-      throw new TokenizerLoadError(`${source}: BertProcessing needs cls and sep as [token, id]`);
-    }
-    return { prefix: [cls[0]], suffix: [sep[0]] };
-  }
-  throw new TokenizerLoadError(`${source}: post_processor ${JSON.stringify(postProcessor.type)} is not supported (TemplateProcessing, BertProcessing or none)`);
 }
 
 /**
  * The spec for a plain vocabulary (vocab.txt lines: id = line index; a repeated token keeps its
  * last index, as transformers' load_vocab does). Like BertConverter: the five special tokens are
- * added tokens (special, not normalized) and the template is [CLS] $A [SEP].
+ * added tokens (special, not normalized), the template is [CLS] $A [SEP] (pair: [CLS] $A [SEP]
+ * $B:1 [SEP]:1) and the decoder WordPiece.
  */
 export function specFromVocabList(tokens: readonly string[], config: Partial<TokenizerConfig> = {}, extraAdded: AddedTokenSpec[] = []): TokenizerSpec {
   const lowercase = config.lowercase ?? DEFAULT_CONFIG.lowercase;
@@ -198,7 +118,28 @@ export function specFromVocabList(tokens: readonly string[], config: Partial<Tok
     seen.add(content);
     addedTokens.push({ content, id, special: true, normalized: false, lstrip: false, rstrip: false, singleWord: false });
   }
-  return { vocab, config: full, addedTokens, template: { prefix: [full.clsToken], suffix: [full.sepToken] } };
+  return {
+    normalizer: {
+      type: "BertNormalizer",
+      cleanText: full.cleanText,
+      handleChineseChars: full.handleChineseChars,
+      lowercase: full.lowercase,
+      stripAccents: full.stripAccents,
+    },
+    preTokenizer: { type: "BertPreTokenizer" },
+    model: {
+      type: "WordPiece",
+      vocab,
+      unkToken: full.unkToken,
+      continuingSubwordPrefix: full.continuingSubwordPrefix,
+      maxInputCharsPerWord: full.maxInputCharsPerWord,
+    },
+    postProcessor: bertTemplate(full.clsToken, full.sepToken, "vocab.txt"),
+    decoder: BERT_DECODER,
+    addedTokens,
+    specialTokens: { unk: full.unkToken, cls: full.clsToken, sep: full.sepToken, pad: full.padToken, mask: full.maskToken },
+    modelMaxLength: full.modelMaxLength,
+  };
 }
 
 /** tokenizer.json if present, else vocab.txt + tokenizer_config.json. */

@@ -1,9 +1,23 @@
+import type { ModelPiece, TokenizerModel } from "./model.js";
+
+/** tokenizer.json's {"type": "WordPiece", …} model. */
+export interface WordPieceSpec {
+  readonly type: "WordPiece";
+  /** token → id, without the added tokens. */
+  readonly vocab: ReadonlyMap<string, number>;
+  readonly unkToken: string;
+  readonly continuingSubwordPrefix: string;
+  /** Longer words (in code points) become the unknown token. */
+  readonly maxInputCharsPerWord: number;
+}
+
 /**
  * WordPiece, greedy longest-match-first, as in HF (Rust `tokenizers` and transformers.js agree):
  * a word of more than maxInputCharsPerWord code points, or one that cannot be fully covered by
  * vocabulary pieces ("##"-prefixed after the first), is a single [UNK].
  */
-export class WordPiece {
+export class WordPiece implements TokenizerModel {
+  readonly type = "WordPiece";
   /** token → id for first pieces. */
   private readonly first: Map<string, number>;
   /** token without the continuation prefix → id, for the tokens that carry the prefix. */
@@ -34,8 +48,11 @@ export class WordPiece {
     this.maxContinuation = maxContinuation;
   }
 
-  /** Piece ids of one normalized word: a number when it is one piece (or [UNK]), else an Int32Array. */
-  tokenize(word: string): number | Int32Array {
+  /**
+   * Piece ids of one normalized word: a number when it is one piece (or [UNK]), else an Int32Array.
+   * With `ends`, the end of each piece (UTF-16 units of the word) is pushed there for multi-piece words.
+   */
+  tokenize(word: string, ends?: number[]): number | Int32Array {
     const n = word.length;
     if (n === 0) return this.unkId; // never asked: pre-tokens are non-empty
     if (n > this.maxInputChars && codePointLength(word, this.maxInputChars) > this.maxInputChars) return this.unkId;
@@ -58,6 +75,7 @@ export class WordPiece {
       }
       if (found < 0) return this.unkId;
       if (start === 0 && end === n) return found;
+      ends?.push(end);
       if (single < 0 && !pieces) single = found;
       else {
         pieces ??= [single];
@@ -66,6 +84,13 @@ export class WordPiece {
       start = end;
     }
     return pieces ? Int32Array.from(pieces) : single;
+  }
+
+  pieces(word: string): ModelPiece[] {
+    const ends: number[] = [];
+    const ids = this.tokenize(word, ends);
+    if (typeof ids === "number") return [{ id: ids, start: 0, end: word.length }];
+    return Array.from(ids, (id, k) => ({ id, start: k === 0 ? 0 : ends[k - 1], end: ends[k] }));
   }
 }
 
@@ -84,4 +109,14 @@ export function codePointLength(s: string, limit = Infinity): number {
     if (isHighSurrogate(s.charCodeAt(i)) && i + 1 < s.length && isLowSurrogate(s.charCodeAt(i + 1))) i++;
   }
   return count;
+}
+
+/**
+ * The model for a spec. Piece ids go through `resolve` (the tokenizer's token → id, added tokens
+ * first), as transformers.js's convert_tokens_to_ids does.
+ */
+export function wordPieceFromSpec(spec: WordPieceSpec, resolve: (token: string) => number): WordPiece {
+  const pieceIds = new Map<string, number>();
+  for (const token of spec.vocab.keys()) pieceIds.set(token, resolve(token));
+  return new WordPiece(pieceIds, resolve(spec.unkToken), spec.continuingSubwordPrefix, spec.maxInputCharsPerWord);
 }

@@ -1,0 +1,147 @@
+/**
+ * The generic tokenizer: tokenizer.json's stages one after the other, each from its folder.
+ *
+ *   added tokens ("normalized": false) split the raw text
+ *   → normalizer → added tokens ("normalized": true) split the normalized text
+ *   → pre-tokenizer (words) → model (pieces) → truncation → post-processor (template)
+ *
+ * Every stage keeps the alignment to the original text (NormalizedText), so offsets come out of
+ * any combination of stages. Any tokenizer.json bertd reads runs here; BertTokenizer is the fused
+ * fast path for the BERT combination and must give the same encodings (test/unit/tokenizer-pipeline.test.ts).
+ *
+ * Like transformers.js (and so like the fast path): a section of text that is exactly an added
+ * token's content, before or after normalization, is that token.
+ */
+import { AddedVocabulary } from "./added-tokens.js";
+import { createDecoder, type Decoder } from "./decoders/index.js";
+import { specFromDirectory, specFromTokenizerJson, type TokenizerSpec } from "./loader.js";
+import { createModel, type TokenizerModel } from "./models/index.js";
+import { NormalizedText } from "./normalized-text.js";
+import { createNormalizer, type Normalizer } from "./normalizers/index.js";
+import { Template } from "./post-processors/template.js";
+import { createPreTokenizer, type PreTokenizer } from "./pre-tokenizers/index.js";
+import type { DecodeOptions, Encoding, EncodingOptions, SpecialTokenIds, Tokenizer } from "./tokenizer.js";
+import type { TokenSequence } from "./truncation.js";
+import type { EncodeOptions, Encoded } from "./types.js";
+import { Vocabulary } from "./vocabulary.js";
+
+/** Collects a sequence's tokens with their original offsets and words. */
+class SequenceBuilder {
+  private readonly ids: number[] = [];
+  private readonly offsets: number[] = [];
+  private readonly words: number[] = [];
+  private word = 0;
+
+  /** A token of the current word. */
+  push(id: number, start: number, end: number): void {
+    this.ids.push(id);
+    this.offsets.push(start, end);
+    this.words.push(this.word);
+  }
+
+  endWord(): void {
+    this.word++;
+  }
+
+  /** A word of one token (an added token). */
+  pushWord(id: number, start: number, end: number): void {
+    this.push(id, start, end);
+    this.endWord();
+  }
+
+  build(): TokenSequence {
+    return { ids: Int32Array.from(this.ids), offsets: Uint32Array.from(this.offsets), words: Uint32Array.from(this.words) };
+  }
+}
+
+export class PipelineTokenizer implements Tokenizer {
+  readonly vocabSize: number;
+  readonly specialIds: SpecialTokenIds;
+  readonly modelMaxLength: number;
+
+  private readonly normalizer: Normalizer | null;
+  private readonly preTokenizer: PreTokenizer;
+  private readonly model: TokenizerModel;
+  private readonly template: Template;
+  private readonly decoder: Decoder;
+  private readonly added: AddedVocabulary;
+  private readonly vocabulary: Vocabulary;
+
+  constructor(spec: TokenizerSpec) {
+    this.normalizer = spec.normalizer && createNormalizer(spec.normalizer);
+    const normalizer = this.normalizer;
+    this.preTokenizer = createPreTokenizer(spec.preTokenizer);
+    this.added = new AddedVocabulary(spec.addedTokens, (content) => (normalizer ? normalizer.normalizeString(content) : content));
+    this.vocabulary = new Vocabulary(spec.model.vocab, spec.model.unkToken, this.added);
+    const resolve = (token: string): number => this.vocabulary.resolve(token);
+    this.model = createModel(spec.model, resolve);
+    this.template = new Template(spec.postProcessor, resolve);
+    this.decoder = createDecoder(spec.decoder);
+    this.vocabSize = this.vocabulary.size;
+    this.specialIds = this.vocabulary.specialIds(spec.specialTokens);
+    this.modelMaxLength = spec.modelMaxLength;
+  }
+
+  static fromDirectory(dir: string): PipelineTokenizer {
+    return new PipelineTokenizer(specFromDirectory(dir));
+  }
+
+  static fromTokenizerJson(tokenizerJson: unknown, tokenizerConfig?: unknown): PipelineTokenizer {
+    return new PipelineTokenizer(specFromTokenizerJson(tokenizerJson, tokenizerConfig));
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.vocabulary.tokenToId(token);
+  }
+
+  idToToken(id: number): string {
+    return this.vocabulary.idToToken(id);
+  }
+
+  encode(text: string, options?: EncodeOptions): Encoded {
+    const encoding = this.encodeText(text, { addSpecialTokens: options?.addSpecialTokens ?? true });
+    return options?.offsets ? { ids: encoding.ids, offsets: encoding.offsets } : { ids: encoding.ids };
+  }
+
+  encodeText(text: string, options?: EncodingOptions): Encoding {
+    return this.template.encode(this.tokenize(text), null, options);
+  }
+
+  encodePair(first: string, second: string, options?: EncodingOptions): Encoding {
+    return this.template.encode(this.tokenize(first), this.tokenize(second), options);
+  }
+
+  decode(ids: ArrayLike<number>, options?: DecodeOptions): string {
+    return this.decoder.decode(this.vocabulary.tokensOf(ids, options?.skipSpecialTokens ?? false));
+  }
+
+  /** One text's tokens, before the template. */
+  private tokenize(text: string): TokenSequence {
+    if (typeof text !== "string") throw new TypeError(`encode() needs a string, got ${typeof text}`);
+    const out = new SequenceBuilder();
+    for (const section of this.added.splitRaw(text, 0, text.length)) {
+      if (!section.token && section.end <= section.start) continue;
+      const token = section.token ?? this.added.map.get(text.slice(section.start, section.end));
+      if (token) out.pushWord(token.id, section.start, section.end);
+      else this.tokenizeSection(NormalizedText.original(text, section.start, section.end), out);
+    }
+    return out.build();
+  }
+
+  private tokenizeSection(original: NormalizedText, out: SequenceBuilder): void {
+    const normalized = this.normalizer ? this.normalizer.normalize(original) : original;
+    if (normalized.text.length === 0) return;
+    for (const sub of this.added.splitNormalized(normalized.text)) {
+      if (sub.end <= sub.start) continue;
+      const token = sub.token ?? this.added.map.get(normalized.text.slice(sub.start, sub.end));
+      if (token) {
+        out.pushWord(token.id, ...normalized.originalRange(sub.start, sub.end));
+        continue;
+      }
+      for (const word of this.preTokenizer.preTokenize(normalized.slice(sub.start, sub.end))) {
+        for (const piece of this.model.pieces(word.text)) out.push(piece.id, ...word.originalRange(piece.start, piece.end));
+        out.endWord();
+      }
+    }
+  }
+}

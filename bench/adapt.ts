@@ -22,7 +22,7 @@ const validation = readSplit("validation");
 const test = readSplit("test");
 const labels = [...new Set(train.map((r) => r.label))].sort();
 // One client streams the whole training split: no per-key rate limit.
-const server = await startServer(["--adapt-examples-per-second", "0", ...(args["model-dir"] ? ["--model-dir", args["model-dir"]] : [])], {}, { captureLogs: false });
+const server = await startServer(["--adapt-examples-per-second", "0", "--model-dir", args["model-dir"] ?? join(ROOT, "models", "default")], {}, { captureLogs: false });
 const embed = server.encoder().unary("embed");
 const classify = server.encoder().unary("classify");
 const log = (line: string): void => console.error(line);
@@ -105,7 +105,7 @@ const pct = (x: number): string => (100 * x).toFixed(1);
 const report = `# Adapt benchmark
 
 \`npm run bench:adapt\` on ${new Date().toISOString().slice(0, 10)}: Debian package sections, ${train.length} training examples streamed once
-(${labels.length} labels), ${test.length} test examples never sent to Adapt; model: ${args["model-dir"] ?? "the default (random weights)"}; mean pooling.
+(${labels.length} labels), ${test.length} test examples never sent to Adapt; model: ${args["model-dir"] ?? "the default (models/default, the trained bertd-mini)"}; mean pooling.
 
 | what | test accuracy | test macro-F1 | gap to (c), accuracy points |
 | --- | ---: | ---: | ---: |

@@ -3,10 +3,11 @@
 
     python3 pretraining/export.py [--out pretraining/out] [--model-dir models/default]
 
-Writes MODEL_DIR/model.safetensors (BertModel state dict, float16: about 22 MB for bert-mini),
+Writes MODEL_DIR/weights.safetensors (BertModel names; word embeddings 4-bit in groups of 32, other
+matrices 8-bit per row, the rest float16: about 7.8 MB for bert-mini; tools/onnx/safetensors.ts reads it),
 config.json (BertConfig), 1_Pooling/config.json (mean pooling, as sentence-transformers lays it out);
 OUT/reference.json (held-out text tokenized by bertd's tokenizer, with PyTorch's last_hidden_state from the
-float16-rounded weights) and a two-row cut of it as test/fixtures/default-model-reference.json. `npm ci` (tools/generator, --from-weights) builds model.onnx from the
+dequantized weights) and a two-row cut of it as test/fixtures/default-model-reference.json. `npm ci` (tools/generator, --from-weights) builds model.onnx from the
 safetensors file; pretraining/check-export.ts compares ONNX Runtime's output with reference.json.
 """
 
@@ -31,7 +32,8 @@ def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: di
     for name in sorted(tensors):
         t = tensors[name].contiguous()
         data = t.numpy().tobytes()
-        header[name] = {"dtype": {torch.float16: "F16", torch.float32: "F32"}[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        dtype = {torch.float16: "F16", torch.float32: "F32", torch.int8: "I8", torch.uint8: "U8"}[t.dtype]
+        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     raw = json.dumps(header, separators=(",", ":")).encode()
@@ -43,6 +45,35 @@ def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: di
         for blob in blobs:
             f.write(blob)
     tmp.replace(path)
+
+
+WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
+
+
+def quantize(weights: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict]:
+    """Symmetric integer weights: 4 bits in groups of 32 for the word embeddings, 8 bits per row for the
+    other matrices, float16 for the rest. Returns (stored tensors, dequantized tensors, scheme)."""
+    stored, dequantized, scheme = {}, {}, {}
+    for name, v in weights.items():
+        v = v.detach().float()
+        if v.ndim != 2:
+            stored[name] = v.half()
+            dequantized[name] = v.half().float()
+            continue
+        bits, group = (4, 32) if name == WORD_EMBEDDINGS else (8, v.shape[1])
+        top = 2 ** (bits - 1) - 1
+        groups = v.reshape(-1, group)
+        scale = (groups.abs().amax(1, keepdim=True).clamp(min=1e-12) / top).half()
+        q = torch.round(groups / scale.float()).clamp(-top, top)
+        dequantized[name] = (q * scale.float()).reshape(v.shape)
+        if bits == 8:
+            stored[name] = q.to(torch.int8).reshape(v.shape)
+        else:
+            nibbles = (q.reshape(-1) + 8).to(torch.uint8)
+            stored[name] = nibbles[0::2] | (nibbles[1::2] << 4)
+        stored[f"{name}.scale"] = scale.reshape(-1)
+        scheme[name] = {"bits": bits, "group": group, "shape": list(v.shape)}
+    return stored, dequantized, scheme
 
 
 def bert_config(s: BertShape, metrics: dict) -> dict:
@@ -67,7 +98,7 @@ def bert_config(s: BertShape, metrics: dict) -> dict:
         "bertd": {
             "weights": "trained",
             "trained_by": "pretraining/train.py (static start, MLM, contrastive pairs; see pretraining/README.md)",
-            "storage": "model.safetensors (float16); model.onnx is built from it on install",
+            "storage": "weights.safetensors (int4/int8/float16); model.onnx is built from it on install",
             "inputs": ["input_ids", "attention_mask", "token_type_ids"],
             "outputs": ["last_hidden_state", "pooler_output"],
         },
@@ -93,9 +124,10 @@ def main(argv: list[str]) -> int:
     shape = BertShape(**metrics["shape"]) if "shape" in metrics else BertShape()
     bert = Bert(shape)
     bert.load_state_dict(weights)
-    half = {k: v.detach().to(torch.float16) for k, v in bert.state_dict().items()}
+    stored, dequantized, scheme = quantize(bert.state_dict())
     model_dir.mkdir(parents=True, exist_ok=True)
-    write_safetensors(model_dir / "model.safetensors", half, {"format": "pt"})
+    (model_dir / "model.safetensors").unlink(missing_ok=True)
+    write_safetensors(model_dir / "weights.safetensors", stored, {"format": "bertd", "bertd.quantization": json.dumps(scheme)})
     (model_dir / "config.json").write_text(json.dumps(bert_config(shape, metrics), indent=2) + "\n")
     (model_dir / "1_Pooling").mkdir(exist_ok=True)
     pooling = {
@@ -107,8 +139,8 @@ def main(argv: list[str]) -> int:
     }
     (model_dir / "1_Pooling" / "config.json").write_text(json.dumps(pooling, indent=2) + "\n")
 
-    # Reference: PyTorch on the float16-rounded weights, on held-out text of several lengths.
-    bert.load_state_dict({k: v.float() for k, v in half.items()})
+    # Reference: PyTorch on the dequantized weights, on held-out text of several lengths.
+    bert.load_state_dict(dequantized)
     bert.eval()
     rows = [r["a"] for r in load_jsonl(Path(args.data) / "heldout-debian.ids.jsonl")[:4]]
     rows += [r["b"] for r in load_jsonl(Path(args.data) / "heldout-debian.ids.jsonl")[:4]]
@@ -127,8 +159,8 @@ def main(argv: list[str]) -> int:
     with torch.no_grad():
         hidden = bert(ids, att)
     Path(args.fixture).write_text(reference(2, ids.shape[1]))
-    size = (model_dir / "model.safetensors").stat().st_size
-    print(f"exported {sum(v.numel() for v in half.values()) / 1e6:.2f} M parameters to {model_dir} (model.safetensors {size / 1e6:.1f} MB)")
+    size = (model_dir / "weights.safetensors").stat().st_size
+    print(f"exported {sum(v.numel() for v in dequantized.values()) / 1e6:.2f} M parameters to {model_dir} (weights.safetensors {size / 1e6:.1f} MB)")
     return 0
 
 

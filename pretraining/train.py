@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Trains bertd's default encoder on the CPU: static start, MLM, contrastive pairs. Resumable.
 
-    python3 pretraining/train.py [--data pretraining/data] [--out pretraining/out] [--mlm-minutes 28]
-                                 [--contrastive-minutes 28] [--device cpu|cuda] [--threads 2]
+    python3 pretraining/train.py [--data pretraining/data] [--out pretraining/out] [--mlm-minutes 25]
+                                 [--contrastive-minutes 60] [--device cpu|cuda] [--threads 2]
 
 Stages (each one's schedule runs on wall time, so a slower machine sees fewer tokens, not a longer run):
   static       PPMI + truncated SVD of windowed co-occurrence counts over the training tokens, rescaled
@@ -255,8 +255,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--preset", default="mini", choices=sorted(PRESETS))
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
-    p.add_argument("--mlm-minutes", type=float, default=28)
-    p.add_argument("--contrastive-minutes", type=float, default=28)
+    p.add_argument("--mlm-minutes", type=float, default=25)
+    p.add_argument("--contrastive-minutes", type=float, default=60)
     p.add_argument("--mlm-batch", type=int, default=64)
     p.add_argument("--mlm-lr", type=float, default=7e-4)
     p.add_argument("--pair-batch", type=int, default=64)

@@ -7,7 +7,7 @@ import type { BatchReport, BatcherLimits } from "../../src/core/batcher.js";
 import { EncoderModel } from "../../src/core/encoder.js";
 import { readModelDirectory } from "../../src/core/model-directory.js";
 import { EmbedStreamRequestSchema, Encoding, type EmbedStreamResponse } from "../../src/gen/bertd/v1/encoder_pb.js";
-import { RANDOM_MODEL_DIR, ROOT, startServer, type ServerProcess } from "../helpers/server-process.js";
+import { RANDOM_MODEL_DIR, startServer, type ServerProcess } from "../helpers/server-process.js";
 
 const LONG = "a long description of a package that does many things ".repeat(40);
 

@@ -39,6 +39,7 @@ describe("the default model", () => {
 
   it("is the trained 4 × 256 encoder with mean pooling", async () => {
     const info = await server.encoder().unary("getModelInfo")({});
+    assert.equal(info.modelId, "default");
     assert.equal(info.hiddenSize, 256);
     assert.equal(info.defaultPooling, Pooling.MEAN);
   });

@@ -48,7 +48,7 @@ describe("Prometheus metrics", () => {
     assert.equal(value(after, 'bertd_stage_duration_seconds_count{method="/bertd.v1.Encoder/Embed",stage="inference"}'), 4);
     assert.match(after, /bertd_queue_requests 0\n/);
     assert.match(after, /bertd_queue_tokens 0\n/);
-    assert.match(after, /bertd_model_info\{model="default",provider="cpu",onnxruntime_version="1\.29\.0"\} 1/);
+    assert.match(after, /bertd_model_info\{model="random-tiny",provider="cpu",onnxruntime_version="1\.29\.0"\} 1/);
     assert.match(after, /bertd_process_nodejs_eventloop_lag_seconds \d/);
     assert.ok(!/chess|editor/.test(after), "no input text in metrics");
     const missing = await fetch(`http://127.0.0.1:${server.metricsPort}/other`);

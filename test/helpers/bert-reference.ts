@@ -1,7 +1,7 @@
 // A plain float64 BERT forward pass over the weights of a model read by tools/onnx/reader.ts, written
 // from the BERT paper / Hugging Face BertModel and not from the generator's graph code.
 
-import type { ReadModel, ReadTensor } from "../../tools/onnx/reader.js";
+import type { ReadTensor } from "../../tools/onnx/reader.js";
 
 export { readOnnxModel, type ReadModel, type ReadTensor } from "../../tools/onnx/reader.js";
 export interface ReferenceConfig {

@@ -362,7 +362,7 @@ void describe("trained weights (--from-weights)", () => {
     length.writeBigUInt64LE(BigInt(json.length));
     const dir = join(workDir, "weights-rebuilt");
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, "model.safetensors"), Buffer.concat([length, json, ...blobs]));
+    await writeFile(join(dir, "weights.safetensors"), Buffer.concat([length, json, ...blobs]));
     await writeFile(join(dir, "config.json"), await readFile(source.configPath));
     const rebuilt = await buildFromWeights(dir);
     const again = readOnnxModel(await readFile(rebuilt.modelPath));
@@ -370,13 +370,13 @@ void describe("trained weights (--from-weights)", () => {
     assert.equal(again.nodes.length, onnx.nodes.length);
 
     // A missing or misshapen tensor is an error naming it.
-    const parsed = parseSafetensors(await readFile(join(dir, "model.safetensors")));
+    const parsed = parseSafetensors(await readFile(join(dir, "weights.safetensors")));
     assert.ok(parsed.tensors.has("encoder.layer.0.attention.self.query.weight"));
     const broken = JSON.parse(JSON.stringify(header)) as Record<string, { shape: number[] }>;
     delete broken["pooler.dense.weight"];
     const brokenJson = Buffer.from(JSON.stringify(broken));
     length.writeBigUInt64LE(BigInt(brokenJson.length));
-    await writeFile(join(dir, "model.safetensors"), Buffer.concat([length, brokenJson, ...blobs]));
+    await writeFile(join(dir, "weights.safetensors"), Buffer.concat([length, brokenJson, ...blobs]));
     await assert.rejects(buildFromWeights(dir), /the weights have no tensor pooler\.dense\.weight \[32, 32\]/);
   });
 

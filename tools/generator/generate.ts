@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { PRESETS, RANDOM_MODEL_DIR, buildFromWeights, generateBertModel, type GenerateOptions } from "./index.js";
 
 const USAGE = `usage: generate.ts [options]
-  --from-weights DIR      build DIR/model.onnx from DIR/model.safetensors and DIR/config.json (trained
+  --from-weights DIR      build DIR/model.onnx from DIR/weights.safetensors and DIR/config.json (trained
                           weights; the shape options below do not apply)
   --out DIR               output directory (default models/random-tiny)
   --preset NAME           shape preset: ${Object.keys(PRESETS).join(", ")} (default: default)

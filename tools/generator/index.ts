@@ -191,13 +191,13 @@ export async function generateBertModel(options: GenerateOptions): Promise<Gener
 
 /**
  * Builds `dir/model.onnx` (and with precision fp16/both `dir/model_fp16.onnx`) from the trained weights in
- * `dir/model.safetensors`, shaped by `dir/config.json` (Hugging Face BertConfig). The graph is the
+ * `dir/weights.safetensors` (plain or bertd's compact quantized variant), shaped by `dir/config.json` (Hugging Face BertConfig). The graph is the
  * generator's, so ONNX Runtime fuses it as it fuses the random models. config.json is left as it is.
  */
 export async function buildFromWeights(dir: string, precision: "fp32" | "fp16" | "both" = "fp32"): Promise<GeneratedModel> {
   const outDir = resolve(dir);
   const config = JSON.parse(await readFile(join(outDir, "config.json"), "utf8")) as Record<string, unknown>;
-  const { tensors } = await readSafetensors(join(outDir, "model.safetensors"));
+  const { tensors } = await readSafetensors(join(outDir, "weights.safetensors"));
   const int = (key: string): number => {
     const value = config[key];
     if (typeof value !== "number" || !Number.isSafeInteger(value)) throw new Error(`${dir}/config.json: ${key} must be an integer, got ${String(value)}`);

@@ -5,10 +5,15 @@ import { embed, tokenize, type Embedding, type TokenizedText } from "./embed.js"
 import { deleteHead, getHead, listHeads, setActiveVersion, type HeadDetails, type HeadSummary } from "./heads.js";
 import { loaded } from "./readiness.js";
 import { tag, type TagInput, type Tagged } from "./tag.js";
+import type { Feedback, FeedbackItem, FeedbackResult } from "../feedback/feedback.js";
+import { headPolicy, setHeadPolicy } from "./policy.js";
+import type { HeadPolicy, StoredPolicy } from "../store/head-store.js";
 
 export interface EngineOptions {
   /** How long Classify and Tag wait for a min_version (--min-version-wait-ms). */
   readonly minVersionWaitMs: number;
+  /** Answered predictions the live metrics cover (--live-window). */
+  readonly liveWindow?: number;
 }
 
 /**
@@ -18,6 +23,7 @@ export interface EngineOptions {
 export class Engine {
   private loadedModel: EncoderModel | undefined;
   private loadedHeads: AdaptDeps | undefined;
+  private loadedFeedback: Feedback | undefined;
 
   constructor(private readonly options: EngineOptions) {}
 
@@ -29,6 +35,11 @@ export class Engine {
   /** Classify, Tag, Adapt and the heads are served from now on. */
   headsLoaded(deps: AdaptDeps): void {
     this.loadedHeads = deps;
+  }
+
+  /** Feedback is taken from now on. */
+  feedbackLoaded(feedback: Feedback): void {
+    this.loadedFeedback = feedback;
   }
 
   /** The loaded model; UNAVAILABLE while it loads. */
@@ -62,7 +73,19 @@ export class Engine {
   }
 
   getHead(name: string): Promise<HeadDetails> {
-    return getHead(this.adaptDeps(), name);
+    return getHead(this.adaptDeps(), name, this.options.liveWindow ?? 1000);
+  }
+
+  feedback(items: readonly FeedbackItem[]): Promise<FeedbackResult[]> {
+    return loaded(this.loadedFeedback).submit(items);
+  }
+
+  setHeadPolicy(name: string, policy: HeadPolicy): Promise<StoredPolicy> {
+    return setHeadPolicy(this.adaptDeps(), name, policy);
+  }
+
+  headPolicy(name: string): Promise<StoredPolicy | undefined> {
+    return headPolicy(this.adaptDeps(), name);
   }
 
   deleteHead(name: string): Promise<void> {

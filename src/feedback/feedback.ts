@@ -122,7 +122,13 @@ export class Feedback {
     if (item.predictionId) {
       if (item.text) return result("invalid", item.head, "set prediction_id or text (a full example), not both", item.predictionId);
       const lookup = await this.predictions.find(item.predictionId);
-      if ("outcome" in lookup) return result(lookup.outcome, item.head, lookup.detail, item.predictionId);
+      if ("outcome" in lookup) {
+        // The prediction is gone, but its answer may be logged already: that is a duplicate.
+        if (item.head && (await this.store.getHead(item.head)) && (await this.store.hasExample(item.head, item.predictionId))) {
+          return result("duplicate", item.head, `${item.predictionId} was already answered (feedback on one prediction counts once: the first answer is kept)`, item.predictionId);
+        }
+        return result(lookup.outcome, item.head, lookup.detail, item.predictionId);
+      }
       const prediction = lookup.found;
       if (item.head && item.head !== prediction.head) {
         return result("wrong_head", item.head, `prediction ${item.predictionId} was made by head "${prediction.head}", not "${item.head}"`, item.predictionId);

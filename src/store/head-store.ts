@@ -172,6 +172,8 @@ export interface HeadStore {
   appendFeedback(head: string, examples: readonly FeedbackExample[]): Promise<Set<string>>;
   /** Logged examples after position `seq`, in order, at most `limit`. */
   examplesAfter(head: string, seq: number, limit: number): Promise<LoggedExample[]>;
+  /** Whether the head's log holds an example with this id. */
+  hasExample(head: string, id: string): Promise<boolean>;
   /** The position of the head's last logged example (0 = none). */
   lastExampleSeq(head: string): Promise<number>;
   /** The last `limit` answered predictions of the head, oldest first. */

@@ -223,6 +223,10 @@ export class PostgresHeadStore implements HeadStore, SharedPredictions {
     }));
   }
 
+  async hasExample(head: string, id: string): Promise<boolean> {
+    return ((await this.query("SELECT 1 FROM examples WHERE head = $1 AND id = $2", [head, id])).rowCount ?? 0) > 0;
+  }
+
   async lastExampleSeq(head: string): Promise<number> {
     const { rows } = await this.query<{ seq: string | null }>("SELECT MAX(seq) AS seq FROM examples WHERE head = $1", [head]);
     return Number(rows[0].seq ?? 0);

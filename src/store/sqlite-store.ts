@@ -212,6 +212,10 @@ export class SqliteHeadStore implements HeadStore {
     }));
   }
 
+  async hasExample(head: string, id: string): Promise<boolean> {
+    return this.statement("SELECT 1 FROM examples WHERE head = ? AND id = ?").get(head, id) !== undefined;
+  }
+
   async lastExampleSeq(head: string): Promise<number> {
     return (this.statement("SELECT COALESCE(MAX(seq), 0) AS seq FROM examples WHERE head = ?").get(head) as { seq: number }).seq;
   }

@@ -173,7 +173,8 @@ describe("feedback on served predictions (embedded store)", () => {
     const head = await heads.unary("getHead")({ head: "topics" });
     assert.equal(head.live?.examples, BigInt(served.length));
     assert.ok(Math.abs(head.live!.accuracy - accuracyOf(served)) < 1e-12);
-    const replies = await heads.unary("feedback")({ items: [...served.map((s) => ({ predictionId: s.id, labels: [s.truth] })), { predictionId: pending[1].id, labels: [pending[1].truth] }] });
+    // Named with their head, answers whose predictions are gone are still recognised in the log.
+    const replies = await heads.unary("feedback")({ items: [...served.map((s) => ({ predictionId: s.id, labels: [s.truth], head: "topics" })), { predictionId: pending[1].id, labels: [pending[1].truth] }] });
     assert.ok(replies.results.slice(0, served.length).every((r) => r.outcome === FeedbackOutcome.DUPLICATE), "every acknowledged answer is still in the log");
     assert.equal(replies.results.at(-1)!.outcome, FeedbackOutcome.EXPIRED);
     assert.match(replies.results.at(-1)!.detail, /before this server restarted/);

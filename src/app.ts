@@ -41,7 +41,11 @@ export async function startBertd(config: Config): Promise<App> {
   const credentials = serverCredentials(config);
   const auth = openAuth(config, log);
   const device = parseDevice(config.device);
-  const model = readModelDirectory(resolveModelDir(config.modelDir), config.precision as Precision, device.kind === "cuda");
+  const model = readModelDirectory(resolveModelDir(config.modelDir), {
+    precision: config.precision as Precision,
+    device: device.kind === "cuda" ? "cuda" : "cpu",
+    modelFile: config.modelFile || undefined,
+  });
   const engine = new Engine({ minVersionWaitMs: config.minVersionWaitMs });
   let encoder: EncoderModel | undefined;
   const faults = testFaults();
@@ -107,7 +111,7 @@ export async function startBertd(config: Config): Promise<App> {
     metrics.watchQueue(() => encoder!.batcher.depth);
     metrics.setModel(encoder.info.id, encoder.info.provider, encoder.info.onnxRuntimeVersion);
     if (config.warmup) await encoder.warmUp();
-    const registry = new HeadRegistry(store, encoder.info.hash, poolingOfStoredConfig(encoder.info.defaultPooling), log);
+    const registry = new HeadRegistry(store, encoder.info.headIdentity.hash, poolingOfStoredConfig(encoder.info.defaultPooling), log);
     registry.onSwap((name, version) => metrics.serving(name, version));
     await registry.loadAll();
     if (store.shared) sync = new HeadSync(store, registry, config.storePollIntervalMs, log);
@@ -124,7 +128,7 @@ export async function startBertd(config: Config): Promise<App> {
   server.setServing(true);
   const { info } = encoder;
   log.info(
-    { port, metricsPort: metricsServer.port, healthPort, model: info.id, modelFile: model.modelPath, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
+    { port, metricsPort: metricsServer.port, healthPort, model: info.id, modelFile: model.modelPath, precision: info.weights, headIdentity: info.headIdentity.hash.slice(0, 12), headIdentityReason: info.headIdentity.reason, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
     "serving",
   );
 

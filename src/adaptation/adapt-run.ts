@@ -154,7 +154,7 @@ export class AdaptRun {
       if (existing && existing.type !== settings.type) {
         throw failedPrecondition(`head "${settings.head}" is ${existing.type}, not ${settings.type}`);
       }
-      if (existing && existing.modelHash !== deps.encoder.info.hash) {
+      if (existing && existing.modelHash !== deps.encoder.info.headIdentity.hash) {
         throw failedPrecondition(`head "${settings.head}" was trained on another encoder (model hash ${existing.modelHash.slice(0, 12)}…)`);
       }
       const fromActive = settings.startFrom === "active" || (settings.startFrom === "auto" && (existing?.activeVersion ?? 0) > 0);
@@ -178,7 +178,7 @@ export class AdaptRun {
         if (error instanceof ConfigError) throw invalidArgument(`config.hyperparameters.${snake(error.field)}: ${error.message}`);
         throw error;
       }
-      await deps.store.ensureHead(settings.head, settings.type, deps.encoder.info.hash);
+      await deps.store.ensureHead(settings.head, settings.type, deps.encoder.info.headIdentity.hash);
       return new AdaptRun(deps, settings, trainer, trainConfig, lease);
     } catch (error) {
       deps.adapting?.delete(settings.head);

@@ -105,6 +105,9 @@ export function encoderService({ engine, calls }: EncoderServiceDeps): UntypedSe
           modelHash: info.hash,
           hasPooler: info.hasPooler,
           tokenStateWidth: info.tokenStateWidth,
+          modelFile: info.modelFile,
+          precision: info.weights,
+          headIdentity: info.headIdentity.hash,
           poolingModes: info.poolingModes.map((mode) => Pooling[mode as number as Pooling]),
         }),
       };

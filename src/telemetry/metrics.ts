@@ -26,6 +26,8 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
   private readonly busySeconds = new Counter({ name: "bertd_worker_busy_seconds_total", help: "Seconds inference workers spent running batches (rate / workers = utilisation)", registers: [this.registry] });
 
   private readonly adaptExamples = new Counter({ name: "bertd_adapt_examples_total", help: "Adapt examples by head and outcome (accepted, duplicate, rejected)", labelNames: ["head", "outcome"], registers: [this.registry] });
+  private readonly pacedExamples = new Counter({ name: "bertd_adapt_paced_examples_total", help: "Adapt examples that waited for --adapt-examples-per-second (the stream was not read meanwhile)", registers: [this.registry] });
+  private readonly pacedSeconds = new Counter({ name: "bertd_adapt_paced_seconds_total", help: "Seconds Adapt examples waited for --adapt-examples-per-second", registers: [this.registry] });
   private readonly adaptSteps = new Gauge({ name: "bertd_adapt_steps", help: "Optimizer steps of the head's current training stream", labelNames: ["head"], registers: [this.registry] });
   private readonly adaptLoss = new Gauge({ name: "bertd_adapt_running_loss", help: "Running training loss of the head's current stream", labelNames: ["head"], registers: [this.registry] });
   private readonly prequential = new Gauge({ name: "bertd_adapt_prequential_accuracy", help: "Accuracy on training examples predicted before they were learned", labelNames: ["head"], registers: [this.registry] });
@@ -95,6 +97,12 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
 
   examples(head: string, outcome: "accepted" | "duplicate" | "rejected", count: number): void {
     if (count > 0) this.adaptExamples.inc({ head: this.headLabel(head), outcome }, count);
+  }
+
+  /** An Adapt stream ended having waited for the rate limit. */
+  paced(examples: number, seconds: number): void {
+    this.pacedExamples.inc(examples);
+    this.pacedSeconds.inc(seconds);
   }
 
   trained(head: string, stats: { steps: number; runningLoss: number; prequentialAccuracy: number }): void {

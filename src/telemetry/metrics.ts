@@ -8,7 +8,11 @@ import { serviceOf, type CallObserver, type MethodPath } from "./call-observer.j
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** bertd's Prometheus metrics: base units, a `bertd_` prefix, no text or ids in labels; methods by full name (/package.Service/Method). */
+/**
+ * bertd's Prometheus metrics: base units, a `bertd_` prefix, no text or ids in labels; methods by full name
+ * (/package.Service/Method). prom-client's process and Node.js metrics keep their standard names
+ * (process_*, nodejs_*), which Node.js dashboards and alerts expect.
+ */
 export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
   readonly registry = new Registry();
   private readonly requests = new Counter({ name: "bertd_requests_total", help: "Finished RPCs by service, method and gRPC status code", labelNames: ["service", "method", "code"], registers: [this.registry] });
@@ -41,7 +45,7 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
   private readonly headLabels = new Set<string>();
 
   constructor(private readonly maxHeadLabels = 100) {
-    collectDefaultMetrics({ register: this.registry, prefix: "bertd_process_" });
+    collectDefaultMetrics({ register: this.registry });
   }
 
   /** Queue depth, read at scrape time. */

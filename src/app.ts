@@ -71,6 +71,7 @@ export async function startBertd(config: Config): Promise<App> {
         onActiveChanged: (head, version) => metrics.activeChanged(head, version),
         maxAdaptStreams: config.maxAdaptStreams,
         exampleRate: new RateLimiter(config.adaptExamplesPerSecond),
+        onAdaptPaced: (examples, seconds) => metrics.paced(examples, seconds),
         draining: drain.signal,
       }),
     ],

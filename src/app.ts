@@ -42,7 +42,7 @@ export async function startBertd(config: Config): Promise<App> {
   const auth = openAuth(config, log);
   const device = parseDevice(config.device);
   const model = readModelDirectory(resolveModelDir(config.modelDir), config.precision as Precision, device.kind === "cuda");
-  const engine = new Engine({ minVersionWaitMs: config.minVersionWaitMs });
+  const engine = new Engine({ minVersionWaitMs: config.minVersionWaitMs, maxRerankDocuments: config.maxRerankDocuments });
   let encoder: EncoderModel | undefined;
   const faults = testFaults();
   if (faults) log.warn({ faults }, "BERTD_TEST_FAULTS is set: fault injection for tests is ON");

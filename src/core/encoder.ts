@@ -185,6 +185,11 @@ export class EncoderModel {
     }
   }
 
+  /** Most characters in one text (--max-input-chars). */
+  get maxInputChars(): number {
+    return this.options.maxInputChars;
+  }
+
   /** FAILED_PRECONDITION for `what` (Embed, Tag, Adapt) when the export has only its classifier's logits. */
   requireHiddenStates(what: string): void {
     if (this.info.hasHiddenStates) return;

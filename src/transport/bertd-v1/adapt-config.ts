@@ -61,6 +61,7 @@ export function settingsOf(config: AdaptConfig, encoder: EncoderModel): AdaptSet
     train,
     promotion,
     waitForLease: config.waitForLease,
+    pair: config.pair,
     configBytes: toBinary(AdaptConfigSchema, create(AdaptConfigSchema, { ...config, pooling: requested as number as Pooling })),
   };
 }

@@ -99,7 +99,8 @@ export function checkRerankInput(input: Pick<RerankInput, "query" | "documents">
 
 /**
  * The model's own relevance score of a logits row: one logit → sigmoid, two classes → the second's
- * softmax (sigmoid when multi-label); raw = that logit. FAILED_PRECONDITION when the model is no cross-encoder.
+ * softmax (sigmoid when multi-label). Raw: the logit, or for two classes the log-odds logit₁ − logit₀
+ * (raw and normalized scores rank alike). FAILED_PRECONDITION when the model is no cross-encoder.
  */
 export function modelScorer(encoder: EncoderModel, raw: boolean): (logits: Float32Array) => number {
   const classifier = encoder.info.classifier;
@@ -109,7 +110,7 @@ export function modelScorer(encoder: EncoderModel, raw: boolean): (logits: Float
   const n = classifier.labels.length;
   if (n === 1) return (logits) => (raw ? logits[0] : 1 / (1 + Math.exp(-logits[0])));
   if (n === 2) {
-    if (raw) return (logits) => logits[1];
+    if (raw) return classifier.multilabel ? (logits) => logits[1] : (logits) => logits[1] - logits[0];
     return classifier.multilabel ? (logits) => 1 / (1 + Math.exp(-logits[1])) : (logits) => softmax(logits)[1];
   }
   throw failedPrecondition(`the model's classifier has ${n} labels (${classifier.labels.join(", ")}): Rerank needs a cross-encoder with one logit, or two classes whose second is "relevant"`);

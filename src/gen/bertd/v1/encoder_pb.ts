@@ -779,7 +779,8 @@ export type RerankRequest = Message<"bertd.v1.RerankRequest"> & {
 
   /**
    * Scores as the classifier's raw logit instead of a probability (sigmoid of one logit, softmax
-   * of two). For a pair head: the log-odds of the label's probability.
+   * of two): the logit, or for two classes logit(relevant) − logit(other), the log-odds. For a pair
+   * head: the log-odds of the label's probability. Raw and normalized scores rank alike.
    *
    * @generated from field: bool raw_scores = 6;
    */

@@ -46,7 +46,7 @@ export async function startBertd(config: Config): Promise<App> {
     device: device.kind === "cuda" ? "cuda" : "cpu",
     modelFile: config.modelFile || undefined,
   });
-  const engine = new Engine({ minVersionWaitMs: config.minVersionWaitMs });
+  const engine = new Engine({ minVersionWaitMs: config.minVersionWaitMs, maxRerankDocuments: config.maxRerankDocuments });
   let encoder: EncoderModel | undefined;
   const faults = testFaults();
   if (faults) log.warn({ faults }, "BERTD_TEST_FAULTS is set: fault injection for tests is ON");

@@ -4,11 +4,14 @@ import { classify, type ClassifyInput, type Classified } from "./classify.js";
 import { embed, tokenize, type Embedding, type TokenizedText } from "./embed.js";
 import { deleteHead, getHead, listHeads, setActiveVersion, type HeadDetails, type HeadSummary } from "./heads.js";
 import { loaded } from "./readiness.js";
+import { rerank, type RerankInput, type Reranked } from "./rerank.js";
 import { tag, type TagInput, type Tagged } from "./tag.js";
 
 export interface EngineOptions {
   /** How long Classify and Tag wait for a min_version (--min-version-wait-ms). */
   readonly minVersionWaitMs: number;
+  /** Most documents in one Rerank call (--max-rerank-documents). */
+  readonly maxRerankDocuments?: number;
 }
 
 /**
@@ -41,12 +44,18 @@ export class Engine {
     return loaded(this.loadedHeads);
   }
 
+  /** Rerank with the model's own classifier needs only the model; with a pair head, the heads too. */
+  rerank(input: RerankInput, call: CallOptions): Promise<Reranked> {
+    const deps = { encoder: this.model(), heads: () => this.adaptDeps(), maxDocuments: this.options.maxRerankDocuments ?? 256, minVersionWaitMs: this.options.minVersionWaitMs };
+    return rerank(deps, input, call);
+  }
+
   embed(inputs: readonly string[], options: EmbedOptions, call: CallOptions): Promise<Embedding> {
     return embed(this.model(), inputs, options, call);
   }
 
-  tokenize(inputs: readonly string[], addSpecialTokens: boolean): TokenizedText[] {
-    return tokenize(this.model(), inputs, addSpecialTokens);
+  tokenize(inputs: readonly string[], addSpecialTokens: boolean, textPairs: readonly string[] = []): TokenizedText[] {
+    return tokenize(this.model(), inputs, addSpecialTokens, textPairs);
   }
 
   classify(input: ClassifyInput, call: CallOptions): Promise<Classified> {

@@ -45,6 +45,8 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      epoch BIGINT NOT NULL,
      expires_at TIMESTAMPTZ NOT NULL
    );`,
+  // Pair heads: 'pair' (examples and inputs are sentence pairs) or 'text'.
+  `ALTER TABLE heads ADD COLUMN input TEXT NOT NULL DEFAULT 'text';`,
 ];
 
 /** Any fixed number: the advisory lock that lets one replica at a time migrate. */

@@ -1,7 +1,7 @@
 import pg from "pg";
 import type { Logger } from "pino";
 import { ServiceError, cancelled, failedPrecondition, notFound, unavailable } from "../core/errors.js";
-import type { HeadChange, HeadLease, HeadRecord, HeadStore, LeaseOptions, NewVersion, StoredExample, StoredHeadType, StoredVersion, VersionSummary } from "./head-store.js";
+import type { HeadChange, HeadInput, HeadLease, HeadRecord, HeadStore, LeaseOptions, NewVersion, StoredExample, StoredHeadType, StoredVersion, VersionSummary } from "./head-store.js";
 import { headBeingAdapted, leaseHeld } from "./local-leases.js";
 import { CHANGES_CHANNEL, ChangeListener } from "./postgres-listener.js";
 import { migrate } from "./postgres-migrations.js";
@@ -133,12 +133,13 @@ export class PostgresHeadStore implements HeadStore {
     return rows[0] && toHead(rows[0]);
   }
 
-  async ensureHead(name: string, type: StoredHeadType, modelHash: string): Promise<HeadRecord> {
-    await this.query("INSERT INTO heads (name, type, model_hash, created_at_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING", [
+  async ensureHead(name: string, type: StoredHeadType, modelHash: string, input: HeadInput = "text"): Promise<HeadRecord> {
+    await this.query("INSERT INTO heads (name, type, model_hash, created_at_ms, input) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING", [
       name,
       type,
       modelHash,
       Date.now(),
+      input,
     ]);
     return (await this.getHead(name))!;
   }

@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { failedPrecondition, notFound, resourceExhausted, unavailable } from "../core/errors.js";
-import type { HeadChange, HeadLease, HeadRecord, HeadStore, LeaseOptions, NewVersion, StoredExample, StoredHeadType, StoredVersion, VersionSummary } from "./head-store.js";
+import type { HeadChange, HeadInput, HeadLease, HeadRecord, HeadStore, LeaseOptions, NewVersion, StoredExample, StoredHeadType, StoredVersion, VersionSummary } from "./head-store.js";
 import { LocalLeases, headBeingAdapted } from "./local-leases.js";
 import { type HeadRow, toHead } from "./head-rows.js";
 
@@ -39,6 +39,8 @@ const MIGRATIONS = [
      PRIMARY KEY (head, seq),
      UNIQUE (head, id)
    ) STRICT;`,
+  // Pair heads: 'pair' (examples and inputs are sentence pairs) or 'text'.
+  `ALTER TABLE heads ADD COLUMN input TEXT NOT NULL DEFAULT 'text';`,
 ];
 
 /** Example-log rows read per turn of the event loop. */
@@ -120,11 +122,11 @@ export class SqliteHeadStore implements HeadStore {
     return row && toHead(row);
   }
 
-  async ensureHead(name: string, type: StoredHeadType, modelHash: string): Promise<HeadRecord> {
+  async ensureHead(name: string, type: StoredHeadType, modelHash: string, input: HeadInput = "text"): Promise<HeadRecord> {
     return this.write(() => {
       this
-        .statement("INSERT INTO heads (name, type, model_hash, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING")
-        .run(name, type, modelHash, Date.now());
+        .statement("INSERT INTO heads (name, type, model_hash, created_at_ms, input) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING")
+        .run(name, type, modelHash, Date.now(), input);
       return toHead(this.statement("SELECT * FROM heads WHERE name = ?").get(name) as HeadRow);
     });
   }

@@ -156,10 +156,10 @@ export class AdaptStream {
   }
 
   private async example(run: AdaptRun, example: Example): Promise<void> {
-    const { id, text, labels, weight, words, tags } = example;
+    const { id, text, labels, weight, words, tags, textPair } = example;
     const wait = this.deps.exampleRate?.reserve(this.rateKey) ?? 0;
     if (wait > 0 && !(await this.pace(run, wait))) return;
-    this.pending.push({ id, text, labels, weight, words, tags });
+    this.pending.push({ id, text, labels, weight, words, tags, textPair });
     // Examples already received arrive over the next turns of the event loop: let them join
     // this chunk, so a stream costs one durable transaction (fsync) per chunk, not per example.
     if (this.pending.length < CHUNK && this.stream.queued === 0) await nextTurn();

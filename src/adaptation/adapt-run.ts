@@ -352,7 +352,7 @@ export class AdaptRun {
 
   /** Replays the head's logged training examples, evaluates on its logged holdout, stores a version. */
   async commit(signal?: AbortSignal, options: { holdBack?: boolean } = {}): Promise<Committed & { passed: boolean }> {
-    const { head, pooling } = this.settings;
+    const { head } = this.settings;
     this.lease.lost.throwIfAborted();
     this.trainer.flush();
     const logged = await this.deps.store.examples(head);

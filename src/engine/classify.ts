@@ -54,7 +54,8 @@ export async function classify(heads: ServedHeads, input: ClassifyInput, minVers
   const inferred = performance.now();
   const scores = readouts.map((features) => head.snapshot.predict(features));
   const predictions = scores.map((row) => rankLabels(head.snapshot.labels, row, input.topK));
-  const predictionIds = heads.predictions?.enabled ? keepPredictions(heads, head, input.inputs, readouts, scores) : [];
+  // Pair heads issue no prediction ids yet: a kept prediction holds one text, and its features are cached by that text.
+  const predictionIds = heads.predictions?.enabled && !pairs ? keepPredictions(heads, head, input.inputs, readouts, scores) : [];
   return { predictions, predictionIds, headVersion: head.version, byModel: false, inputTokens, times: { ...times, head: [inferred, performance.now()] } };
 }
 

@@ -45,8 +45,12 @@ export async function startBertd(config: Config): Promise<App> {
   const credentials = serverCredentials(config);
   const auth = openAuth(config, log);
   const device = parseDevice(config.device);
-  const model = readModelDirectory(resolveModelDir(config.modelDir), config.precision as Precision, device.kind === "cuda");
-  const engine = new Engine({ minVersionWaitMs: config.minVersionWaitMs, liveWindow: config.liveWindow });
+  const model = readModelDirectory(resolveModelDir(config.modelDir), {
+    precision: config.precision as Precision,
+    device: device.kind === "cuda" ? "cuda" : "cpu",
+    modelFile: config.modelFile || undefined,
+  });
+  const engine = new Engine({ minVersionWaitMs: config.minVersionWaitMs, maxRerankDocuments: config.maxRerankDocuments, liveWindow: config.liveWindow });
   let encoder: EncoderModel | undefined;
   const faults = testFaults();
   if (faults) log.warn({ faults }, "BERTD_TEST_FAULTS is set: fault injection for tests is ON");
@@ -74,6 +78,7 @@ export async function startBertd(config: Config): Promise<App> {
         onActiveChanged: (head, version) => metrics.activeChanged(head, version),
         maxAdaptStreams: config.maxAdaptStreams,
         exampleRate: new RateLimiter(config.adaptExamplesPerSecond),
+        onAdaptPaced: (examples, seconds) => metrics.paced(examples, seconds),
         draining: drain.signal,
       }),
     ],
@@ -114,7 +119,7 @@ export async function startBertd(config: Config): Promise<App> {
     metrics.watchQueue(() => encoder!.batcher.depth);
     metrics.setModel(encoder.info.id, encoder.info.provider, encoder.info.onnxRuntimeVersion);
     if (config.warmup) await encoder.warmUp();
-    const registry = new HeadRegistry(store, encoder.info.hash, poolingOfStoredConfig(encoder.info.defaultPooling), log);
+    const registry = new HeadRegistry(store, encoder.info.headIdentity.hash, poolingOfStoredConfig(encoder.info.defaultPooling), log);
     registry.onSwap((name, version) => metrics.serving(name, version));
     await registry.loadAll();
     if (store.shared) sync = new HeadSync(store, registry, config.storePollIntervalMs, log);
@@ -160,7 +165,7 @@ export async function startBertd(config: Config): Promise<App> {
   server.setServing(true);
   const { info } = encoder;
   log.info(
-    { port, metricsPort: metricsServer.port, healthPort, model: info.id, modelFile: model.modelPath, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
+    { port, metricsPort: metricsServer.port, healthPort, model: info.id, modelFile: model.modelPath, precision: info.weights, headIdentity: info.headIdentity.hash.slice(0, 12), headIdentityReason: info.headIdentity.reason, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
     "serving",
   );
 

@@ -6,11 +6,12 @@ import { info } from "./commands/info.js";
 import { serve } from "./commands/serve.js";
 import { tag } from "./commands/tag.js";
 import { teach } from "./commands/teach.js";
+import { quantize } from "./commands/quantize.js";
 import { tokenize } from "./commands/tokenize.js";
 import { type Command, commandHelp, parseCommand } from "./command.js";
 import { describeFailure } from "./errors.js";
 
-const COMMANDS: readonly Command[] = [embed, classify, tag, teach, feedback, heads, tokenize, info];
+const COMMANDS: readonly Command[] = [embed, classify, tag, teach, feedback, heads, tokenize, info, quantize];
 
 function overview(): string {
   return [

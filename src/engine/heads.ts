@@ -17,6 +17,8 @@ export interface HeadSummary {
   readonly latestVersion: number;
   /** Head "model", the model's own classifier. */
   readonly readOnly: boolean;
+  /** A pair head: it classifies sentence pairs (fixed at creation). */
+  readonly pair: boolean;
 }
 
 export interface HeadDetails {
@@ -41,6 +43,7 @@ export async function listHeads(heads: ServedHeads): Promise<HeadSummary[]> {
       activeVersion: 1,
       latestVersion: 1,
       readOnly: true,
+      pair: false,
     });
   }
   return summaries;
@@ -77,5 +80,6 @@ async function summaryOf(store: HeadStore, head: HeadRecord): Promise<HeadSummar
     activeVersion: head.activeVersion,
     latestVersion: head.latestVersion,
     readOnly: false,
+    pair: head.input === "pair",
   };
 }

@@ -25,6 +25,7 @@ export interface Tagged {
 /** Per-word tags of a TOKEN head, merged into entity spans. */
 export async function tag(heads: ServedHeads, input: TagInput, minVersionWaitMs: number, call: CallOptions): Promise<Tagged> {
   const { encoder, registry } = heads;
+  encoder.requireHiddenStates("Tag");
   if (!input.head) throw invalidArgument("head is empty: name the TOKEN head to tag with");
   if (input.texts.length > 0 && input.words.length > 0) throw invalidArgument("set texts or words, not both");
   if (input.texts.length === 0 && input.words.length === 0) throw invalidArgument("texts and words are empty: send texts, or pre-split words");

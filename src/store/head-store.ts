@@ -5,6 +5,8 @@
  */
 /** Stores keep the type as text, so a new head kind only extends this union. */
 export type StoredHeadType = "multiclass" | "multilabel" | "token";
+/** What a head takes, fixed at creation: one text, or a sentence pair (text, text_pair). */
+export type HeadInput = "text" | "pair";
 
 export interface HeadRecord {
   readonly name: string;
@@ -14,6 +16,7 @@ export interface HeadRecord {
   readonly activeVersion: number;
   readonly latestVersion: number;
   readonly createdAtMs: number;
+  readonly input: HeadInput;
 }
 
 export interface VersionMetrics {
@@ -49,7 +52,8 @@ export interface StoredVersion extends VersionSummary {
 
 /**
  * One logged example. A TOKEN head's example keeps its words as a JSON array of strings in `text`
- * and its tags (one per word) in `labels`, so stores need no other columns.
+ * and its tags (one per word) in `labels`, and a pair head's its two texts as a JSON array
+ * [text, text_pair], so stores need no other columns.
  */
 export interface StoredExample {
   readonly id: string;
@@ -159,8 +163,8 @@ export interface HeadStore {
   watch(listener: (change: HeadChange) => void): () => void;
   listHeads(): Promise<HeadRecord[]>;
   getHead(name: string): Promise<HeadRecord | undefined>;
-  /** Creates the head if it does not exist; returns it either way. */
-  ensureHead(name: string, type: StoredHeadType, modelHash: string): Promise<HeadRecord>;
+  /** Creates the head if it does not exist (input default "text"); returns it either way. */
+  ensureHead(name: string, type: StoredHeadType, modelHash: string, input?: HeadInput): Promise<HeadRecord>;
   listVersions(name: string): Promise<VersionSummary[]>;
   loadVersion(name: string, version: number): Promise<StoredVersion | undefined>;
   /** Appends examples whose ids the head has not seen; resolves, durably written, with the ids that were new. */

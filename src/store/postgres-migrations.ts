@@ -45,6 +45,8 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      epoch BIGINT NOT NULL,
      expires_at TIMESTAMPTZ NOT NULL
    );`,
+  // Pair heads: 'pair' (examples and inputs are sentence pairs) or 'text'.
+  `ALTER TABLE heads ADD COLUMN input TEXT NOT NULL DEFAULT 'text';`,
   // Feedback: what was served for an answered prediction, continuous-learning policies, and the
   // predictions every replica can answer (rows expire; any replica deletes expired ones).
   `ALTER TABLE examples ADD COLUMN served_version INTEGER, ADD COLUMN served_labels JSONB;

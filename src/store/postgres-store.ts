@@ -4,6 +4,7 @@ import { ServiceError, cancelled, failedPrecondition, notFound, unavailable } fr
 import type {
   FeedbackExample,
   HeadChange,
+  HeadInput,
   HeadLease,
   HeadPolicy,
   HeadRecord,
@@ -152,12 +153,13 @@ export class PostgresHeadStore implements HeadStore, SharedPredictions {
     return rows[0] && toHead(rows[0]);
   }
 
-  async ensureHead(name: string, type: StoredHeadType, modelHash: string): Promise<HeadRecord> {
-    await this.query("INSERT INTO heads (name, type, model_hash, created_at_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING", [
+  async ensureHead(name: string, type: StoredHeadType, modelHash: string, input: HeadInput = "text"): Promise<HeadRecord> {
+    await this.query("INSERT INTO heads (name, type, model_hash, created_at_ms, input) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING", [
       name,
       type,
       modelHash,
       Date.now(),
+      input,
     ]);
     return (await this.getHead(name))!;
   }

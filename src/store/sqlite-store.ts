@@ -6,6 +6,7 @@ import { failedPrecondition, notFound, resourceExhausted, unavailable } from "..
 import type {
   FeedbackExample,
   HeadChange,
+  HeadInput,
   HeadLease,
   HeadPolicy,
   HeadRecord,
@@ -55,6 +56,8 @@ const MIGRATIONS = [
      PRIMARY KEY (head, seq),
      UNIQUE (head, id)
    ) STRICT;`,
+  // Pair heads: 'pair' (examples and inputs are sentence pairs) or 'text'.
+  `ALTER TABLE heads ADD COLUMN input TEXT NOT NULL DEFAULT 'text';`,
   // Feedback: what was served for an answered prediction, and continuous-learning policies.
   `ALTER TABLE examples ADD COLUMN served_version INTEGER;
    ALTER TABLE examples ADD COLUMN served_labels TEXT;
@@ -146,11 +149,11 @@ export class SqliteHeadStore implements HeadStore {
     return row && toHead(row);
   }
 
-  async ensureHead(name: string, type: StoredHeadType, modelHash: string): Promise<HeadRecord> {
+  async ensureHead(name: string, type: StoredHeadType, modelHash: string, input: HeadInput = "text"): Promise<HeadRecord> {
     return this.write(() => {
       this
-        .statement("INSERT INTO heads (name, type, model_hash, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING")
-        .run(name, type, modelHash, Date.now());
+        .statement("INSERT INTO heads (name, type, model_hash, created_at_ms, input) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING")
+        .run(name, type, modelHash, Date.now(), input);
       return toHead(this.statement("SELECT * FROM heads WHERE name = ?").get(name) as HeadRow);
     });
   }

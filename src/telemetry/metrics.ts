@@ -8,7 +8,11 @@ import { serviceOf, type CallObserver, type MethodPath } from "./call-observer.j
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** bertd's Prometheus metrics: base units, a `bertd_` prefix, no text or ids in labels; methods by full name (/package.Service/Method). */
+/**
+ * bertd's Prometheus metrics: base units, a `bertd_` prefix, no text or ids in labels; methods by full name
+ * (/package.Service/Method). prom-client's process and Node.js metrics keep their standard names
+ * (process_*, nodejs_*), which Node.js dashboards and alerts expect.
+ */
 export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
   readonly registry = new Registry();
   private readonly requests = new Counter({ name: "bertd_requests_total", help: "Finished RPCs by service, method and gRPC status code", labelNames: ["service", "method", "code"], registers: [this.registry] });
@@ -26,6 +30,8 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
   private readonly busySeconds = new Counter({ name: "bertd_worker_busy_seconds_total", help: "Seconds inference workers spent running batches (rate / workers = utilisation)", registers: [this.registry] });
 
   private readonly adaptExamples = new Counter({ name: "bertd_adapt_examples_total", help: "Adapt examples by head and outcome (accepted, duplicate, rejected)", labelNames: ["head", "outcome"], registers: [this.registry] });
+  private readonly pacedExamples = new Counter({ name: "bertd_adapt_paced_examples_total", help: "Adapt examples that waited for --adapt-examples-per-second (the stream was not read meanwhile)", registers: [this.registry] });
+  private readonly pacedSeconds = new Counter({ name: "bertd_adapt_paced_seconds_total", help: "Seconds Adapt examples waited for --adapt-examples-per-second", registers: [this.registry] });
   private readonly adaptSteps = new Gauge({ name: "bertd_adapt_steps", help: "Optimizer steps of the head's current training stream", labelNames: ["head"], registers: [this.registry] });
   private readonly adaptLoss = new Gauge({ name: "bertd_adapt_running_loss", help: "Running training loss of the head's current stream", labelNames: ["head"], registers: [this.registry] });
   private readonly prequential = new Gauge({ name: "bertd_adapt_prequential_accuracy", help: "Accuracy on training examples predicted before they were learned", labelNames: ["head"], registers: [this.registry] });
@@ -43,7 +49,7 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
   private readonly headLabels = new Set<string>();
 
   constructor(private readonly maxHeadLabels = 100) {
-    collectDefaultMetrics({ register: this.registry, prefix: "bertd_process_" });
+    collectDefaultMetrics({ register: this.registry });
   }
 
   /** Queue depth, read at scrape time. */
@@ -99,6 +105,12 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
 
   examples(head: string, outcome: "accepted" | "duplicate" | "rejected", count: number): void {
     if (count > 0) this.adaptExamples.inc({ head: this.headLabel(head), outcome }, count);
+  }
+
+  /** An Adapt stream ended having waited for the rate limit. */
+  paced(examples: number, seconds: number): void {
+    this.pacedExamples.inc(examples);
+    this.pacedSeconds.inc(seconds);
   }
 
   trained(head: string, stats: { steps: number; runningLoss: number; prequentialAccuracy: number }): void {

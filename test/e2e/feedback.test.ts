@@ -130,7 +130,7 @@ describe("feedback on served predictions (embedded store)", () => {
   it("reports live accuracy equal to the accuracy of what was served, in GetHead and Prometheus", async () => {
     const head = await server.heads().unary("getHead")({ head: "topics" });
     assert.equal(head.live?.examples, 60n);
-    assert.ok(Math.abs(head.live!.accuracy - accuracyOf(served)) < 1e-12, `${head.live!.accuracy} vs ${accuracyOf(served)}`);
+    assert.ok(Math.abs(head.live.accuracy - accuracyOf(served)) < 1e-12, `${head.live.accuracy} vs ${accuracyOf(served)}`);
     const v1 = head.versions.find((v) => v.version === 1)!;
     assert.equal(v1.live?.examples, 60n);
     await until("the live gauge", 5000, async () => {
@@ -172,7 +172,7 @@ describe("feedback on served predictions (embedded store)", () => {
     const heads = server.heads();
     const head = await heads.unary("getHead")({ head: "topics" });
     assert.equal(head.live?.examples, BigInt(served.length));
-    assert.ok(Math.abs(head.live!.accuracy - accuracyOf(served)) < 1e-12);
+    assert.ok(Math.abs(head.live.accuracy - accuracyOf(served)) < 1e-12);
     // Named with their head, answers whose predictions are gone are still recognised in the log.
     const replies = await heads.unary("feedback")({ items: [...served.map((s) => ({ predictionId: s.id, labels: [s.truth], head: "topics" })), { predictionId: pending[1].id, labels: [pending[1].truth] }] });
     assert.ok(replies.results.slice(0, served.length).every((r) => r.outcome === FeedbackOutcome.DUPLICATE), "every acknowledged answer is still in the log");
@@ -249,7 +249,7 @@ describe("feedback across replicas sharing PostgreSQL", () => {
     for (const server of [a, b]) {
       const head = await server.heads().unary("getHead")({ head: "shared" });
       assert.equal(head.live?.examples, 60n);
-      assert.ok(Math.abs(head.live!.accuracy - accuracyOf(all)) < 1e-12);
+      assert.ok(Math.abs(head.live.accuracy - accuracyOf(all)) < 1e-12);
     }
   });
 

@@ -74,7 +74,7 @@ function itemOf(file: string, line: number, fields: Readonly<Record<string, unkn
     return value;
   };
   let labels: string[];
-  if (Array.isArray(fields.labels) && fields.labels.every((l) => typeof l === "string")) labels = fields.labels as string[];
+  if (Array.isArray(fields.labels) && fields.labels.every((l) => typeof l === "string")) labels = fields.labels;
   else if (typeof fields.label === "string") labels = [fields.label];
   else throw new InputFileError(file, line, 'needs "labels" (an array of strings) or "label"');
   const predictionId = text("prediction_id") || text("predictionId");

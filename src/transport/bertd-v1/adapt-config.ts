@@ -11,6 +11,7 @@ import { poolingOf } from "./wire-enums.js";
 
 /** The AdaptConfig in bertd's own terms; every enum and range checked, naming the field. */
 export function settingsOf(config: AdaptConfig, encoder: EncoderModel): AdaptSettings {
+  encoder.requireHiddenStates("Adapt");
   const type = pick("config.type", config.type, { [HeadType.UNSPECIFIED]: "multiclass", [HeadType.MULTICLASS]: "multiclass", [HeadType.MULTILABEL]: "multilabel", [HeadType.TOKEN]: "token" } as const);
   const startFrom = pick("config.start_from", config.startFrom, { [StartFrom.UNSPECIFIED]: "auto", [StartFrom.SCRATCH]: "scratch", [StartFrom.ACTIVE]: "active" } as const);
   const architecture = pick("config.architecture", config.architecture, { [Architecture.UNSPECIFIED]: "linear", [Architecture.LINEAR]: "linear", [Architecture.MLP]: "mlp" } as const);
@@ -62,6 +63,7 @@ export function settingsOf(config: AdaptConfig, encoder: EncoderModel): AdaptSet
     train,
     promotion,
     waitForLease: config.waitForLease,
+    pair: config.pair,
     configBytes: toBinary(AdaptConfigSchema, create(AdaptConfigSchema, { ...config, pooling: requested as number as Pooling })),
   };
 }

@@ -37,14 +37,15 @@ export interface HeadsServiceDeps {
   readonly draining?: AbortSignal;
   /** Adapt streams open at once, server-wide (--max-adapt-streams). */
   readonly maxAdaptStreams?: number;
-  /** Adapt examples per second per API key (--adapt-examples-per-second). */
+  /** Adapt examples per second per API key (--adapt-examples-per-second): streams are paced to it. */
   readonly exampleRate?: RateLimiter;
+  readonly onAdaptPaced?: (examples: number, seconds: number) => void;
 }
 
 /** bertd.v1.Heads: Adapt streams, and head administration mapped to the engine. */
 export function headsService(deps: HeadsServiceDeps): UntypedServiceImplementation {
   const { engine, calls } = deps;
-  const adaptStreams = { engine, calls, draining: deps.draining, exampleRate: deps.exampleRate, openStreams: new OpenAdaptStreams(deps.maxAdaptStreams) };
+  const adaptStreams = { engine, calls, draining: deps.draining, exampleRate: deps.exampleRate, onPaced: deps.onAdaptPaced, openStreams: new OpenAdaptStreams(deps.maxAdaptStreams) };
 
   return {
     Adapt: (call: ServerDuplexStream<AdaptRequest, AdaptResponse>): void => AdaptStream.serve(call, adaptStreams),

@@ -1,5 +1,6 @@
 import { classify } from "./commands/classify.js";
 import { embed } from "./commands/embed.js";
+import { feedback } from "./commands/feedback.js";
 import { heads } from "./commands/heads.js";
 import { info } from "./commands/info.js";
 import { serve } from "./commands/serve.js";
@@ -10,7 +11,7 @@ import { tokenize } from "./commands/tokenize.js";
 import { type Command, commandHelp, parseCommand } from "./command.js";
 import { describeFailure } from "./errors.js";
 
-const COMMANDS: readonly Command[] = [embed, classify, tag, teach, heads, tokenize, info, quantize];
+const COMMANDS: readonly Command[] = [embed, classify, tag, teach, feedback, heads, tokenize, info, quantize];
 
 function overview(): string {
   return [

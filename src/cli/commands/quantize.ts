@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { modelFileCandidates } from "../../backends/onnx/model-files.js";
 import { PoolingMode } from "../../core/pooling.js";
@@ -7,6 +7,14 @@ import { readModelDirectory } from "../../core/model-directory.js";
 import { metadataField, quantizeFile, QuantizeError } from "../../../tools/onnx/quantize.js";
 import { FIDELITY_BAR, FIDELITY_METADATA_KEY, type FidelityReport, measureFidelity } from "../../backends/onnx/fidelity.js";
 import { type Command, UsageError } from "../command.js";
+
+/** A model file's size with its external data files (named after it). */
+function filesSize(path: string): number {
+  const stem = basename(path);
+  return readdirSync(dirname(path))
+    .filter((f) => f === stem || (f.startsWith(stem) && !f.endsWith(".tmp")))
+    .reduce((sum, f) => sum + statSync(join(dirname(path), f)).size, 0);
+}
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 const f5 = (n: number): string => n.toFixed(5);
@@ -78,7 +86,7 @@ export const quantize: Command = {
     const left = summary.matmulsLeft > 0 ? `; ${summary.matmulsLeft} MatMuls between activations stay float` : "";
     const tables = values.embeddings ? `${summary.embeddingTables} embedding tables int8` : "embeddings float32";
     log(`quantized ${summary.matmuls} MatMuls to int8 (${bitsValue}-bit weights, per output column${left}; ${tables})`);
-    log(`wrote ${output} (${mb(statSync(output).size)}, from ${mb(bytes.byteLength)})${summary.externalData ? ` and ${summary.externalData}` : ""} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    log(`wrote ${output} (${mb(filesSize(output))}, from ${mb(filesSize(source))})${summary.externalData ? ` and ${summary.externalData}` : ""} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     if (report) {
       for (const line of fidelityLines(report)) log(line);
       if (report.belowBar) {

@@ -12,6 +12,7 @@ import {
   resolveTrainConfig,
   SpanCounts,
   type EvalMetrics,
+  type HeadSnapshot,
   type LabelledExample,
   type TrainConfig,
 } from "../heads/index.js";
@@ -21,6 +22,8 @@ import { featuresFor, pairFeaturesFor } from "./features.js";
 import type { HeadRegistry } from "./head-registry.js";
 import { evaluateSentences, predictTags, sentencesFor, tokenExampleProblem, wordRows, wordsOfStored, type TaggedSentence } from "./token-examples.js";
 import type { AdaptLimits } from "./limits.js";
+import type { PredictionStore } from "../feedback/prediction-store.js";
+import type { LiveMetrics } from "../feedback/live-metrics.js";
 
 export interface AdaptSettings {
   readonly head: string;
@@ -96,6 +99,10 @@ export interface AdaptDeps {
   /** Heads with an Adapt stream open in this process (counted against --max-heads while being created). */
   readonly adapting?: Set<string>;
   readonly limits?: AdaptLimits;
+  /** Recent predictions that Feedback may answer (none: Classify and Tag issue no prediction ids). */
+  readonly predictions?: PredictionStore;
+  /** Live metrics of a head were computed (GetHead): metrics keep the gauge. */
+  readonly onLive?: (head: string, live: LiveMetrics) => void;
 }
 
 const HEAD_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -167,7 +174,7 @@ export class AdaptRun {
             : `head "${settings.head}" is a single-text head (fixed at creation): leave config.pair unset and send examples without text_pair`,
         );
       }
-      if (existing && existing.modelHash !== deps.encoder.info.hash) {
+      if (existing && existing.modelHash !== deps.encoder.info.headIdentity.hash) {
         throw failedPrecondition(`head "${settings.head}" was trained on another encoder (model hash ${existing.modelHash.slice(0, 12)}…)`);
       }
       const fromActive = settings.startFrom === "active" || (settings.startFrom === "auto" && (existing?.activeVersion ?? 0) > 0);
@@ -191,7 +198,7 @@ export class AdaptRun {
         if (error instanceof ConfigError) throw invalidArgument(`config.hyperparameters.${snake(error.field)}: ${error.message}`);
         throw error;
       }
-      await deps.store.ensureHead(settings.head, settings.type, deps.encoder.info.hash, settings.pair ? "pair" : "text");
+      await deps.store.ensureHead(settings.head, settings.type, deps.encoder.info.headIdentity.hash, settings.pair ? "pair" : "text");
       return new AdaptRun(deps, settings, trainer, trainConfig, lease);
     } catch (error) {
       deps.adapting?.delete(settings.head);
@@ -244,6 +251,25 @@ export class AdaptRun {
     const stats = this.trainer.stats;
     observer?.trained(this.settings.head, stats);
     if (this.settings.type === "token") observer?.prequentialSpanF1?.(this.settings.head, this.prequentialSpans.f1);
+  }
+
+  /**
+   * Learns examples already in the head's log (logged by Feedback): predicted, then learned, like a
+   * stream's; holdout examples are kept for evaluation. Nothing is written.
+   */
+  async learnLogged(examples: readonly StoredExample[], signal?: AbortSignal): Promise<void> {
+    this.lease.lost.throwIfAborted();
+    if (examples.length === 0) return;
+    const acceptedBefore = this.accepted;
+    if (this.settings.type === "token") await this.learnSentences(examples, signal);
+    else await this.learnTexts(examples, signal);
+    this.deps.observer?.trained(this.settings.head, this.trainer.stats);
+    this.deps.observer?.examples(this.settings.head, "accepted", this.accepted - acceptedBefore);
+  }
+
+  /** A frozen copy of the head as trained so far (for shadow scoring). */
+  snapshot(): HeadSnapshot {
+    return this.trainer.freeze();
   }
 
   private async learnTexts(fresh: readonly StoredExample[], signal?: AbortSignal): Promise<void> {
@@ -325,8 +351,8 @@ export class AdaptRun {
   }
 
   /** Replays the head's logged training examples, evaluates on its logged holdout, stores a version. */
-  async commit(signal?: AbortSignal): Promise<Committed> {
-    const { head, pooling } = this.settings;
+  async commit(signal?: AbortSignal, options: { holdBack?: boolean } = {}): Promise<Committed & { passed: boolean }> {
+    const { head } = this.settings;
     this.lease.lost.throwIfAborted();
     this.trainer.flush();
     const logged = await this.deps.store.examples(head);
@@ -362,7 +388,10 @@ export class AdaptRun {
     }
     if (!this.trainer.isFinite()) throw new ServiceError("internal", `head "${head}" has non-finite weights after training: not stored`);
     const metrics = holdoutSize > 0 ? evaluate(this.trainer) : EMPTY_METRICS;
-    const { promote, reason } = await this.decidePromotion(metrics, holdoutSize, evaluate);
+    const decision = await this.decidePromotion(metrics, holdoutSize, evaluate);
+    // Held back (shadow scoring): stored unpromoted whatever the holdout says; the caller decides later.
+    const promote = decision.promote && !options.holdBack;
+    const reason = decision.promote && options.holdBack ? `${decision.reason}: held back for shadow scoring` : decision.reason;
     const stats = this.trainer.stats;
     const version = await this.deps.store.commitVersion(
       this.lease,
@@ -380,7 +409,7 @@ export class AdaptRun {
     this.deps.observer?.committed(head, version, promote, metrics);
     this.acceptedSinceCommit = 0;
     this.deps.log.info({ head, version, promoted: promote, accuracy: metrics.accuracy, holdout: metrics.examples }, "head version committed");
-    return { version, holdout: metrics, promoted: promote, reason };
+    return { version, holdout: metrics, promoted: promote, reason, passed: decision.promote };
   }
 
   /** Features of logged examples: one text's pooled encoding, or a pair's (stored as [text, text_pair]). */

@@ -1,11 +1,13 @@
 import type { Logger } from "pino";
 import type { Device } from "../backends/onnx/device.js";
+import type { Weights } from "../backends/onnx/model-files.js";
 import { ONNXRUNTIME_VERSION } from "../backends/onnx/session.js";
 import { WorkerPool } from "../backends/onnx/worker-pool.js";
 import { Batcher, type BatcherLimits, type BatcherObserver, type Priority } from "./batcher.js";
 import { failedPrecondition, invalidArgument } from "./errors.js";
 import { type TestFaults, workerFaults } from "./faults.js";
 import { hashModel, type ModelDirectory } from "./model-directory.js";
+import { headIdentity, type HeadIdentity } from "./model-identity.js";
 import { encodePairs, type PairTruncation, type TextPair } from "./pair-inputs.js";
 import { LOGITS, PoolingMode, TOKEN_STATES, finishVector, poolingName, type Readout } from "./pooling.js";
 import { BertTokenizer, truncateIds } from "./tokenizer/index.js";
@@ -58,7 +60,13 @@ export interface ModelInfo {
   readonly defaultPooling: PoolingMode;
   readonly provider: string;
   readonly onnxRuntimeVersion: string;
+  /** sha256 of the served file: what its embeddings are (the embedding cache is keyed on it). */
   readonly hash: string;
+  /** The served file relative to the model directory, and what it holds. */
+  readonly modelFile: string;
+  readonly weights: Weights;
+  /** What heads are bound to: shared by the variants of one model that pass the fidelity check (model-identity.ts). */
+  readonly headIdentity: HeadIdentity;
   readonly hasPooler: boolean;
   readonly poolingModes: readonly PoolingMode[];
   /** The model's own classifier (config.json id2label, a `logits` output), served as head "model". */
@@ -132,6 +140,13 @@ export class EncoderModel {
       await pool.close();
       throw new Error(`default pooling ${poolingName(defaultPooling)} is not available: the model has no pooler_output`);
     }
+    let identity: HeadIdentity;
+    try {
+      identity = await headIdentity(model, hash);
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
     const info: ModelInfo = {
       id: model.id,
       path: model.dir,
@@ -144,6 +159,9 @@ export class EncoderModel {
       provider: ready.provider,
       onnxRuntimeVersion: ONNXRUNTIME_VERSION,
       hash,
+      modelFile: model.modelFile,
+      weights: model.weights,
+      headIdentity: identity,
       hasPooler,
       poolingModes,
       classifier,

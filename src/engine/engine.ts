@@ -6,12 +6,17 @@ import { deleteHead, getHead, listHeads, setActiveVersion, type HeadDetails, typ
 import { loaded } from "./readiness.js";
 import { rerank, type RerankInput, type Reranked } from "./rerank.js";
 import { tag, type TagInput, type Tagged } from "./tag.js";
+import type { Feedback, FeedbackItem, FeedbackResult } from "../feedback/feedback.js";
+import { headPolicy, setHeadPolicy } from "./policy.js";
+import type { HeadPolicy, StoredPolicy } from "../store/head-store.js";
 
 export interface EngineOptions {
   /** How long Classify and Tag wait for a min_version (--min-version-wait-ms). */
   readonly minVersionWaitMs: number;
   /** Most documents in one Rerank call (--max-rerank-documents). */
   readonly maxRerankDocuments?: number;
+  /** Answered predictions the live metrics cover (--live-window). */
+  readonly liveWindow?: number;
 }
 
 /**
@@ -21,6 +26,7 @@ export interface EngineOptions {
 export class Engine {
   private loadedModel: EncoderModel | undefined;
   private loadedHeads: AdaptDeps | undefined;
+  private loadedFeedback: Feedback | undefined;
 
   constructor(private readonly options: EngineOptions) {}
 
@@ -32,6 +38,11 @@ export class Engine {
   /** Classify, Tag, Adapt and the heads are served from now on. */
   headsLoaded(deps: AdaptDeps): void {
     this.loadedHeads = deps;
+  }
+
+  /** Feedback is taken from now on. */
+  feedbackLoaded(feedback: Feedback): void {
+    this.loadedFeedback = feedback;
   }
 
   /** The loaded model; UNAVAILABLE while it loads. */
@@ -71,7 +82,19 @@ export class Engine {
   }
 
   getHead(name: string): Promise<HeadDetails> {
-    return getHead(this.adaptDeps(), name);
+    return getHead(this.adaptDeps(), name, this.options.liveWindow ?? 1000);
+  }
+
+  feedback(items: readonly FeedbackItem[]): Promise<FeedbackResult[]> {
+    return loaded(this.loadedFeedback).submit(items);
+  }
+
+  setHeadPolicy(name: string, policy: HeadPolicy): Promise<StoredPolicy> {
+    return setHeadPolicy(this.adaptDeps(), name, policy);
+  }
+
+  headPolicy(name: string): Promise<StoredPolicy | undefined> {
+    return headPolicy(this.adaptDeps(), name);
   }
 
   deleteHead(name: string): Promise<void> {

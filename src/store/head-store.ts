@@ -63,6 +63,73 @@ export interface StoredExample {
   readonly holdout: boolean;
 }
 
+/** What a head served for a prediction that feedback answered: scored against the true labels. */
+export interface ServedPrediction {
+  readonly version: number;
+  /** The labels it predicted: the top label (MULTICLASS), those over the threshold (MULTILABEL), one tag per word (TOKEN). */
+  readonly labels: readonly string[];
+}
+
+/** A feedback example for the log: an answered prediction carries what was served. */
+export interface FeedbackExample extends StoredExample {
+  readonly served?: ServedPrediction;
+}
+
+/** A logged example with its position in the head's log. */
+export interface LoggedExample extends StoredExample {
+  readonly seq: number;
+  /** Answered predictions: what was served. */
+  readonly served?: ServedPrediction;
+}
+
+/** An answered prediction as the live metrics read it back from the log. */
+export interface ScoredFeedback {
+  readonly seq: number;
+  readonly labels: readonly string[];
+  readonly served: ServedPrediction;
+}
+
+/** How a head learns from feedback (bertd.v1.HeadPolicy). */
+export interface HeadPolicy {
+  readonly continuous: boolean;
+  readonly publishEveryExamples: number;
+  readonly publishEverySeconds: number;
+  readonly promotion: "always" | "if_better" | "never";
+  readonly shadowExamples: number;
+}
+
+/** A head's policy and how far continuous learning has published. */
+export interface StoredPolicy {
+  readonly head: string;
+  readonly policy: HeadPolicy;
+  /** The log position the last publication covered (examples after it are pending). */
+  readonly publishedSeq: number;
+  readonly publishedAtMs: number;
+}
+
+/** A prediction kept so feedback can answer it (docs/feedback.md). */
+export interface PredictionRecord {
+  readonly id: string;
+  readonly head: string;
+  readonly type: StoredHeadType;
+  readonly version: number;
+  /** The text (TOKEN heads: the words as a JSON array), what learning needs. */
+  readonly text: string;
+  readonly served: readonly string[];
+  /** The served version's label scores, in its label order (empty for TOKEN heads). */
+  readonly scores: readonly number[];
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+}
+
+/** Predictions shared by replicas (PostgreSQL), so feedback may reach any of them. */
+export interface SharedPredictions {
+  savePredictions(records: readonly PredictionRecord[]): Promise<void>;
+  loadPrediction(id: string): Promise<PredictionRecord | undefined>;
+  /** Deletes expired predictions; returns how many. */
+  deleteExpiredPredictions(nowMs: number): Promise<number>;
+}
+
 /** The right to write one head, held by one Adapt stream on one replica at a time. */
 export interface HeadLease {
   readonly head: string;
@@ -102,6 +169,26 @@ export interface HeadStore {
   loadVersion(name: string, version: number): Promise<StoredVersion | undefined>;
   /** Appends examples whose ids the head has not seen; resolves, durably written, with the ids that were new. */
   appendExamples(lease: HeadLease, examples: readonly StoredExample[]): Promise<Set<string>>;
+  /**
+   * Feedback: appends examples whose ids the head has not seen, durably, without the lease (the log is
+   * append-only and ids are unique, so concurrent appends are safe); the lease holder learns them.
+   */
+  appendFeedback(head: string, examples: readonly FeedbackExample[]): Promise<Set<string>>;
+  /** Logged examples after position `seq`, in order, at most `limit`. */
+  examplesAfter(head: string, seq: number, limit: number): Promise<LoggedExample[]>;
+  /** The position of the head's last logged example (0 = none). */
+  lastExampleSeq(head: string): Promise<number>;
+  /** The last `limit` answered predictions of the head, oldest first. */
+  scoredFeedback(head: string, limit: number): Promise<ScoredFeedback[]>;
+  getPolicy(head: string): Promise<StoredPolicy | undefined>;
+  /** Sets the policy (the head must exist); a new policy starts counting from the log's end. */
+  setPolicy(head: string, policy: HeadPolicy): Promise<StoredPolicy>;
+  /** Records a publication by continuous learning. */
+  markPublished(head: string, seq: number, atMs: number): Promise<void>;
+  /** Heads whose policy is continuous. */
+  continuousHeads(): Promise<StoredPolicy[]>;
+  /** Shared stores keep predictions for every replica. */
+  readonly predictions?: SharedPredictions;
   /** Every logged example of the head, in the order they were accepted. */
   examples(name: string): Promise<StoredExample[]>;
   countExamples(name: string): Promise<number>;

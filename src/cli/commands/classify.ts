@@ -17,7 +17,7 @@ export const classify: Command = {
     "top-k": { type: "string", value: "K", help: "labels per input, best first (default 3; 0 = all)" },
     ...HEAD_VERSION_OPTIONS,
     truncation: { type: "string", value: "MODE", help: "right, left or none" },
-    json: { type: "boolean", help: 'one JSON line per input: {"text", "version", "labels": [{"label", "score"}]}' },
+    json: { type: "boolean", help: 'one JSON line per input: {"text", "version", "predictionId", "labels": [{"label", "score"}]} (answer it with bertd feedback)' },
   },
   examples: [
     'bertd classify --head sections "a puzzle game" "a mail client"',
@@ -49,7 +49,7 @@ export const classify: Command = {
           const labels = prediction.labels.map(({ label, score }) => ({ label, score }));
           if (parsed.values.json) {
             const fields = pairs ? { text: texts[at], text_pair: pairs[at].textPair } : { text };
-            process.stdout.write(`${JSON.stringify({ ...fields, version: headVersion, labels })}\n`);
+            process.stdout.write(`${JSON.stringify({ ...fields, version: headVersion, predictionId: prediction.predictionId, labels })}\n`);
           }
           else rows.push([clip(text, 48), ...labels.slice(0, 1).flatMap((l) => [l.label, l.score.toFixed(3)]), labels.slice(1).map((l) => `${l.label} ${l.score.toFixed(3)}`).join(", ")]);
         }

@@ -107,6 +107,9 @@ export function encoderService({ engine, calls }: EncoderServiceDeps): UntypedSe
           modelHash: info.hash,
           hasPooler: info.hasPooler,
           tokenStateWidth: info.tokenStateWidth,
+          modelFile: info.modelFile,
+          precision: info.weights,
+          headIdentity: info.headIdentity.hash,
           classifierOnly: !info.hasHiddenStates,
           poolingModes: info.poolingModes.map((mode) => Pooling[mode as number as Pooling]),
         }),
@@ -122,7 +125,11 @@ export function encoderService({ engine, calls }: EncoderServiceDeps): UntypedSe
       if (result.times) calls.stages(context, result.times);
       const { inputTokens } = result;
       return {
-        response: create(ClassifyResponseSchema, { predictions: result.predictions, headVersion: result.headVersion, usage: { inputTokens } }),
+        response: create(ClassifyResponseSchema, {
+          predictions: result.predictions.map((p, i) => ({ labels: p.labels, predictionId: result.predictionIds[i] ?? "" })),
+          headVersion: result.headVersion,
+          usage: { inputTokens },
+        }),
         fields: result.byModel ? { head, inputCount: inputs.length, inputTokens } : { head, version: result.headVersion, inputCount: inputs.length, inputTokens },
       };
     }),
@@ -147,7 +154,11 @@ export function encoderService({ engine, calls }: EncoderServiceDeps): UntypedSe
       calls.stages(context, result.times);
       const { inputTokens } = result;
       return {
-        response: create(TagResponseSchema, { results: result.results, headVersion: result.headVersion, usage: { inputTokens } }),
+        response: create(TagResponseSchema, {
+          results: result.results.map((r, i) => ({ ...r, predictionId: result.predictionIds[i] ?? "" })),
+          headVersion: result.headVersion,
+          usage: { inputTokens },
+        }),
         fields: { head, version: result.headVersion, inputCount: result.inputCount, inputTokens },
       };
     }),

@@ -43,7 +43,7 @@ export const OPTIONS = {
   truncation: { flag: "truncation", env: "BERTD_TRUNCATION", kind: "string", default: "right", help: "Default truncation of over-long inputs: right, left or none (reject)", choices: ["right", "left", "none"] },
   maxSequenceLength: { flag: "max-sequence-length", env: "BERTD_MAX_SEQUENCE_LENGTH", kind: "int", default: "0", help: "Tokens per input including [CLS]/[SEP] (0 = the model's maximum)", min: 0 },
   maxClientBatchSize: { flag: "max-client-batch-size", env: "BERTD_MAX_CLIENT_BATCH_SIZE", kind: "int", default: "256", help: "Most inputs in one request", min: 1 },
-  maxRerankDocuments: { flag: "max-rerank-documents", env: "BERTD_MAX_RERANK_DOCUMENTS", kind: "int", default: "256", help: "Most documents in one Rerank call; more get INVALID_ARGUMENT", min: 1 },
+  maxRerankDocuments: { flag: "max-rerank-documents", env: "BERTD_MAX_RERANK_DOCUMENTS", kind: "int", default: "256", help: "Most documents in one Rerank call; more get INVALID_ARGUMENT naming this option", min: 1 },
   maxInputChars: { flag: "max-input-chars", env: "BERTD_MAX_INPUT_CHARS", kind: "int", default: "100000", help: "Most characters in one input", min: 1 },
   maxReceiveMessageBytes: { flag: "max-receive-message-bytes", env: "BERTD_MAX_RECEIVE_MESSAGE_BYTES", kind: "int", default: "8388608", help: "Largest request message accepted (larger: RESOURCE_EXHAUSTED)", min: 1024 },
   maxBatchTokens: { flag: "max-batch-tokens", env: "BERTD_MAX_BATCH_TOKENS", kind: "int", default: "8192", help: "Padded tokens (batch size × longest input) per inference batch", min: 1, cudaDefault: "32768" },

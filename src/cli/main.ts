@@ -3,6 +3,7 @@ import { embed } from "./commands/embed.js";
 import { feedback } from "./commands/feedback.js";
 import { heads } from "./commands/heads.js";
 import { info } from "./commands/info.js";
+import { rerank } from "./commands/rerank.js";
 import { serve } from "./commands/serve.js";
 import { tag } from "./commands/tag.js";
 import { teach } from "./commands/teach.js";
@@ -11,7 +12,7 @@ import { tokenize } from "./commands/tokenize.js";
 import { type Command, commandHelp, parseCommand } from "./command.js";
 import { describeFailure } from "./errors.js";
 
-const COMMANDS: readonly Command[] = [embed, classify, tag, teach, feedback, heads, tokenize, info, quantize];
+const COMMANDS: readonly Command[] = [embed, classify, rerank, tag, teach, feedback, heads, tokenize, info, quantize];
 
 function overview(): string {
   return [

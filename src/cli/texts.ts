@@ -32,6 +32,24 @@ export function inputTexts(command: Command, parsed: Parsed): string[] {
   return inputs(command, parsed, { argument: (text) => text, record: (file, record) => textField(file, record, field) });
 }
 
+/** Sentence pairs: positional TEXT PAIR two by two, or --file records' --text-field and --pair-field (default text_pair). */
+export function inputPairs(command: Command, parsed: Parsed): { text: string; textPair: string }[] {
+  const field = stringOption(parsed.values, "text-field") ?? "text";
+  const pairField = stringOption(parsed.values, "pair-field") ?? "text_pair";
+  const fromFile = stringOption(parsed.values, "file") !== undefined;
+  if (!fromFile && parsed.positionals.length % 2 !== 0) {
+    throw new UsageError(`--pair takes TEXT PAIR arguments two by two; got ${parsed.positionals.length} (see bertd ${command.name} --help)`);
+  }
+  const records = inputs(command, parsed, {
+    argument: (text) => ({ text, textPair: "" }),
+    record: (file, record) => ({ text: textField(file, record, field), textPair: textField(file, record, pairField) }),
+  });
+  if (fromFile) return records;
+  const pairs: { text: string; textPair: string }[] = [];
+  for (let i = 0; i < records.length; i += 2) pairs.push({ text: records[i].text, textPair: records[i + 1].text });
+  return pairs;
+}
+
 /** Splits work into requests of at most `size` inputs (the server caps inputs per request). */
 export function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];

@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
 import Database from "better-sqlite3";
+import { writeFileSync } from "node:fs";
+import { startCli } from "../helpers/cli-process.js";
 import { HeadType, Promotion } from "../../src/gen/bertd/v1/heads_pb.js";
 import { TruncationStrategy } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { generateBertModel } from "../../tools/generator/index.js";
@@ -136,6 +138,15 @@ for (const variant of [
       assert.deepEqual(list.heads.find((h) => h.name === "model")?.labels, variant.labels);
     });
 
+    it("bertd rerank prints the server's ranks", async () => {
+      const run = await startCli(["rerank", "--json", "--top-n", "4", query, ...documents], { BERTD_ADDRESS: server.address, BERTD_API_KEY: "", BERTD_TLS_CA: "" }).output;
+      assert.equal(run.code, 0, run.stderr);
+      const printed = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as { index: number; score: number; document: string });
+      const response = await server.encoder().unary("rerank")({ query, documents, topN: 4 });
+      assert.deepEqual(printed.map((r) => r.index), response.ranks.map((r) => r.index));
+      assert.equal(printed[0].document, documents[response.ranks[0].index]);
+    });
+
     it("bad input: empty query, no documents, too many, unknown truncation strategy", async () => {
       const rerank = server.encoder().unary("rerank");
       await code(rerank({ query: "", documents }), status.INVALID_ARGUMENT, /query is empty/);
@@ -209,6 +220,27 @@ describe("pair heads taught through Adapt", () => {
     await code(adapt(server.heads(), { head: "topics", labels: ["sport", "food"], pair: true }, []), status.FAILED_PRECONDITION, /head "topics" is a single-text head \(fixed at creation\)/);
     await code(adapt(server.heads(), { ...config, head: "dup", pair: false }, []), status.FAILED_PRECONDITION, /head "dup" is a pair head \(fixed at creation\)/);
     await code(adapt(server.heads(), { head: "tagger", type: HeadType.TOKEN, labels: ["B-X"], pair: true }, []), status.INVALID_ARGUMENT, /config.pair: a TOKEN head/);
+  });
+
+  it("the CLI teaches a pair head from --text-field/--pair-field, classifies --pair and reranks with it", async () => {
+    const env = { BERTD_ADDRESS: server.address, BERTD_API_KEY: "", BERTD_TLS_CA: "" };
+    const file = join(mkdtempSync(join(tmpdir(), "bertd-pairs-cli-")), "pairs.jsonl");
+    writeFileSync(file, toyPairs(40, "c", 21).map((p) => JSON.stringify({ a: p.text, b: p.textPair, label: p.labels[0] })).join("\n") + "\n");
+    const taught = await startCli(["teach", "--head", "cli-pairs", "--file", file, "--text-field", "a", "--pair-field", "b", "--no-plot", "--json", "--promotion", "always"], env).output;
+    assert.equal(taught.code, 0, taught.stderr);
+    assert.equal((await server.heads().unary("getHead")({ head: "cli-pairs" })).head?.pair, true);
+    const classified = await startCli(["classify", "--head", "cli-pairs", "--pair", "--json", "goal match", "football team", "oven flour", "goal score"], env).output;
+    assert.equal(classified.code, 0, classified.stderr);
+    const lines = classified.stdout.trim().split("\n").map((line) => JSON.parse(line) as { text: string; text_pair: string; labels: { label: string; score: number }[] });
+    assert.deepEqual(lines.map((l) => [l.text, l.text_pair]), [["goal match", "football team"], ["oven flour", "goal score"]]);
+    const direct = await server.encoder().unary("classify")({ head: "cli-pairs", inputs: ["goal match", "oven flour"], textPairs: ["football team", "goal score"], topK: 3 });
+    assert.ok(Math.abs(lines[1].labels[0].score - direct.predictions[1].labels[0].score) < 1e-6);
+    const odd = await startCli(["classify", "--head", "cli-pairs", "--pair", "a", "b", "c"], env).output;
+    assert.equal(odd.code, 2);
+    assert.match(odd.stderr, /two by two/);
+    const ranked = await startCli(["rerank", "--head", "cli-pairs", "--label", "same", "--json", "goal match", "football team", "oven flour"], env).output;
+    assert.equal(ranked.code, 0, ranked.stderr);
+    assert.equal(ranked.stdout.trim().split("\n").length, 2);
   });
 
   it("gives bit-identical weights for the same pairs and seed, and across a restart (resume)", async () => {

@@ -36,6 +36,7 @@ export const teach: Command = {
     file: { type: "string", value: "F", help: ".jsonl (one object per line) or .csv/.tsv with a header row (--type token: .jsonl)" },
     "text-field": { type: "string", value: "NAME", help: "field or column of the text (default: text)" },
     "label-field": { type: "string", value: "NAME", help: "field or column of the label(s) (default: label; a JSON array gives several)" },
+    "pair-field": { type: "string", value: "NAME", help: "field or column of each example's second text: teaches a pair head (text, pair) on sentence pairs" },
     "label-separator": { type: "string", value: "S", help: "split a label cell into several labels (multilabel CSV)" },
     "id-field": { type: "string", value: "NAME", help: "take example ids from this field instead of <file name>:<line>:<hash of text and labels>" },
     "words-field": { type: "string", value: "NAME", help: "--type token: field of the words, a JSON array (default: words)" },
@@ -53,6 +54,7 @@ export const teach: Command = {
     "bertd teach --head sections --file test/fixtures/debian-package-sections/train.jsonl",
     "bertd teach --head spam --file mail.csv --text-field body --label-field class --learning-rate 0.005 --replay-passes 10",
     "bertd teach --head sections --file train.jsonl --resume    # after an interrupted run",
+    "bertd teach --head same-section --file pairs.jsonl --text-field a --pair-field b",
     "bertd teach --type token --head ner --file test/fixtures/debian-ner/train.jsonl",
   ],
   async run({ values, positionals }) {
@@ -60,7 +62,7 @@ export const teach: Command = {
     const file = stringOption(values, "file");
     if (!head || !file) throw new UsageError("--head and --file are required (see bertd teach --help)");
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (see bertd teach --help)`);
-    const config = adaptConfigFromFlags(values);
+    const config = { ...adaptConfigFromFlags(values), pair: values["pair-field"] !== undefined };
     const token = config.type === HeadType.TOKEN;
     const metric = token ? SPAN_F1 : ACCURACY;
     const progressEvery = numberOption(values, "progress-every", { integer: true, min: 1 }) ?? 50;
@@ -191,11 +193,11 @@ export const teach: Command = {
 /** Which fields hold an example: text and label(s), or (--type token, JSON lines only) words and tags. */
 function exampleFields(values: Values, token: boolean, file: string): ExampleFields {
   const common = { id: stringOption(values, "id-field"), weight: stringOption(values, "weight-field") };
-  const misplaced = (token ? ["text-field", "label-field", "label-separator"] : ["words-field", "tags-field"]).find((flag) => values[flag] !== undefined);
+  const misplaced = (token ? ["text-field", "label-field", "label-separator", "pair-field"] : ["words-field", "tags-field"]).find((flag) => values[flag] !== undefined);
   if (misplaced) throw new UsageError(`--${misplaced} ${token ? "is for text heads, not --type token" : "needs --type token"} (see bertd teach --help)`);
   if (!token) {
     const labelSeparator = stringOption(values, "label-separator");
-    return { ...common, text: stringOption(values, "text-field") ?? "text", label: stringOption(values, "label-field") ?? "label", labelSeparator };
+    return { ...common, text: stringOption(values, "text-field") ?? "text", label: stringOption(values, "label-field") ?? "label", labelSeparator, pair: stringOption(values, "pair-field") };
   }
   if (formatOf(file) !== "jsonl") throw new UsageError(`--type token reads JSON lines (.jsonl) with a words array and a tags array; ${file} is not .jsonl`);
   return { ...common, words: stringOption(values, "words-field") ?? "words", tags: stringOption(values, "tags-field") ?? "tags" };

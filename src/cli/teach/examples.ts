@@ -3,7 +3,7 @@ import { basename } from "node:path";
 import { type InputFile, InputFileError, type InputRecord, labelsField, textField, wordsAndTags } from "../input-file.js";
 
 /** What an example teaches: a text and its labels, or (TOKEN heads) words and one tag per word. */
-export type ExampleContent = { readonly text: string; readonly labels: string[] } | { readonly words: string[]; readonly tags: string[] };
+export type ExampleContent = { readonly text: string; readonly textPair?: string; readonly labels: string[] } | { readonly words: string[]; readonly tags: string[] };
 
 export interface FileExample {
   readonly id: string;
@@ -13,7 +13,7 @@ export interface FileExample {
 }
 
 /** The fields of the text and label(s), or (TOKEN heads) of the words and tags. */
-export type ExampleFields = ({ readonly text: string; readonly label: string } | { readonly words: string; readonly tags: string }) & {
+export type ExampleFields = ({ readonly text: string; readonly label: string; /** Pair heads: the field of the second text. */ readonly pair?: string } | { readonly words: string; readonly tags: string }) & {
   /** Take ids from this field instead of `<file name>:<line>:<hash>`. */
   readonly id?: string;
   readonly weight?: string;
@@ -47,12 +47,15 @@ export function fileExamples(input: InputFile, fields: ExampleFields, limit = 10
 
 function contentOf(file: string, record: InputRecord, fields: ExampleFields): ExampleContent {
   if ("words" in fields) return wordsAndTags(file, record, fields.words, fields.tags);
-  return { text: textField(file, record, fields.text), labels: labelsField(file, record, fields.label, fields.labelSeparator) };
+  const labels = labelsField(file, record, fields.label, fields.labelSeparator);
+  if (fields.pair !== undefined) return { text: textField(file, record, fields.text), textPair: textField(file, record, fields.pair), labels };
+  return { text: textField(file, record, fields.text), labels };
 }
 
 /** Words are hashed as one string joined by a separator no word holds in practice, like labels. */
 function hashedParts(content: ExampleContent): [string, string[]] {
-  return "words" in content ? [content.words.join("\u001f"), content.tags] : [content.text, content.labels];
+  if ("words" in content) return [content.words.join("\u001f"), content.tags];
+  return [content.textPair === undefined ? content.text : `${content.text}\u001e${content.textPair}`, content.labels];
 }
 
 /** The labels (or tags) an example teaches. */

@@ -42,6 +42,10 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
   private readonly commits = new Counter({ name: "bertd_head_commits_total", help: "Committed head versions, by head and whether promoted", labelNames: ["head", "promoted"], registers: [this.registry] });
   private readonly rollbacks = new Counter({ name: "bertd_head_active_changes_total", help: "SetActiveVersion calls (rollbacks and promotions), by head", labelNames: ["head"], registers: [this.registry] });
   private readonly stageDuration = new Histogram({ name: "bertd_stage_duration_seconds", help: "Per-call stage durations: tokenize, queue, inference, head", labelNames: ["method", "stage"], buckets: [0.00001, 0.0001, ...LATENCY_BUCKETS], registers: [this.registry] });
+  private readonly feedbackItems = new Counter({ name: "bertd_feedback_total", help: "Feedback items by head and outcome (accepted, unknown_id, expired, invalid_label, duplicate, wrong_head, invalid)", labelNames: ["head", "outcome"], registers: [this.registry] });
+  private readonly liveAccuracy = new Gauge({ name: "bertd_head_live_accuracy", help: "Accuracy of what the head served, judged by feedback, over its last --live-window answered predictions", labelNames: ["head"], registers: [this.registry] });
+  private readonly liveMacroF1 = new Gauge({ name: "bertd_head_live_macro_f1", help: "Macro-F1 of what the head served, judged by feedback, over the same window", labelNames: ["head"], registers: [this.registry] });
+  private readonly liveExamples = new Gauge({ name: "bertd_head_live_examples", help: "Answered predictions (TOKEN heads: words) in the live window", labelNames: ["head"], registers: [this.registry] });
   private readonly headLabels = new Set<string>();
 
   constructor(private readonly maxHeadLabels = 100) {
@@ -137,6 +141,23 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
     const labels = { head: this.headLabel(head) };
     this.rollbacks.inc(labels);
     this.activeVersion.set(labels, version);
+  }
+
+  feedback(head: string, outcome: string, count: number): void {
+    if (count > 0) this.feedbackItems.inc({ head: head ? this.headLabel(head) : "_none", outcome }, count);
+  }
+
+  live(head: string, live: { examples: number; accuracy: number; macroF1: number }): void {
+    const labels = { head: this.headLabel(head) };
+    this.liveExamples.set(labels, live.examples);
+    if (live.examples === 0) return;
+    this.liveAccuracy.set(labels, live.accuracy);
+    this.liveMacroF1.set(labels, live.macroF1);
+  }
+
+  /** Predictions kept for Feedback, read at scrape time. */
+  watchPredictions(size: () => number): void {
+    new Gauge({ name: "bertd_feedback_predictions", help: "Predictions kept in this process for Feedback", registers: [this.registry], collect() { this.set(size()); } });
   }
 
   /** Serves GET /metrics on its own port. */

@@ -9,6 +9,9 @@ import { AdaptResponseSchema, type AdaptConfig, type AdaptRequest, type AdaptRes
 import type { CallLogger } from "../calls.js";
 import { PipelinedStream } from "../pipelined-stream.js";
 import { settingsOf } from "./adapt-config.js";
+import { policyOf } from "./feedback-messages.js";
+import { checkPolicy } from "../../engine/policy.js";
+import type { HeadPolicy } from "../../store/head-store.js";
 import { metricsMessage, progressMessage } from "./heads-messages.js";
 
 export interface AdaptStreamDeps {
@@ -69,6 +72,7 @@ export class AdaptStream {
   /** Examples that waited for the rate limit, and for how long in all. */
   private pacedExamples = 0;
   private pacedMs = 0;
+  private policy: HeadPolicy | undefined;
 
   private constructor(
     call: ServerDuplexStream<AdaptRequest, AdaptResponse>,
@@ -142,6 +146,7 @@ export class AdaptStream {
 
   private async open(config: AdaptConfig): Promise<AdaptRun> {
     const adaptDeps = this.deps.engine.adaptDeps();
+    this.policy = config.policy ? checkPolicy(policyOf(config.policy, "config.policy"), "config.policy") : undefined;
     const run = await AdaptRun.open(adaptDeps, settingsOf(config, adaptDeps.encoder), this.stream.context.signal);
     this.run = run;
     run.lease.lost.addEventListener("abort", this.stream.notify);
@@ -156,10 +161,10 @@ export class AdaptStream {
   }
 
   private async example(run: AdaptRun, example: Example): Promise<void> {
-    const { id, text, labels, weight, words, tags } = example;
+    const { id, text, labels, weight, words, tags, textPair } = example;
     const wait = this.deps.exampleRate?.reserve(this.rateKey) ?? 0;
     if (wait > 0 && !(await this.pace(run, wait))) return;
-    this.pending.push({ id, text, labels, weight, words, tags });
+    this.pending.push({ id, text, labels, weight, words, tags, textPair });
     // Examples already received arrive over the next turns of the event loop: let them join
     // this chunk, so a stream costs one durable transaction (fsync) per chunk, not per example.
     if (this.pending.length < CHUNK && this.stream.queued === 0) await nextTurn();
@@ -200,6 +205,7 @@ export class AdaptStream {
   private async commit(run: AdaptRun): Promise<void> {
     this.stream.write(progressMessage(run.progress()));
     const committed = await run.commit(this.stream.context.signal);
+    if (this.policy) await this.deps.engine.setHeadPolicy(run.settings.head, this.policy);
     this.stream.write(
       create(AdaptResponseSchema, {
         response: {

@@ -2,12 +2,16 @@
  * npm run bench — the server against the ceiling (direct ONNX Runtime on ideal batches) and
  * transformers.js, on the same model and texts, in one run. Writes docs/benchmarks/serving.md.
  *
- * Options: --model minilm|default|base (shape generated with a fixed seed), --texts N, --quick.
+ * Options: --model minilm|default|base (shape generated with a fixed seed) or --model-dir DIR (a model
+ * directory, e.g. models/default), --texts N, --quick. CPU per sequence: --reps N (rounds, interleaved
+ * with the ceiling), --baseline DIR (another checkout of bertd, measured in the same run),
+ * --variant "name:--option value …" (this checkout with other options; repeatable), --cpu-only (only
+ * that section and latency at concurrency 1; replaces that section of the report).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, totalmem } from "node:os";
-import { join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import * as ort from "onnxruntime-node";
@@ -16,6 +20,7 @@ import { Pooling } from "../src/gen/bertd/v1/encoder_pb.js";
 import { generateBertModel, PRESETS } from "../tools/generator/index.js";
 import { ROOT, startServer } from "../test/helpers/server-process.js";
 import { longTexts, shortTexts } from "./lib/corpus.js";
+import { cpuSection, measureCpuPerSequence, type ServerVariant } from "./lib/cpu-per-sequence.js";
 import { Latencies, closedLoop, openLoop } from "./lib/latency.js";
 
 const { values: args } = parseArgs({
@@ -24,6 +29,11 @@ const { values: args } = parseArgs({
     texts: { type: "string", default: "3000" },
     quick: { type: "boolean", default: false },
     out: { type: "string", default: join(ROOT, "docs", "benchmarks", "serving.md") },
+    "model-dir": { type: "string" },
+    "cpu-only": { type: "boolean", default: false },
+    reps: { type: "string", default: "3" },
+    baseline: { type: "string" },
+    variant: { type: "string", multiple: true, default: [] },
   },
 });
 const preset = args.model as keyof typeof PRESETS;
@@ -33,7 +43,7 @@ const threads = availableParallelism();
 const MAX_BATCH_TOKENS = 8192;
 const MAX_BATCH_SIZE = 128;
 
-const modelDir = join(ROOT, "bench", "out", `model-${preset}`);
+const modelDir = args["model-dir"] ? resolve(args["model-dir"]) : join(ROOT, "bench", "out", `model-${preset}`);
 if (!existsSync(join(modelDir, "model.onnx"))) {
   console.error(`generating the ${preset} model in ${modelDir} …`);
   await generateBertModel({ outDir: modelDir, ...PRESETS[preset], seed: 42 });
@@ -42,6 +52,44 @@ const tokenizer = BertTokenizer.fromDirectory(modelDir);
 const corpora = { short: shortTexts(textCount), long: longTexts(Math.floor(textCount / 4)) };
 const rows: string[][] = [];
 const log = (line: string): void => console.error(line);
+const modelName = args["model-dir"] ? `${basename(modelDir)} (${modelDir.replace(`${ROOT}`, "")})` : `generated ${preset} shape (${PRESETS[preset].layers} layers × ${PRESETS[preset].hidden} wide, random weights — the cost is the same as a trained one)`;
+
+// 0. CPU per sequence: the server process (all threads) against the ceiling in its own process.
+const variants: ServerVariant[] = [
+  ...(args.baseline ? [{ name: `baseline (${basename(resolve(args.baseline))})`, root: resolve(args.baseline) }] : []),
+  { name: args.baseline ? "this branch" : "server" },
+  ...args.variant.map((spec) => {
+    const colon = spec.indexOf(":");
+    return { name: spec.slice(0, colon), args: spec.slice(colon + 1).trim().split(/\s+/).filter(Boolean) };
+  }),
+];
+const cpuTexts = corpora.short;
+const cpu = await measureCpuPerSequence({
+  modelDir,
+  texts: cpuTexts,
+  variants,
+  reps: Number(args.reps),
+  threads,
+  maxBatchSize: MAX_BATCH_SIZE,
+  maxBatchTokens: MAX_BATCH_TOKENS,
+  singles: quick ? 100 : 300,
+  log,
+});
+const cpuReport = cpuSection(
+  cpu,
+  `Measured by \`npm run bench${args["cpu-only"] ? " -- --cpu-only" : ""}\` on ${new Date().toISOString().slice(0, 10)} (${cpus()[0]?.model ?? "unknown CPU"}, ${availableParallelism()} cores), model ${modelName}, ` +
+    `${cpuTexts.length} short Debian descriptions; ${args.reps} rounds, each running the ceiling (its own process, ${threads} intra-op threads, tokenized and packed beforehand) and then every server in turn. ` +
+    "CPU is utime + stime of the whole server process from /proc (every thread: gRPC, tokenization, workers, ONNX Runtime, GC); the load generator runs on the same cores but is not counted.",
+);
+if (args["cpu-only"]) {
+  const previous = existsSync(args.out) ? readFileSync(args.out, "utf8") : "";
+  const at = previous.indexOf("## CPU per sequence at saturation");
+  const next = at === -1 ? -1 : previous.indexOf("\n## ", at + 3);
+  const updated = at === -1 ? `${previous.trimEnd()}\n\n${cpuReport}` : `${previous.slice(0, at)}${cpuReport}${next === -1 ? "" : previous.slice(next)}`;
+  writeFileSync(args.out, updated);
+  console.log(cpuReport);
+  process.exit(0);
+}
 
 // 1. The ceiling: pre-tokenized, length-sorted batches straight through ONNX Runtime.
 const session = await ort.InferenceSession.create(join(modelDir, "model.onnx"), {
@@ -197,7 +245,7 @@ const report = `# Benchmarks
 
 Measured by \`npm run bench\` (bench/serve.ts) on ${date}: ${cpus()[0]?.model ?? "unknown CPU"}, ${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB;
 Node ${process.version}, ONNX Runtime ${ort.env.versions.node}, CPU provider, ${threads} intra-op threads everywhere.
-Model: generated ${preset} shape (${PRESETS[preset].layers} layers × ${PRESETS[preset].hidden} wide, random weights — the cost is the same as a trained one).
+Model: ${modelName}.
 Texts: ${corpora.short.length} Debian package descriptions (≈19 tokens each) and ${corpora.long.length} longer texts of 1–12 descriptions joined.
 This machine is shared and noisy: read the ratios, measured in the same run, more than the absolute numbers.
 
@@ -228,7 +276,8 @@ Server p50 at concurrency 1 minus direct ONNX Runtime p50: ${f(s1.p50 - d1.p50, 
 | accepted calls during the burst, p50 / p99 from scheduled send (ms) | ${f(a.p50, 2)} / ${f(a.p99, 2)} |
 | after the burst, p50 / p99 (ms) | ${f(r.p50, 2)} / ${f(r.p99, 2)} |
 | server RSS before / after the burst (MiB) | ${f(rssBefore, 0)} / ${f(rssAfter, 0)} |
-`;
+
+${cpuReport}`;
 // gpu:check appends its sections to the same file: keep them.
 const previous = existsSync(args.out) ? readFileSync(args.out, "utf8") : "";
 const gpuAt = previous.indexOf("\n## GPU check");

@@ -29,6 +29,8 @@ export interface ServerProcess {
 export interface StartOptions {
   /** Keep parsing log lines after start-up (tests read them); benchmarks turn this off. */
   readonly captureLogs?: boolean;
+  /** Another checkout of bertd to run src/main.ts from (benchmarks compare against a baseline). */
+  readonly root?: string;
 }
 
 /** The seeded random model the tests serve unless they ask for another (tools/generator's default output). */
@@ -44,7 +46,7 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
   // Tests that are not about authentication run without it; security tests pass --auth (or BERTD_AUTH).
   if (!given("--auth") && env.BERTD_AUTH === undefined) defaults.push("--auth", "none");
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", ...defaults, ...args], {
-    cwd: ROOT,
+    cwd: options.root ?? ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,0 +1,76 @@
+/**
+ * The ceiling, in its own process: direct onnxruntime-node on the given texts, tokenized and packed
+ * into length-sorted batches beforehand, so only ONNX Runtime's work is counted.
+ * argv: modelDir threads maxBatchSize maxBatchTokens singles; stdin: JSON string[].
+ * stdout: JSON { cpuSecondsPerSequence, sequencesPerSecond, singleP50Ms }.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { BertTokenizer } from "../../src/core/tokenizer/index.js";
+import { Latencies } from "./latency.js";
+
+const [modelDir, threadsArg, maxBatchSizeArg, maxBatchTokensArg, singlesArg] = process.argv.slice(2);
+const texts = JSON.parse(readFileSync(0, "utf8")) as string[];
+const maxBatchSize = Number(maxBatchSizeArg);
+const maxBatchTokens = Number(maxBatchTokensArg);
+const tokenizer = BertTokenizer.fromDirectory(modelDir);
+const session = await ort.InferenceSession.create(join(modelDir, "model.onnx"), {
+  intraOpNumThreads: Number(threadsArg),
+  interOpNumThreads: 1,
+  graphOptimizationLevel: "all",
+  executionProviders: ["cpu"],
+  extra: { session: { intra_op: { allow_spinning: "0" } } },
+});
+const withTypes = session.inputNames.includes("token_type_ids");
+
+function feeds(rows: Int32Array[]): Record<string, ort.Tensor> {
+  const sequence = Math.max(...rows.map((ids) => ids.length));
+  const ids = new BigInt64Array(rows.length * sequence);
+  const mask = new BigInt64Array(rows.length * sequence);
+  rows.forEach((row, b) => row.forEach((id, t) => ((ids[b * sequence + t] = BigInt(id)), (mask[b * sequence + t] = 1n))));
+  const shape = [rows.length, sequence];
+  const out: Record<string, ort.Tensor> = { input_ids: new ort.Tensor("int64", ids, shape), attention_mask: new ort.Tensor("int64", mask, shape) };
+  if (withTypes) out.token_type_ids = new ort.Tensor("int64", new BigInt64Array(rows.length * sequence), shape);
+  return out;
+}
+
+const encoded = texts.map((text) => tokenizer.encode(text).ids.slice(0, 512));
+const sorted = encoded.slice().sort((a, b) => a.length - b.length);
+const batches: Record<string, ort.Tensor>[] = [];
+let current: Int32Array[] = [];
+for (const ids of sorted) {
+  if (current.length + 1 > maxBatchSize || (current.length + 1) * ids.length > maxBatchTokens) {
+    batches.push(feeds(current));
+    current = [];
+  }
+  current.push(ids);
+}
+if (current.length) batches.push(feeds(current));
+
+async function run(input: Record<string, ort.Tensor>): Promise<void> {
+  const out = await session.run(input);
+  for (const tensor of Object.values(out)) tensor.dispose();
+}
+
+for (const batch of batches.slice(0, 3)) await run(batch);
+const cpuBefore = process.cpuUsage();
+const started = performance.now();
+for (const batch of batches) await run(batch);
+const seconds = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpuBefore);
+const single = new Latencies();
+const singleFeeds = encoded.slice(0, Number(singlesArg)).map((ids) => feeds([ids]));
+for (const input of singleFeeds) {
+  const t0 = performance.now();
+  await run(input);
+  single.add(performance.now() - t0);
+}
+await session.release();
+process.stdout.write(
+  JSON.stringify({
+    cpuSecondsPerSequence: (cpu.user + cpu.system) / 1e6 / texts.length,
+    sequencesPerSecond: texts.length / seconds,
+    singleP50Ms: single.count > 0 ? single.percentile(50) : NaN,
+  }),
+);

@@ -56,7 +56,7 @@ export async function startBertd(config: Config): Promise<App> {
   if (faults) log.warn({ faults }, "BERTD_TEST_FAULTS is set: fault injection for tests is ON");
   const store: HeadStore =
     config.store === "sqlite"
-      ? new SqliteHeadStore(config.dataDir, { maxExtraPages: faults?.storeMaxPages })
+      ? new SqliteHeadStore(config.dataDir, { maxExtraPages: faults?.storeMaxPages, failOn: faults?.storeFail })
       : await PostgresHeadStore.open(config.store, { leaseTtlMs: config.leaseTtlMs, log });
   let sync: HeadSync | undefined;
   let predictions: PredictionStore | undefined;
@@ -99,6 +99,7 @@ export async function startBertd(config: Config): Promise<App> {
   }
   const started = performance.now();
   try {
+    if (faults?.startDelayMs) await new Promise((resolve) => setTimeout(resolve, faults.startDelayMs));
     encoder = await EncoderModel.open({
       model,
       device,

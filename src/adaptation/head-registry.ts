@@ -147,6 +147,7 @@ export class HeadRegistry {
       if (served) return served;
       const head = await this.store.getHead(name);
       if (!head) throw notFound(`head "${name}" does not exist`);
+      if (head.modelHash !== this.modelHash) throw trainedOnAnotherModel(name, head.modelHash);
       throw notFound(`head "${name}" has no active version yet (commit an Adapt stream first)`);
     }
     return this.version(name, version);
@@ -158,6 +159,7 @@ export class HeadRegistry {
     if (cached) return cached;
     const head = await this.store.getHead(name);
     if (!head) throw notFound(`head "${name}" does not exist`);
+    if (head.modelHash !== this.modelHash) throw trainedOnAnotherModel(name, head.modelHash);
     const stored = await this.store.loadVersion(name, version);
     if (!stored) throw notFound(`head "${name}" has no version ${version} (latest is ${head.latestVersion})`);
     const snapshot = HeadTrainer.restore(stored.state).freeze();
@@ -170,4 +172,8 @@ export class HeadRegistry {
   names(): string[] {
     return [...this.active.keys()];
   }
+}
+
+function trainedOnAnotherModel(name: string, modelHash: string): Error {
+  return failedPrecondition(`head "${name}" was trained on another encoder (model hash ${modelHash.slice(0, 12)}…), not the one served: it is not served; retrain it on this model`);
 }

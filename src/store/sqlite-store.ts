@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { failedPrecondition, notFound, resourceExhausted, unavailable } from "../core/errors.js";
+import { STORE_FAULT_TEXT, type StoreFailure } from "../core/faults.js";
 import type {
   FeedbackExample,
   HeadChange,
@@ -99,9 +100,14 @@ export class SqliteHeadStore implements HeadStore {
   private readonly leases = new LocalLeases();
   /** Prepared once per SQL text (a fixed, small set): a statement prepared per call holds native memory until GC. */
   private readonly statements = new Map<string, Database.Statement>();
+  /** BERTD_TEST_FAULTS store-fail: set once an example holding STORE_FAULT_TEXT is logged. */
+  private failing = false;
 
-  /** `maxExtraPages` (tests only): the file may grow by this many pages, then writes fail with SQLITE_FULL. */
-  constructor(dataDir: string, options: { maxExtraPages?: number } = {}) {
+  /**
+   * Tests only: `maxExtraPages` lets the file grow by this many pages, then writes fail with SQLITE_FULL;
+   * `failOn` makes every write fail from the first example holding STORE_FAULT_TEXT on.
+   */
+  constructor(dataDir: string, private readonly options: { maxExtraPages?: number; failOn?: StoreFailure } = {}) {
     mkdirSync(dataDir, { recursive: true });
     this.db = new Database(join(dataDir, "heads.sqlite"));
     this.db.pragma("journal_mode = WAL");
@@ -172,6 +178,7 @@ export class SqliteHeadStore implements HeadStore {
 
   async appendExamples(lease: HeadLease, examples: readonly StoredExample[]): Promise<Set<string>> {
     this.leases.check(lease);
+    if (this.options.failOn && examples.some((example) => example.text.includes(STORE_FAULT_TEXT))) this.failing = true;
     return this.write(() => this.insertExamples(lease.head, examples));
   }
 
@@ -328,6 +335,7 @@ export class SqliteHeadStore implements HeadStore {
    */
   private write<T>(body: () => T): T {
     try {
+      if (this.failing) this.injectFailure();
       return this.db.transaction(body)();
     } catch (error) {
       const code = (error as { code?: string }).code ?? "";
@@ -336,6 +344,12 @@ export class SqliteHeadStore implements HeadStore {
       if (/^SQLITE_(READONLY|IOERR|CANTOPEN|BUSY)/.test(code)) throw unavailable(`the head store cannot write ${reason}: Embed and Classify still serve`);
       throw error;
     }
+  }
+
+  private injectFailure(): void {
+    // query_only makes SQLite itself refuse the write (SQLITE_READONLY), as on a read-only file system.
+    if (this.options.failOn === "readonly") this.db.pragma("query_only = ON");
+    else throw new Database.SqliteError("disk I/O error (BERTD_TEST_FAULTS store-fail=ioerr)", "SQLITE_IOERR_WRITE");
   }
 }
 

@@ -5,8 +5,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
 import Database from "better-sqlite3";
-import { HeadType, Promotion } from "../../src/gen/bertd/v1/heads_pb.js";
+import { HeadType, Promotion, StartFrom } from "../../src/gen/bertd/v1/heads_pb.js";
+import { generateBertModel } from "../../tools/generator/index.js";
 import { adapt, toyExamples } from "../helpers/adapt-client.js";
+import { openAdapt, until } from "../helpers/adapt-stream.js";
 import { startServer, type ServerProcess } from "../helpers/server-process.js";
 import { loggedIds, rejectsWithStatus as code } from "../helpers/assertions.js";
 
@@ -21,6 +23,7 @@ function stateOf(dataDir: string, head: string, version: number): Buffer {
   }
 }
 
+// One server for the file; every test makes the heads it reads itself (each test passes alone).
 describe("Adapt and Classify over gRPC", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "bertd-adapt-"));
   let server: ServerProcess;
@@ -99,29 +102,64 @@ describe("Adapt and Classify over gRPC", () => {
     await code(adapt(heads, { head: "x", labels: [] }, []), status.INVALID_ARGUMENT, /labels is empty/);
     await code(adapt(heads, { head: "x", labels: ["a"], type: 9 as HeadType }, []), status.INVALID_ARGUMENT, /config.type: unknown value 9/);
     await code(server.encoder().unary("classify")({ head: "nope", inputs: ["a"] }), status.NOT_FOUND, /head "nope" does not exist/);
-    await code(server.encoder().unary("classify")({ head: "topics", inputs: ["a"], version: 42 }), status.NOT_FOUND, /no version 42/);
+    await code(server.encoder().unary("classify")({ head: "picky", inputs: ["a"], version: 42 }), status.NOT_FOUND, /no version 42/);
   });
 
   it("allows one Adapt stream per head: a second one is ABORTED", async () => {
-    const first = adapt(server.heads(), { head: "solo", labels: ["sport", "food"], hyperparameters: HYPER }, toyExamples(10), { end: false });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const first = openAdapt(server.heads(), { head: "solo", labels: ["sport", "food"], hyperparameters: HYPER, progressEvery: 5 });
+    first.send(toyExamples(10));
+    // Examples acknowledged as durable: the first stream holds the head.
+    await until("the first stream to log its examples", 30_000, () => (first.durable().count >= 5 ? true : undefined));
     await code(adapt(server.heads(), { head: "solo", labels: ["sport", "food"] }, toyExamples(4)), status.ABORTED, /being adapted by another stream/);
-    void first.catch(() => {});
+    first.end();
+    await first.done;
   });
 
-  it("rolls back with SetActiveVersion, and IF_BETTER keeps a better active version", async () => {
-    const noisy = toyExamples(60, ["sport", "food"], "noise").map((e, i) => ({ ...e, labels: [i % 2 === 0 ? "food" : "sport"] }));
-    const worse = await adapt(server.heads(), { head: "topics", promotion: Promotion.IF_BETTER, hyperparameters: HYPER }, noisy);
-    assert.equal(worse.committed[0].version, 2);
-    const head = await server.heads().unary("getHead")({ head: "topics" });
-    const promotedTo = worse.committed[0].promoted ? 2 : 1;
-    assert.equal(head.head?.activeVersion, promotedTo, worse.committed[0].promotionReason);
-    const set = await server.heads().unary("setActiveVersion")({ head: "topics", version: 2 });
-    assert.equal(set.activeVersion, 2);
-    assert.equal((await server.encoder().unary("classify")({ head: "topics", inputs: ["goal"] })).headVersion, 2);
-    await server.heads().unary("setActiveVersion")({ head: "topics", version: 1 });
-    assert.equal((await server.encoder().unary("classify")({ head: "topics", inputs: ["goal"] })).headVersion, 1);
-    await code(server.heads().unary("setActiveVersion")({ head: "topics", version: 9 }), status.FAILED_PRECONDITION, /no version 9/);
+  it("rolls back with SetActiveVersion", async () => {
+    const config = { head: "rollback", labels: ["sport", "food"], promotion: Promotion.ALWAYS, hyperparameters: HYPER };
+    await adapt(server.heads(), config, toyExamples(40, ["sport", "food"], "r1"));
+    await adapt(server.heads(), config, toyExamples(20, ["sport", "food"], "r2"));
+    const classify = server.encoder().unary("classify");
+    assert.equal((await classify({ head: "rollback", inputs: ["goal"] })).headVersion, 2);
+    const set = await server.heads().unary("setActiveVersion")({ head: "rollback", version: 1 });
+    assert.equal(set.activeVersion, 1);
+    assert.equal(set.previousVersion, 2);
+    assert.equal((await classify({ head: "rollback", inputs: ["goal"] })).headVersion, 1);
+    await server.heads().unary("setActiveVersion")({ head: "rollback", version: 2 });
+    assert.equal((await classify({ head: "rollback", inputs: ["goal"] })).headVersion, 2);
+    await code(server.heads().unary("setActiveVersion")({ head: "rollback", version: 9 }), status.FAILED_PRECONDITION, /no version 9/);
+  });
+
+  // IF_BETTER, both ways, on a holdout shared by both versions (every logged holdout example of the
+  // head). A version trained only on its own stream of examples with the labels swapped ("mislearned",
+  // no replay of the log) is wrong wherever a version trained on the clean examples is right.
+  const swapped = (examples: ReturnType<typeof toyExamples>) => examples.map((e) => ({ ...e, labels: [e.labels[0] === "sport" ? "food" : "sport"] }));
+  const mislearned = { startFrom: StartFrom.SCRATCH, hyperparameters: { ...HYPER, replayPasses: 0 } };
+  const learned = { startFrom: StartFrom.SCRATCH, hyperparameters: HYPER };
+  const labels = ["sport", "food"];
+
+  it("IF_BETTER keeps a better active version", async () => {
+    const good = await adapt(server.heads(), { head: "keeper", labels, ...learned, promotion: Promotion.ALWAYS }, toyExamples(120, labels, "k1"));
+    assert.equal(good.committed[0].holdout!.accuracy, 1);
+    const worse = await adapt(server.heads(), { head: "keeper", labels, ...mislearned, promotion: Promotion.IF_BETTER }, swapped(toyExamples(20, labels, "k2")));
+    const [committed] = worse.committed;
+    assert.equal(committed.version, 2);
+    assert.ok(committed.holdout!.accuracy < 0.5, `the mislearned version scored ${committed.holdout!.accuracy}`);
+    assert.equal(committed.promoted, false, committed.promotionReason);
+    assert.match(committed.promotionReason, /kept the active version/);
+    assert.equal((await server.heads().unary("getHead")({ head: "keeper" })).head?.activeVersion, 1);
+    assert.equal((await server.encoder().unary("classify")({ head: "keeper", inputs: ["goal"] })).headVersion, 1);
+  });
+
+  it("IF_BETTER promotes a better version", async () => {
+    const weak = await adapt(server.heads(), { head: "climber", labels, ...mislearned, promotion: Promotion.ALWAYS }, swapped(toyExamples(20, labels, "c1")));
+    assert.equal(weak.committed[0].version, 1);
+    const better = await adapt(server.heads(), { head: "climber", labels, ...learned, promotion: Promotion.IF_BETTER }, toyExamples(120, labels, "c2"));
+    const [committed] = better.committed;
+    assert.ok(committed.holdout!.accuracy > 0.5, `the better version scored ${committed.holdout!.accuracy}`);
+    assert.equal(committed.promoted, true, committed.promotionReason);
+    assert.match(committed.promotionReason, /holdout accuracy [\d.]+ vs active v1 [\d.]+ on the same \d+ examples$/);
+    assert.equal((await server.encoder().unary("classify")({ head: "climber", inputs: ["goal"] })).headVersion, 2);
   });
 
   it("serves whole versions only while a new version trains: Classify never sees a half-updated head", async () => {
@@ -163,7 +201,7 @@ describe("Adapt and Classify over gRPC", () => {
     await adapt(server.heads(), { ...config, head: "resumed" }, b);
     assert.deepEqual(stateOf(dataDir, "resumed", 2), stateOf(dataDir, "onego", 2));
     // The restarted server serves exactly the committed versions.
-    assert.equal((await server.encoder().unary("classify")({ head: "topics", inputs: ["goal"] })).headVersion, 1);
+    assert.equal((await server.encoder().unary("classify")({ head: "twin1", inputs: ["goal"] })).headVersion, 1);
     assert.equal((await server.encoder().unary("classify")({ head: "resumed", inputs: ["goal"] })).headVersion, 2);
   });
 
@@ -186,7 +224,8 @@ describe("Adapt and Classify over gRPC", () => {
     for (const example of toyExamples(40, ["sport", "food"], "cx")) call.write(create(AdaptRequestSchema, { request: { case: "example", value: example } }));
     await progressed;
     call.cancel();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The server's own log line says the stream is over (it released the head).
+    await server.logLine((l) => l.method === "/bertd.v1.Heads/Adapt" && l.head === "cancelled");
     const head = await heads.unary("getHead")({ head: "cancelled" });
     assert.equal(head.head?.activeVersion, 0);
     assert.equal(head.versions.length, 0);
@@ -228,5 +267,28 @@ describe("Adapt and Classify over gRPC", () => {
     const head = await server.heads().unary("getHead")({ head: "crash" });
     assert.equal(head.head?.activeVersion, 1);
     assert.equal((await server.encoder().unary("classify")({ head: "crash", inputs: ["goal"] })).headVersion, 1);
+  });
+});
+
+describe("heads and the encoder they were trained on", () => {
+  it("refuses a head trained on another model: Classify (active or pinned version) and Adapt get FAILED_PRECONDITION naming it", async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), "bertd-other-model-"));
+    const first = await startServer(["--data-dir", dataDir, "--no-warmup"]);
+    t.after(() => first.stop());
+    await adapt(first.heads(), { head: "bound", labels: ["sport", "food"], hyperparameters: HYPER }, toyExamples(30, ["sport", "food"], "b"));
+    assert.equal(await first.stop(), 0);
+
+    const modelDir = mkdtempSync(join(tmpdir(), "bertd-another-model-"));
+    await generateBertModel({ outDir: modelDir, layers: 1, hidden: 32, heads: 2, intermediate: 64, seed: 9 });
+    const second = await startServer(["--data-dir", dataDir, "--model-dir", modelDir, "--no-warmup"]);
+    t.after(() => second.stop());
+    assert.ok(second.logs.some((l) => l.msg === "head was trained on another encoder (model hash differs): not served" && l.head === "bound"));
+    const classify = second.encoder().unary("classify");
+    const refused = /head "bound" was trained on another encoder/;
+    await code(classify({ head: "bound", inputs: ["goal"] }), status.FAILED_PRECONDITION, refused);
+    await code(classify({ head: "bound", inputs: ["goal"], version: 1 }), status.FAILED_PRECONDITION, refused);
+    await code(adapt(second.heads(), { head: "bound", hyperparameters: HYPER }, toyExamples(4, ["sport", "food"], "more")), status.FAILED_PRECONDITION, refused);
+    // Its versions stay in the store for the model they belong to.
+    assert.equal(stateOf(dataDir, "bound", 1).length > 0, true);
   });
 });

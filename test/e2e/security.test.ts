@@ -2,9 +2,9 @@ import { create } from "@bufbuild/protobuf";
 import { type ClientDuplexStream, credentials, Metadata, type ServiceError, status, type StatusObject } from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ServiceClient, type ClientOptions } from "../../src/client/grpc-client.js";
@@ -142,11 +142,19 @@ describe("API keys", () => {
     assert.deepEqual(await listServices(server.address, "v1"), ["bertd.v1.Encoder", "bertd.v1.Heads", "grpc.health.v1.Health"]);
   });
 
-  it("logs the key's name with each call and refusal, never the key", async () => {
+  it("logs the key's name with each call and refusal, and the refused caller's peer address, never the key", async () => {
+    // Its own refusals: the test passes alone.
+    assert.equal((await unaryStatus(server.heads({ apiKey: keys.adapt.secret }).unary("deleteHead")({ head: "nope" }))).code, status.PERMISSION_DENIED);
+    assert.equal((await unaryStatus(server.heads().unary("deleteHead")({ head: "nope" }))).code, status.UNAUTHENTICATED);
     await server.encoder({ apiKey: keys.infer.secret }).unary("tokenize")({ inputs: ["logged"] });
     await eventually(async () => server.logs.some((l) => l.msg === "call" && l.method === "/bertd.v1.Encoder/Tokenize" && l.key === "reader"), "the Tokenize call is logged with its key name");
-    assert.ok(server.logs.some((l) => l.msg === "call refused" && l.status === "PERMISSION_DENIED" && l.key === "trainer"));
-    assert.ok(server.logs.some((l) => l.msg === "call refused" && l.status === "UNAUTHENTICATED" && l.key === undefined));
+    const refusedLine = (code: string) => server.logs.find((l) => l.msg === "call refused" && l.status === code && l.method === "/bertd.v1.Heads/DeleteHead");
+    assert.equal(refusedLine("PERMISSION_DENIED")?.key, "trainer");
+    assert.equal(refusedLine("UNAUTHENTICATED")?.key, undefined);
+    for (const code of ["PERMISSION_DENIED", "UNAUTHENTICATED"]) {
+      assert.match(String(refusedLine(code)?.peer), /^(ipv4:)?127\.0\.0\.1:\d+$/, `the ${code} refusal names the peer`);
+      assert.equal(refusedLine(code)?.level, 40, "refusals are logged at warn");
+    }
     const everything = JSON.stringify(server.logs);
     for (const { secret } of Object.values(keys)) assert.ok(!everything.includes(secret), "a key appears in the logs");
     const metrics = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
@@ -175,6 +183,23 @@ describe("API keys", () => {
     await sleep(200);
     assert.equal(server.process.exitCode, null);
     assert.equal((await info(keys.infer.secret)).code, status.OK);
+  });
+
+  it("reloads a keys file replaced by `mv` (a new inode), as deployment tools and editors write it", async () => {
+    const moved = newApiKey("moved-in", ["infer"]);
+    const info = (secret: string) => unaryStatus(server.encoder({ apiKey: secret }).unary("getModelInfo")({}));
+    const original = readFileSync(file, "utf8");
+    assert.equal((await info(moved.secret)).code, status.UNAUTHENTICATED);
+    const staged = join(dirname(file), "keys.jsonl.new");
+    writeFileSync(staged, [keys.infer.entry, keys.adapt.entry, keys.admin.entry, moved.entry].map((e) => JSON.stringify(e)).join("\n"));
+    try {
+      renameSync(staged, file);
+      await eventually(async () => (await info(moved.secret)).code === status.OK, "the key of the moved-in file is accepted");
+      assert.equal((await info(keys.infer.secret)).code, status.OK);
+    } finally {
+      writeFileSync(file, original);
+    }
+    await eventually(async () => (await info(moved.secret)).code === status.UNAUTHENTICATED, "the restored file is in force again");
   });
 
   it("a key made with `npm run apikey -- --append` works once the running server sees the file change", async () => {
@@ -233,7 +258,7 @@ describe("TLS", () => {
   const info = (server: ServerProcess, options: ClientOptions) => unaryStatus(server.encoder(options).unary("getModelInfo")({}, { deadline: Date.now() + 5000 }));
 
   it("serves TLS to clients that trust its CA; plaintext and other CAs fail the handshake; the health port stays plaintext", async () => {
-    const server = await startServer(["--tls-cert", pki.server.certPath, "--tls-key", pki.server.keyPath, "--health-port", String(await freePort()), "--no-warmup"]);
+    const server = await onFreePort((port) => startServer(["--tls-cert", pki.server.certPath, "--tls-key", pki.server.keyPath, "--health-port", String(port), "--no-warmup"]));
     try {
       assert.equal((await info(server, { credentials: credentials.createSsl(pki.ca.cert) })).code, status.OK);
       assert.equal((await info(server, { credentials: credentials.createInsecure() })).code, status.UNAVAILABLE);
@@ -299,6 +324,20 @@ describe("TLS", () => {
     await assert.rejects(startServer(["--tls-cert", pki.server.certPath, "--tls-key", pki.client.keyPath]), /TLS: --tls-cert .*server\.crt, --tls-key .*client\.key: .*key values mismatch/);
   });
 });
+
+/**
+ * Starts on a port that was free a moment ago; another process may take it in between, so a start
+ * that fails with EADDRINUSE is retried on another port.
+ */
+async function onFreePort<T>(start: (port: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePort());
+    } catch (error) {
+      if (attempt >= 5 || !/EADDRINUSE|address already in use/i.test(String(error))) throw error;
+    }
+  }
+}
 
 async function freePort(): Promise<number> {
   const { createServer } = await import("node:net");

@@ -19,6 +19,8 @@ export interface ServerProcess {
   readonly process: ChildProcess;
   /** Every JSON log line the server printed so far. */
   readonly logs: Record<string, unknown>[];
+  /** Resolves with the first log line (already printed or to come) that matches; rejects after timeoutMs or when the server exits. */
+  logLine(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   encoder(options?: ClientOptions): ServiceClient<typeof Encoder>;
   heads(options?: ClientOptions): ServiceClient<typeof Heads>;
   /** SIGTERM and wait; resolves with the exit code. */
@@ -31,6 +33,8 @@ export interface StartOptions {
   readonly captureLogs?: boolean;
   /** Another checkout of bertd to run src/main.ts from (benchmarks compare against a baseline). */
   readonly root?: string;
+  /** Resolve once the server listens ("listening; loading the model"), before its model has loaded. */
+  readonly untilListening?: boolean;
 }
 
 /** The seeded random model the tests serve unless they ask for another (tools/generator's default output). */
@@ -51,6 +55,7 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: Record<string, unknown>[] = [];
+  const logWaiters = new Set<() => void>();
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const clients: { close(): void }[] = [];
@@ -67,6 +72,8 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
         try {
           const entry = JSON.parse(line) as Record<string, unknown>;
           logs.push(entry);
+          for (const wake of logWaiters) wake();
+          if (options.untilListening && entry.msg === "listening; loading the model") resolve(entry.port as number);
           if (entry.msg === "serving") {
             metricsPort = entry.metricsPort as number;
             healthPort = entry.healthPort as number | undefined;
@@ -89,6 +96,26 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
     address,
     process: child,
     logs,
+    logLine(match, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          const found = logs.find(match);
+          if (found) done(() => resolve(found));
+          else if (child.exitCode !== null || child.signalCode !== null) done(() => reject(new Error("the server exited before logging the line waited for")));
+        };
+        const timer = setTimeout(() => done(() => reject(new Error(`no such log line within ${timeoutMs} ms`))), timeoutMs);
+        const onExit = (): void => check();
+        const done = (settle: () => void): void => {
+          clearTimeout(timer);
+          logWaiters.delete(check);
+          child.off("exit", onExit);
+          settle();
+        };
+        logWaiters.add(check);
+        child.on("exit", onExit);
+        check();
+      });
+    },
     encoder(options) {
       const client = new ServiceClient(Encoder, address, options);
       clients.push(client);

@@ -99,8 +99,12 @@ describe("deploy/Dockerfile (CPU)", () => {
     // The image's node_modules is this checkout's (linked): the image user must be able to reach it, which
     // a checkout inside a private directory (mode 700, as mktemp makes) does not allow.
     const reachable = ancestors(ROOT).every((dir) => (statSync(dir).mode & 0o001) !== 0);
-    if (process.getuid?.() === 0 && !reachable) console.log(`# ${ROOT} is not reachable by uid ${uid}: the image's CMD runs as this user`);
-    const asImageUser = process.getuid?.() === 0 && reachable ? { uid, gid } : {};
+    const root0 = process.getuid?.() === 0;
+    // As root the CMD runs as the image's user; as anyone else, as that (non-root) user. A root run
+    // that cannot switch user (a checkout the image user cannot reach) is skipped, not run as root.
+    const unreachable = root0 && !reachable ? `${ROOT} is not reachable by uid ${uid}: cannot run the image's CMD as its user` : false;
+    const asImageUser = root0 && reachable ? { uid, gid } : {};
+    const expectedUid = root0 ? uid : process.getuid?.();
     const inImage = (path: string): string => join(root, path);
     let server: ChildProcess | undefined;
 
@@ -149,7 +153,7 @@ describe("deploy/Dockerfile (CPU)", () => {
 
     const key = newApiKey("image-test", ["infer"]);
 
-    it("serves from /models/default as a non-root user, answers the health probe, and writes only to its data volume", async () => {
+    it("serves from /models/default as a non-root user, answers the health probe, and writes only to its data volume", { skip: unreachable }, async () => {
       const [command, ...args] = cpu.execForm(stage, "CMD")!;
       server = spawn(command === "node" ? process.execPath : command, args, {
         cwd: inImage(workdir),
@@ -170,6 +174,9 @@ describe("deploy/Dockerfile (CPU)", () => {
         server!.once("exit", (code) => reject(new Error(`the image's CMD exited with ${code}: ${stderr}`)));
       });
 
+      const realUid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${server.pid}/status`, "utf8"))?.[1]);
+      assert.equal(realUid, expectedUid, "the server runs as the image's user");
+      assert.notEqual(realUid, 0);
       const client = new ServiceClient(Encoder, `127.0.0.1:${port}`, { apiKey: key.secret });
       const info = await client.unary("getModelInfo")({});
       assert.equal(info.modelPath.replace(/\/model\.onnx$/, ""), inImage(imageEnv.BERTD_MODEL_DIR));
@@ -191,7 +198,7 @@ describe("deploy/Dockerfile (CPU)", () => {
       assert.equal(code, 0, stderr);
       assert.ok(readdirSync(inImage(imageEnv.BERTD_DATA_DIR)).length > 0, "the head store is in the data volume");
       // Only a non-root user meets the read-only directories (root writes anywhere).
-      if (asImageUser.uid !== undefined) assert.deepEqual(readdirSync(inImage("tmp")), []);
+      assert.deepEqual(readdirSync(inImage("tmp")), []);
 
       const down = await run(probe, { BERTD_PORT: String(port) });
       assert.equal(down.code, 1, down.out);
@@ -213,8 +220,11 @@ describe("deploy/Dockerfile.cuda", () => {
     assert.match(cuda.all(cuda.stage("build"), "RUN").join("\n"), /npm ci --omit=dev[\s\S]*&& npm run cuda:install/);
   });
 
-  it("names a cuda:install script that package.json has", { skip: pkg.scripts["cuda:install"] ? false : "cuda:install arrives with the gpu branch" }, () => {
-    assert.ok(pkg.scripts["cuda:install"]);
+  it("names a cuda:install script that package.json has, and the file it runs exists", () => {
+    const script = pkg.scripts["cuda:install"];
+    assert.ok(script, "package.json has no cuda:install script");
+    const file = /\s(\S+\.ts)\b/.exec(script)?.[1];
+    assert.ok(file && existsSync(`${ROOT}${file}`), `cuda:install runs ${file}, which does not exist`);
   });
 
   it("brings its own Node.js 20 onto the CUDA base", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { fromJson, type DescMethod, type JsonValue } from "@bufbuild/protobuf";
@@ -107,5 +107,14 @@ describe("k6 scripts, run with k6's modules stubbed", () => {
     });
   }
 
-  it("runs from load-tests/k6, where its relative paths point", () => assert.equal(dirname(join(K6_DIR, SCRIPTS[0])), K6_DIR));
+  it("runs from load-tests/k6, where its relative paths point", () => {
+    for (const script of SCRIPTS) {
+      const source = readFileSync(join(K6_DIR, script), "utf8");
+      const opened = [...source.matchAll(/open\("([^"]+)"\)/g)].map((m) => m[1]);
+      const protoRoots = [...source.matchAll(/client\.load\(\[([^\]]+)\]/g)].flatMap((m) => [...m[1].matchAll(/"([^"]+)"/g)].map((p) => p[1]));
+      assert.ok(opened.length > 0 && protoRoots.length > 0, `${script} opens its scenarios and loads the protos`);
+      for (const path of opened) assert.ok(existsSync(join(K6_DIR, path)), `${script}: open("${path}") from load-tests/k6`);
+      for (const root of protoRoots) assert.ok(existsSync(join(K6_DIR, root, "bertd", "v1", "encoder.proto")), `${script}: proto root ${root}`);
+    }
+  });
 });

@@ -89,7 +89,6 @@ void describe("random test model (models/random-tiny)", () => {
 
   void test("is generated quickly, identical to the one install wrote, with the vocabulary beside it", async (t) => {
     t.diagnostic(`default model: ${(model.modelBytes / 1e6).toFixed(1)} MB, ${model.parameters} parameters, ${seconds.toFixed(2)} s`);
-    assert.ok(seconds < 10, `generation took ${seconds} s`);
     assert.equal(model.parameters, 4_385_920);
     const written = await readFile(model.configPath, "utf8");
     assert.equal(written, await readFile(join(RANDOM_MODEL_DIR, "config.json"), "utf8"), "models/random-tiny/config.json is stale");

@@ -183,11 +183,20 @@ describe("PostgreSQL store specifics", () => {
   });
 
   it("keeps a lease alive by heartbeat, and frees it once the holder stops renewing", async () => {
-    const a = await open(600);
-    const b = await open(600);
+    const a = await open(2000);
+    const b = await open(2000);
     await a.ensureHead("beat", "multiclass", "hash");
     const lease = await a.acquireLease("beat", { wait: false });
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // By the database's clock, not the test's: wait until the lease's first expiry has passed; it is
+    // still held only if the heartbeat renewed it.
+    const [{ first }] = await db.sql<{ first: Date }>("SELECT expires_at AS first FROM head_leases WHERE head = 'beat'");
+    for (;;) {
+      const [{ passed }] = await db.sql<{ passed: boolean }>("SELECT clock_timestamp() > $1::timestamptz AS passed", [first]);
+      if (passed) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const [{ renewed }] = await db.sql<{ renewed: boolean }>("SELECT expires_at > clock_timestamp() AS renewed FROM head_leases WHERE head = 'beat'");
+    assert.ok(renewed, "the heartbeat renewed the lease past its first expiry");
     await rejectsWith(b.acquireLease("beat", { wait: false }), "aborted", /expires in/);
     await a.appendExamples(lease, [example("still-mine")]);
     // The heartbeat stops as a dead process's would; the lease row then expires by itself.

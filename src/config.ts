@@ -61,6 +61,7 @@ export const OPTIONS = {
   store: { flag: "store", env: "BERTD_STORE", kind: "string", default: "sqlite", help: "Head store: sqlite (embedded, under --data-dir, one process) or a postgres://user@host/db URL shared by replicas" },
   storePollIntervalMs: { flag: "store-poll-interval-ms", env: "BERTD_STORE_POLL_INTERVAL_MS", kind: "int", default: "5000", help: "PostgreSQL store: re-read every head this often, healing missed change notifications (0 = never)", min: 0 },
   leaseTtlMs: { flag: "lease-ttl-ms", env: "BERTD_LEASE_TTL_MS", kind: "int", default: "10000", help: "PostgreSQL store: how long a head's writer lease lasts without a heartbeat (renewed every third of it); a dead writer's head is free after this", min: 300 },
+  teiPredictHead: { flag: "tei-predict-head", env: "BERTD_TEI_PREDICT_HEAD", kind: "string", default: "", help: "The head tei.v1.Predict serves when a call's x-bertd-head metadata names none (empty = the model's own classifier)" },
   minVersionWaitMs: { flag: "min-version-wait-ms", env: "BERTD_MIN_VERSION_WAIT_MS", kind: "int", default: "2000", help: "Classify min_version: how long to wait for that version to be served before FAILED_PRECONDITION", min: 0 },
   embeddingCacheMb: { flag: "embedding-cache-mb", env: "BERTD_EMBEDDING_CACHE_MB", kind: "int", default: "256", help: "Memory for cached head features (replay and refits skip the encoder)", min: 0 },
   warmup: { flag: "warmup", env: "BERTD_WARMUP", kind: "bool", default: "true", help: "Run warm-up batches over the length buckets before reporting SERVING" },

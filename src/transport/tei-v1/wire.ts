@@ -6,7 +6,7 @@ import { MetadataSchema, TruncationDirection, type Metadata } from "../../gen/te
 
 /** TEI's `truncate` and `truncation_direction` as bertd's truncation: false rejects over-long inputs. */
 export function truncationOf(truncate: boolean, direction: TruncationDirection): TruncationSide {
-  if (direction !== TruncationDirection.RIGHT && direction !== TruncationDirection.LEFT) throw invalidArgument(`truncation_direction: unknown value ${direction}`);
+  if (direction !== TruncationDirection.RIGHT && direction !== TruncationDirection.LEFT) throw invalidArgument(`truncation_direction: unknown value ${String(direction)}`);
   if (!truncate) return "none";
   return direction === TruncationDirection.LEFT ? "left" : "right";
 }

@@ -1,10 +1,7 @@
 import type { CallOptions, StageTimes, TruncationSide } from "../core/encoder.js";
+import type { TextPair } from "../core/pair-inputs.js";
 
-/** Two texts scored together by a cross-encoder ([CLS] text [SEP] textPair [SEP]). */
-export interface TextPair {
-  readonly text: string;
-  readonly textPair: string;
-}
+export type { TextPair } from "../core/pair-inputs.js";
 
 /** The model's classifier logits for each pair, in order. */
 export interface PairScores {
@@ -13,8 +10,5 @@ export interface PairScores {
   readonly times: StageTimes;
 }
 
-/** What PredictPair and Rerank need of the engine: pairs through the model's classifier, batched like single texts. */
+/** What PredictPair and tei.v1 Rerank need of the engine: pairs through the model's classifier, batched like single texts. */
 export type PairScorer = (pairs: readonly TextPair[], truncation: TruncationSide, call: CallOptions) => Promise<PairScores>;
-
-/** What a pair call gets while the engine cannot encode pairs. */
-export const PAIRS_NOT_AVAILABLE = "pairs of texts are not yet available in this bertd build (pair encoding with token_type_ids is not wired into the engine): PredictPair with two inputs, Rerank and RerankStream need it";

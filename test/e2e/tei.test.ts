@@ -368,7 +368,13 @@ describe("tei.v1 on models that classify", () => {
       softmax(logits).forEach((p, i) => assert.ok(Math.abs(p - predicted.predictions.find((x) => x.label === labels[i])!.score) < 1e-5));
       const pair = await tei.predict.unary("predictPair")({ inputs: [text] });
       assert.deepEqual(pair.predictions, predicted.predictions);
-      await rejects(tei.predict.unary("predictPair")({ inputs: [text, "another"] }), status.UNIMPLEMENTED, /pairs of texts are not yet available/);
+      const [pairs, pairsClassified] = await Promise.all([
+        tei.predict.unary("predictPair")({ inputs: [text, "another text"] }),
+        server.encoder().unary("classify")({ head: "model", inputs: [text], textPairs: ["another text"] }),
+      ]);
+      assert.equal(pairs.predictions.length, 3);
+      for (const { label, score } of pairsClassified.predictions[0].labels) assert.ok(Math.abs(pairs.predictions.find((p) => p.label === label)!.score - score) < 1e-6, label);
+      assert.ok(maxAbsDiff(pairs.predictions.map((p) => p.score), predicted.predictions.map((p) => p.score)) > 1e-6, "the pair is scored as a pair");
       await rejects(tei.rerank.unary("rerank")({ query: "q", texts: ["a"] }), status.FAILED_PRECONDITION, /model is not a re-ranker model/);
       const health = healthClient(server.address);
       assert.equal(await health.check("tei.v1.Predict"), "SERVING");
@@ -379,7 +385,7 @@ describe("tei.v1 on models that classify", () => {
     }
   });
 
-  it("a cross-encoder (1 label): Info RERANKER, Predict the sigmoid, Rerank and RerankStream UNIMPLEMENTED until pairs land", async () => {
+  it("a cross-encoder (1 label): Info RERANKER, Predict the sigmoid, Rerank and RerankStream equal bertd.v1 Rerank, sorted, with return_text", async () => {
     const dir = mkdtempSync(join(tmpdir(), "bertd-tei-reranker-"));
     await generateBertModel({ outDir: dir, layers: 1, hidden: 32, heads: 2, intermediate: 64, seed: 9, labels: ["LABEL_0"] });
     const server = await startServer(["--model-dir", dir, "--no-warmup", "--max-client-batch-size", "4"]);
@@ -389,17 +395,40 @@ describe("tei.v1 on models that classify", () => {
       const [predicted, raw] = await Promise.all([tei.predict.unary("predict")({ inputs: "x" }), tei.predict.unary("predict")({ inputs: "x", rawScores: true })]);
       assert.ok(Math.abs(predicted.predictions[0].score - 1 / (1 + Math.exp(-raw.predictions[0].score))) < 1e-6);
       await rejects(tei.rerank.unary("rerank")({ query: "q", texts: ["a", "b", "c", "d", "e"] }), status.INVALID_ARGUMENT, /batch size 5 > maximum allowed batch size 4/);
-      await rejects(tei.rerank.unary("rerank")({ query: "q", texts: ["a", "b"] }), status.UNIMPLEMENTED, /pairs of texts are not yet available/);
-      const error = await new Promise<ServiceError>((resolve) => {
-        const call = tei.rerank.raw as unknown as Record<string, (...args: unknown[]) => { write(m: unknown): void; end(): void }>;
-        const stream = call.RerankStream.call(tei.rerank.raw, new Metadata(), (e: ServiceError) => resolve(e));
-        stream.write(create(Rerank.method.rerankStream.input, { query: "q", text: "a" }));
+      const query = "a chess engine";
+      const texts = ["GNU Chess plays against you", "a tiny web server", "fonts for Latin scripts", "board game engine"];
+      const { response: ranked, headers } = await withHeaders(tei.rerank, "rerank", { query, texts, returnText: true });
+      const bertd = await server.encoder().unary("rerank")({ query, documents: texts });
+      assert.deepEqual(
+        ranked.ranks.map((r) => r.index),
+        bertd.ranks.map((r) => r.index),
+      );
+      ranked.ranks.forEach((rank, i) => {
+        assert.ok(Math.abs(rank.score - bertd.ranks[i].score) < 1e-6);
+        assert.equal(rank.text, texts[rank.index]);
+      });
+      assert.ok(ranked.ranks.every((r, i) => i === 0 || ranked.ranks[i - 1].score >= r.score));
+      assert.equal(headers["x-compute-tokens"], String(ranked.metadata?.computeTokens));
+      const plain = await tei.rerank.unary("rerank")({ query, texts, rawScores: true });
+      assert.ok(plain.ranks.every((r) => r.text === undefined));
+      plain.ranks.forEach((r) => assert.ok(Math.abs(1 / (1 + Math.exp(-r.score)) - ranked.ranks.find((x) => x.index === r.index)!.score) < 1e-6));
+      const pair = await tei.predict.unary("predictPair")({ inputs: [query, texts[0]] });
+      assert.ok(Math.abs(pair.predictions[0].score - ranked.ranks.find((r) => r.index === 0)!.score) < 1e-6);
+      // RerankStream: one (query, text) per message, more than --max-client-batch-size of them; return_text from the first.
+      const streamed = await new Promise<MessageShape<typeof Rerank.method.rerankStream.output>>((resolve, reject) => {
+        const raw = tei.rerank.raw as unknown as Record<string, (...args: unknown[]) => { write(m: unknown): void; end(): void }>;
+        const stream = raw.RerankStream.call(tei.rerank.raw, new Metadata(), (e: ServiceError | null, r: MessageShape<typeof Rerank.method.rerankStream.output>) => (e ? reject(e) : resolve(r)));
+        [...texts, ...texts].forEach((text, i) => stream.write(create(Rerank.method.rerankStream.input, { query, text, returnText: i === 0 })));
         stream.end();
       });
-      assert.equal(error.code, status.UNIMPLEMENTED);
+      assert.equal(streamed.ranks.length, 8);
+      for (const rank of streamed.ranks) {
+        assert.ok(Math.abs(rank.score - ranked.ranks.find((r) => r.index === rank.index % 4)!.score) < 1e-6);
+        assert.equal(rank.text, texts[rank.index % 4]);
+      }
       const health = healthClient(server.address);
       assert.equal(await health.check("tei.v1.Predict"), "SERVING");
-      assert.equal(await health.check("tei.v1.Rerank"), "NOT_SERVING");
+      assert.equal(await health.check("tei.v1.Rerank"), "SERVING");
       health.close();
     } finally {
       tei.close();

@@ -12,17 +12,17 @@ export type { TeiV1Deps } from "./deps.js";
 
 /**
  * tei.v1, Hugging Face text-embeddings-inference's gRPC API, over the same engine as bertd.v1.
- * Health reports Info, Tokenize and Embed SERVING; Predict when the model has a classifier or
- * --tei-predict-head names a head; Rerank when the model is a cross-encoder and pairs can be scored.
+ * Health reports Info and Tokenize SERVING; Embed when the model outputs hidden states; Predict when
+ * it has a classifier or --tei-predict-head names a head; Rerank when it is a cross-encoder (one label).
  */
 export function teiV1Api(deps: TeiV1Deps): WireApi {
   const { engine } = deps;
   return {
     services: [
       { service: Info, implementation: infoService(deps) },
-      { service: Embed, implementation: embedService(deps) },
+      { service: Embed, implementation: embedService(deps), serving: () => engine.model().info.hasHiddenStates },
       { service: Predict, implementation: predictService(deps), serving: () => modelTypeOf(engine) !== ModelType.EMBEDDING || Boolean(deps.predictHead) },
-      { service: Rerank, implementation: rerankService(deps), serving: () => modelTypeOf(engine) === ModelType.RERANKER && engine.pairScorer() !== undefined },
+      { service: Rerank, implementation: rerankService(deps), serving: () => modelTypeOf(engine) === ModelType.RERANKER },
       { service: Tokenize, implementation: tokenizeService(deps) },
     ],
     files: [file_tei_v1_tei],

@@ -1,6 +1,5 @@
 import { create } from "@bufbuild/protobuf";
 import type { UntypedServiceImplementation } from "@grpc/grpc-js";
-import { basename } from "node:path";
 import type { Engine } from "../../engine/engine.js";
 import { InfoResponseSchema, ModelType, type InfoRequest } from "../../gen/tei/v1/tei_pb.js";
 import type { TeiV1Deps } from "./deps.js";
@@ -12,13 +11,8 @@ export function modelTypeOf(engine: Engine): ModelType {
   return classifier.labels.length === 1 ? ModelType.RERANKER : ModelType.CLASSIFIER;
 }
 
-/** The weights' type, from the model file's name (model.onnx, model_fp16.onnx, …). */
-export function dtypeOf(modelPath: string): string {
-  const name = basename(modelPath);
-  if (/fp16|float16/.test(name)) return "float16";
-  if (/int8|quant/.test(name)) return "int8";
-  return "float32";
-}
+/** TEI's name for the served weights. */
+const DTYPES = { fp32: "float32", fp16: "float16", int8: "int8" } as const;
 
 /** tei.v1.Info: the served model and the limits, in TEI's fields. */
 export function infoService({ engine, calls, version }: TeiV1Deps): UntypedServiceImplementation {
@@ -30,7 +24,7 @@ export function infoService({ engine, calls, version }: TeiV1Deps): UntypedServi
         version,
         modelId: info.id,
         modelSha: info.hash,
-        modelDtype: dtypeOf(model.modelFile),
+        modelDtype: DTYPES[info.weights],
         modelType: modelTypeOf(engine),
         maxConcurrentRequests: limits.maxQueueRequests,
         maxInputLength: info.maxSequenceLength,

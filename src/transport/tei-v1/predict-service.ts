@@ -1,8 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServerDuplexStream, UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { TruncationSide } from "../../core/encoder.js";
-import { failedPrecondition, invalidArgument, unimplemented } from "../../core/errors.js";
-import { PAIRS_NOT_AVAILABLE } from "../../engine/pairs.js";
+import { failedPrecondition, invalidArgument } from "../../core/errors.js";
 import { NO_CLASSIFIER } from "../../engine/predict.js";
 import { PredictResponseSchema, type PredictPairRequest, type PredictRequest, type PredictResponse } from "../../gen/tei/v1/tei_pb.js";
 import { callOptionsOf, type CallContext } from "../calls.js";
@@ -41,9 +40,7 @@ export function predictService({ engine, calls, predictHead }: TeiV1Deps): Untyp
     const model = engine.model();
     const classifier = model.info.classifier;
     if (!classifier) throw failedPrecondition(`Backend error: Model is not a classifier model: pairs are scored by the model's own classifier, and ${NO_CLASSIFIER}`);
-    const scorer = engine.pairScorer();
-    if (!scorer) throw unimplemented(PAIRS_NOT_AVAILABLE);
-    const result = await scorer([{ text, textPair }], truncation, callOptionsOf(context));
+    const result = await engine.pairScorer()([{ text, textPair }], truncation, callOptionsOf(context));
     calls.stages(context, result.times);
     const cost: Cost = { chars: charCount(text) + charCount(textPair), tokens: result.inputTokens, started, times: result.times };
     const response = create(PredictResponseSchema, { predictions: sortedPredictions(classifier.labels, teiModelScores(result.logits[0], rawScores)), metadata: metadataOf(cost) });

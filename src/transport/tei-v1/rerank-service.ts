@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServerReadableStream, sendUnaryData, UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { CallOptions, TruncationSide } from "../../core/encoder.js";
-import { ServiceError, failedPrecondition, invalidArgument, unimplemented } from "../../core/errors.js";
+import { ServiceError, failedPrecondition, invalidArgument } from "../../core/errors.js";
 import type { Engine } from "../../engine/engine.js";
-import { PAIRS_NOT_AVAILABLE, type PairScorer, type TextPair } from "../../engine/pairs.js";
+import type { PairScorer, TextPair } from "../../engine/pairs.js";
 import { RerankResponseSchema, type RerankRequest, type RerankResponse, type RerankStreamRequest } from "../../gen/tei/v1/tei_pb.js";
 import { callOptionsOf, type CallContext } from "../calls.js";
 import { toStatus } from "../status.js";
@@ -16,12 +16,6 @@ function requireReranker(engine: Engine): void {
   const classifier = engine.model().info.classifier;
   if (!classifier) throw failedPrecondition("model is not a classifier model: Rerank needs a cross-encoder (a classifier with one label)");
   if (classifier.labels.length !== 1) throw failedPrecondition(`model is not a re-ranker model: its classifier has ${classifier.labels.length} labels, a re-ranker has one`);
-}
-
-function requireScorer(engine: Engine): PairScorer {
-  const scorer = engine.pairScorer();
-  if (!scorer) throw unimplemented(PAIRS_NOT_AVAILABLE);
-  return scorer;
 }
 
 interface RerankInput {
@@ -60,7 +54,7 @@ async function rerank(engine: Engine, scorer: PairScorer, input: RerankInput, ca
   return { response: create(RerankResponseSchema, { ranks, metadata: metadataOf(cost) }), cost };
 }
 
-/** tei.v1.Rerank: a query against texts through the model's cross-encoder (pairs: see engine.pairScorer). */
+/** tei.v1.Rerank: a query against texts through the model's cross-encoder (engine.pairScorer). */
 export function rerankService({ engine, calls }: TeiV1Deps): UntypedServiceImplementation {
   const unary = (request: RerankRequest, context: CallContext): Promise<Answer<RerankResponse>> =>
     teiCall(async () => {
@@ -69,7 +63,7 @@ export function rerankService({ engine, calls }: TeiV1Deps): UntypedServiceImple
       requireReranker(engine);
       const max = engine.model().limits.maxClientBatchSize;
       if (request.texts.length > max) throw invalidArgument(`batch size ${request.texts.length} > maximum allowed batch size ${max}`);
-      const scorer = requireScorer(engine);
+      const scorer = engine.pairScorer();
       const truncation = truncationOf(request.truncate, request.truncationDirection);
       const input: RerankInput = {
         pairs: request.texts.map((text) => ({ text: request.query, textPair: text })),
@@ -113,7 +107,7 @@ export function rerankService({ engine, calls }: TeiV1Deps): UntypedServiceImple
     call.on("end", () => {
       teiCall(async () => {
         if (messages.length === 0) throw invalidArgument("`texts` cannot be empty: the stream sent no message");
-        const scorer = requireScorer(engine);
+        const scorer = engine.pairScorer();
         const input: RerankInput = {
           pairs: messages.map((m) => ({ text: m.query, textPair: m.text })),
           truncations: messages.map((m) => truncationOf(m.truncate, m.truncationDirection)),

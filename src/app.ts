@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { type Config, parseDevice, resolveModelDir, threadsPerWorker } from "./config.js";
 import { EncoderModel } from "./core/encoder.js";
@@ -16,6 +17,7 @@ import { Feedback } from "./feedback/feedback.js";
 import { LiveGauges } from "./feedback/live-gauges.js";
 import { PredictionStore } from "./feedback/prediction-store.js";
 import { bertdV1Api } from "./transport/bertd-v1/api.js";
+import { teiV1Api } from "./transport/tei-v1/api.js";
 import type { Precision } from "./backends/onnx/model-files.js";
 import { readModelDirectory } from "./core/model-directory.js";
 import { PoolingMode, type PoolingName } from "./core/pooling.js";
@@ -29,6 +31,8 @@ import { authInterceptor, type Refusal } from "./transport/auth/interceptor.js";
 import { openAuth } from "./transport/auth/setup.js";
 import { serverCredentials } from "./transport/tls.js";
 import { RateLimiter } from "./adaptation/limits.js";
+
+const BERTD_VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 export interface App {
   readonly port: number;
@@ -81,6 +85,7 @@ export async function startBertd(config: Config): Promise<App> {
         onAdaptPaced: (examples, seconds) => metrics.paced(examples, seconds),
         draining: drain.signal,
       }),
+      teiV1Api({ engine, calls, version: BERTD_VERSION, predictHead: config.teiPredictHead }),
     ],
     {
       maxReceiveMessageBytes: config.maxReceiveMessageBytes,

@@ -5,7 +5,7 @@
 import grpc from "k6/net/grpc";
 import exec from "k6/execution";
 import { Rate, Trend } from "k6/metrics";
-import { adaptHead, adaptMessages, classifyRequest, embedRequest, k6Options, parseDuration, scenario, withDuration } from "../lib/scenarios.js";
+import { adaptHead, adaptMessages, classifyRequest, embedRequest, k6Options, parseDuration, scenario, teiEmbedRequest, teiEmbedStreamRequests, withDuration } from "../lib/scenarios.js";
 
 const definitions = JSON.parse(open("../scenarios.json"));
 const name = __ENV.SCENARIO || "embed-constant";
@@ -20,7 +20,7 @@ const latency = new Trend("bertd_latency", true);
 const errors = new Rate("bertd_errors");
 
 const client = new grpc.Client();
-client.load(["../../proto"], "bertd/v1/encoder.proto", "bertd/v1/heads.proto");
+client.load(["../../proto"], "bertd/v1/encoder.proto", "bertd/v1/heads.proto", "tei/v1/tei.proto");
 let connected = false;
 
 function connect() {
@@ -78,6 +78,31 @@ export function adapt() {
     latency.add(ms);
     errors.add(!ok);
   });
+}
+
+// tei.v1 (Hugging Face TEI's API on bertd's port); load-tests/tei-embed.js is the same in TEI's own style.
+export function teiEmbed() {
+  unary("tei.v1.Embed/Embed", teiEmbedRequest(definitions, workload(), exec.scenario.iterationInTest));
+}
+
+/** One EmbedStream; OK when every message was answered. */
+export function teiEmbedStream() {
+  connect();
+  const requests = teiEmbedStreamRequests(definitions, workload(), exec.scenario.iterationInTest);
+  const started = Date.now();
+  const stream = new grpc.Stream(client, "tei.v1.Embed/EmbedStream", params);
+  let answered = 0;
+  stream.on("data", () => answered++);
+  stream.on("error", () => {
+    latency.add(Date.now() - started);
+    errors.add(true);
+  });
+  stream.on("end", () => {
+    latency.add(Date.now() - started);
+    errors.add(answered !== requests.length);
+  });
+  for (const request of requests) stream.write(request);
+  stream.end();
 }
 
 export function teardown() {

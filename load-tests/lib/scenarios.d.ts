@@ -1,4 +1,4 @@
-export type Call = "embed" | "classify" | "adapt";
+export type Call = "embed" | "classify" | "adapt" | "teiEmbed" | "teiEmbedStream";
 
 export interface Workload {
   readonly call: Call;
@@ -14,6 +14,8 @@ export interface Workload {
   readonly inputsPerCall?: number;
   readonly head?: string;
   readonly examplesPerStream?: number;
+  /** teiEmbedStream: EmbedRequests per stream. */
+  readonly messagesPerStream?: number;
   /** Ramps: the knee is the last time slice answered in full (≥ 90%) with p95 under this. */
   readonly kneeP95Ms?: number;
 }
@@ -50,6 +52,8 @@ export function workloadSeconds(workload: Workload): number;
 export function withDuration(found: Scenario, seconds: number): Scenario;
 export function k6Options(found: Scenario): { scenarios: Record<string, Record<string, unknown>>; thresholds: Record<string, string[]> };
 export function embedRequest(definitions: Definitions, workload: Workload, iteration: number): { inputs: string[]; normalize: boolean };
+export function teiEmbedRequest(definitions: Definitions, workload: Workload, iteration: number): { inputs: string; truncate: boolean };
+export function teiEmbedStreamRequests(definitions: Definitions, workload: Workload, iteration: number): { inputs: string; truncate: boolean }[];
 export function classifyRequest(definitions: Definitions, workload: Workload, iteration: number): { head: string; inputs: string[]; topK: number };
 export function examples(definitions: Definitions, count: number, prefix: string): ExampleJson[];
 export function adaptMessages(definitions: Definitions, head: string, count: number, vu: number, iteration: number): AdaptMessageJson[];

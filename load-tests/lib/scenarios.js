@@ -7,7 +7,7 @@ var EXECUTOR_FIELDS = {
   "ramping-arrival-rate": ["startRate", "timeUnit", "stages", "preAllocatedVUs", "maxVUs"],
   "constant-vus": ["vus", "duration"],
 };
-var CALLS = ["embed", "classify", "adapt"];
+var CALLS = ["embed", "classify", "adapt", "teiEmbed", "teiEmbedStream"];
 
 /** "30s", "2m", "1m30s", "500ms" → seconds. */
 export function parseDuration(text) {
@@ -87,6 +87,19 @@ function inputs(definitions, count, iteration) {
 /** bertd.v1.EmbedRequest as protobuf JSON. */
 export function embedRequest(definitions, workload, iteration) {
   return { inputs: inputs(definitions, workload.inputsPerCall || 1, iteration), normalize: true };
+}
+
+/** tei.v1.EmbedRequest as protobuf JSON: one input, truncated as TEI's load tests ask. */
+export function teiEmbedRequest(definitions, workload, iteration) {
+  return { inputs: inputs(definitions, 1, iteration)[0], truncate: true };
+}
+
+/** The tei.v1.EmbedRequests one EmbedStream sends. */
+export function teiEmbedStreamRequests(definitions, workload, iteration) {
+  var count = workload.messagesPerStream || 64;
+  var out = [];
+  for (var i = 0; i < count; i++) out.push(teiEmbedRequest(definitions, workload, iteration * count + i));
+  return out;
 }
 
 /** bertd.v1.ClassifyRequest as protobuf JSON. */

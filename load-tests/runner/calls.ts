@@ -3,7 +3,8 @@ import { type ChannelCredentials, status, type ServiceError } from "@grpc/grpc-j
 import { ServiceClient } from "../../src/client/grpc-client.js";
 import { ClassifyRequestSchema, EmbedRequestSchema, Encoder } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { AdaptRequestSchema, Heads, type AdaptResponse } from "../../src/gen/bertd/v1/heads_pb.js";
-import { adaptHead, adaptMessages, classifyRequest, embedRequest, type Definitions, type Workload } from "../lib/scenarios.js";
+import { Embed as TeiEmbed, EmbedRequestSchema as TeiEmbedRequestSchema, type EmbedResponse as TeiEmbedResponse } from "../../src/gen/tei/v1/tei_pb.js";
+import { adaptHead, adaptMessages, classifyRequest, embedRequest, teiEmbedRequest, teiEmbedStreamRequests, type Definitions, type Workload } from "../lib/scenarios.js";
 import type { Call } from "./executors.js";
 
 const UNARY_DEADLINE_MS = 60_000;
@@ -23,7 +24,7 @@ function codeName(error: unknown): string {
 }
 
 /** A pool of clients with their own connections (grpc-js would otherwise share one per address). */
-function pool<S extends typeof Encoder | typeof Heads>(service: S, target: Target): ServiceClient<S>[] {
+function pool<S extends typeof Encoder | typeof Heads | typeof TeiEmbed>(service: S, target: Target): ServiceClient<S>[] {
   return Array.from(
     { length: target.connections },
     () => new ServiceClient(service, target.address, { apiKey: target.apiKey, credentials: target.credentials, channelOptions: { "grpc.use_local_subchannel_pool": 1 } }),
@@ -45,6 +46,19 @@ function adaptStream(client: ServiceClient<typeof Heads>, messages: JsonValue[])
   });
 }
 
+/** One tei.v1 EmbedStream; "OK" only when every message was answered. */
+function teiEmbedStream(client: ServiceClient<typeof TeiEmbed>, requests: JsonValue[]): Promise<string> {
+  return new Promise((resolve) => {
+    const call = client.stream("embedStream", { deadline: Date.now() + STREAM_DEADLINE_MS });
+    let answered = 0;
+    call.on("data", (_response: TeiEmbedResponse) => answered++);
+    call.on("error", (error) => resolve(codeName(error)));
+    call.on("end", () => resolve(answered === requests.length ? "OK" : "MISSING_ANSWERS"));
+    for (const request of requests) call.write(fromJson(TeiEmbedRequestSchema, request));
+    call.end();
+  });
+}
+
 export class Calls {
   private readonly closers: { close(): void }[] = [];
 
@@ -60,6 +74,18 @@ export class Calls {
       const clients = this.track(pool(Heads, this.target));
       return (vu, iteration) =>
         adaptStream(clients[vu % clients.length], adaptMessages(this.definitions, adaptHead(workload, vu), workload.examplesPerStream ?? 32, vu, iteration) as JsonValue[]);
+    }
+    if (workload.call === "teiEmbed" || workload.call === "teiEmbedStream") {
+      const tei = this.track(pool(TeiEmbed, this.target));
+      if (workload.call === "teiEmbedStream") {
+        return (vu, iteration) => teiEmbedStream(tei[vu % tei.length], teiEmbedStreamRequests(this.definitions, workload, iteration));
+      }
+      const embeds = tei.map((client) => client.unary("embed"));
+      return (vu, iteration) =>
+        embeds[vu % embeds.length](fromJson(TeiEmbedRequestSchema, teiEmbedRequest(this.definitions, workload, iteration)), { deadline: deadline() }).then(
+          () => "OK",
+          codeName,
+        );
     }
     const clients = this.track(pool(Encoder, this.target));
     if (workload.call === "classify") {

@@ -4,7 +4,7 @@ import type { Weights } from "../backends/onnx/model-files.js";
 import { ONNXRUNTIME_VERSION } from "../backends/onnx/session.js";
 import { WorkerPool } from "../backends/onnx/worker-pool.js";
 import { Batcher, type BatcherLimits, type BatcherObserver, type Priority } from "./batcher.js";
-import { failedPrecondition, invalidArgument } from "./errors.js";
+import { InputTooLongError, failedPrecondition, invalidArgument } from "./errors.js";
 import { type TestFaults, workerFaults } from "./faults.js";
 import { hashModel, type ModelDirectory } from "./model-directory.js";
 import { headIdentity, type HeadIdentity } from "./model-identity.js";
@@ -181,7 +181,7 @@ export class EncoderModel {
       let encoded = this.tokenizer.encode(inputs[i]).ids;
       if (encoded.length > max) {
         if (side === "none") {
-          throw invalidArgument(`inputs[${i}] has ${encoded.length} tokens, over the model's maximum of ${max}, and truncation is NONE`);
+          throw new InputTooLongError(i, encoded.length, max);
         }
         encoded = truncateIds(encoded, max, side, true);
       }
@@ -315,7 +315,33 @@ export class EncoderModel {
     return { states, times: { queue: [queued, dispatched], inference: [dispatched, batch.done ?? performance.now()] } };
   }
 
-  /** Runs one batch per length bucket through every worker so the first real call is not slow. */
+  /**
+   * Every token's last hidden state (hiddenSize floats each, special tokens included), for one
+   * tokenized input per entry of `inputs`.
+   */
+  async tokenStates(inputs: readonly string[], truncation: TruncationSide | undefined, call: CallOptions = {}): Promise<{ states: Float32Array[][]; inputTokens: number; times: StageTimes }> {
+    this.requireHiddenStates("EmbedAll");
+    const started = performance.now();
+    const { ids, tokens } = this.tokenizeInputs(inputs, truncation);
+    const tokenized = performance.now();
+    const batch: { dispatched?: number; done?: number } = {};
+    const rows = await this.batcher.submit(
+      ids.map((sequence) => ({ ids: sequence, mode: TOKEN_STATES, positions: Int32Array.from(sequence, (_, i) => i) })),
+      { ...call, times: batch },
+    );
+    const { hiddenSize, tokenStateWidth } = this.info;
+    // A token state is last_hidden_state first, then the layers below it: keep the first.
+    const states = rows.map((flat, r) => Array.from({ length: ids[r].length }, (_, t) => flat.slice(t * tokenStateWidth, t * tokenStateWidth + hiddenSize)));
+    const dispatched = batch.dispatched ?? tokenized;
+    return { states, inputTokens: tokens, times: { tokenize: [started, tokenized], queue: [tokenized, dispatched], inference: [dispatched, batch.done ?? performance.now()] } };
+  }
+
+  /** What a client may send and the server batches: the limits the model was opened with. */
+  get limits(): { readonly maxClientBatchSize: number; readonly maxInputChars: number; readonly maxBatchTokens: number; readonly maxBatchSize: number; readonly maxQueueRequests: number } {
+    const { maxClientBatchSize, maxInputChars, limits } = this.options;
+    return { maxClientBatchSize, maxInputChars, maxBatchTokens: limits.maxBatchTokens, maxBatchSize: limits.maxBatchSize, maxQueueRequests: limits.maxQueueRequests };
+  }
+
   /**
    * One batch per length bucket on every worker, so the first calls do not pay for kernel selection and
    * memory arenas. On CUDA also a full batch per bucket (within the token budget): cuBLAS picks its

@@ -14,6 +14,7 @@ export type ErrorKind =
   | "unavailable"
   | "unauthenticated"
   | "permission_denied"
+  | "unimplemented"
   | "internal";
 
 export class ServiceError extends Error {
@@ -32,3 +33,15 @@ export const failedPrecondition = (message: string): ServiceError => new Service
 export const aborted = (message: string): ServiceError => new ServiceError("aborted", message);
 export const unavailable = (message: string): ServiceError => new ServiceError("unavailable", message);
 export const cancelled = (message: string): ServiceError => new ServiceError("cancelled", message);
+export const unimplemented = (message: string): ServiceError => new ServiceError("unimplemented", message);
+
+/** An input over the model's maximum length with truncation off: carries the numbers, so each wire API can word it its own way. */
+export class InputTooLongError extends ServiceError {
+  constructor(
+    readonly index: number,
+    readonly tokens: number,
+    readonly maxTokens: number,
+  ) {
+    super("invalid_argument", `inputs[${index}] has ${tokens} tokens, over the model's maximum of ${maxTokens}, and truncation is NONE`);
+  }
+}

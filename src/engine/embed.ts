@@ -50,3 +50,24 @@ export function tokenize(model: EncoderModel, inputs: readonly string[], addSpec
     return { ids, tokens: ids.map((id) => tokenizer.idToToken(id)), starts, ends };
   });
 }
+
+/** A text's tokens with what TEI-style clients ask of each: special or not, UTF-16 [start, end) for the others. */
+export interface TextTokens {
+  readonly ids: Int32Array;
+  readonly tokens: string[];
+  readonly special: Uint8Array;
+  readonly offsets: Uint32Array;
+}
+
+export function textTokens(model: EncoderModel, text: string, addSpecialTokens: boolean): TextTokens {
+  const { tokenizer } = model;
+  const encoding = tokenizer.encodeText(text, { addSpecialTokens });
+  return { ids: encoding.ids, tokens: Array.from(encoding.ids, (id) => tokenizer.idToToken(id)), special: encoding.specialTokensMask, offsets: encoding.offsets };
+}
+
+/** Ids back to text; ids outside the vocabulary are left out (as Hugging Face's decode does). */
+export function decode(model: EncoderModel, ids: ArrayLike<number>, skipSpecialTokens: boolean): string {
+  const { tokenizer } = model;
+  const known = Array.from(ids).filter((id) => id >= 0 && id < tokenizer.vocabSize);
+  return tokenizer.decode(known, { skipSpecialTokens });
+}

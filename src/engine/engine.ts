@@ -1,8 +1,12 @@
 import type { AdaptDeps } from "../adaptation/adapt-run.js";
-import type { CallOptions, EmbedOptions, EncoderModel } from "../core/encoder.js";
+import type { CallOptions, EmbedOptions, EncoderModel, StageTimes, TruncationSide } from "../core/encoder.js";
 import { classify, type ClassifyInput, type Classified } from "./classify.js";
-import { embed, tokenize, type Embedding, type TokenizedText } from "./embed.js";
+import { decode, embed, textTokens, tokenize, type Embedding, type TextTokens, type TokenizedText } from "./embed.js";
+import type { PairScorer } from "./pairs.js";
+import { predict, type PredictInput, type Predicted } from "./predict.js";
+import { promptText, readPrompts, type Prompts } from "./prompts.js";
 import { deleteHead, getHead, listHeads, setActiveVersion, type HeadDetails, type HeadSummary } from "./heads.js";
+import { LOGITS } from "../core/pooling.js";
 import { loaded } from "./readiness.js";
 import { rerank, type RerankInput, type Reranked } from "./rerank.js";
 import { tag, type TagInput, type Tagged } from "./tag.js";
@@ -26,12 +30,14 @@ export interface EngineOptions {
 export class Engine {
   private loadedModel: EncoderModel | undefined;
   private loadedHeads: AdaptDeps | undefined;
+  private modelPrompts: Prompts = {};
   private loadedFeedback: Feedback | undefined;
 
   constructor(private readonly options: EngineOptions) {}
 
   /** Embed, Tokenize and the model's info are served from now on. */
   modelLoaded(model: EncoderModel): void {
+    this.modelPrompts = readPrompts(model.info.path);
     this.loadedModel = model;
   }
 
@@ -67,6 +73,49 @@ export class Engine {
 
   tokenize(inputs: readonly string[], addSpecialTokens: boolean, textPairs: readonly string[] = []): TokenizedText[] {
     return tokenize(this.model(), inputs, addSpecialTokens, textPairs);
+  }
+
+  /** Every token's last hidden state of one text. */
+  tokenEmbeddings(text: string, truncation: TruncationSide, call: CallOptions): Promise<{ states: Float32Array[]; inputTokens: number; times: StageTimes }> {
+    return this.model()
+      .tokenStates([text], truncation, call)
+      .then(({ states, inputTokens, times }) => ({ states: states[0], inputTokens, times }));
+  }
+
+  /** One text's tokens, special-token flags and offsets. */
+  textTokens(text: string, addSpecialTokens: boolean): TextTokens {
+    const model = this.model();
+    model.checkInputs([text]);
+    return textTokens(model, text, addSpecialTokens);
+  }
+
+  decode(ids: ArrayLike<number>, skipSpecialTokens: boolean): string {
+    return decode(this.model(), ids, skipSpecialTokens);
+  }
+
+  /** The model's sentence-transformers prompts (config_sentence_transformers.json). */
+  get prompts(): Prompts {
+    return this.modelPrompts;
+  }
+
+  /** The text of a named prompt; INVALID_ARGUMENT when the model has no such prompt. */
+  prompt(name: string): string {
+    return promptText(this.modelPrompts, name);
+  }
+
+  /** One text through the model's classifier (head undefined or "model") or a head's active version. */
+  predict(input: PredictInput, call: CallOptions): Promise<Predicted> {
+    const model = this.model();
+    model.checkInputs([input.text]);
+    return predict(model, this.loadedHeads?.registry, input, this.options.minVersionWaitMs, call);
+  }
+
+  /** Pairs of texts through the model's own classifier (its logits), batched with everything else. */
+  pairScorer(): PairScorer {
+    return async (pairs, truncation, call) => {
+      const { readouts, inputTokens, times } = await this.model().pairReadouts(pairs, LOGITS, { side: truncation }, call);
+      return { logits: readouts, inputTokens, times };
+    };
   }
 
   classify(input: ClassifyInput, call: CallOptions): Promise<Classified> {

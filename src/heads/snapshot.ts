@@ -83,6 +83,16 @@ export class HeadSnapshot {
     else sigmoidInto(this.#logits, k, out);
   }
 
+  /** The head's raw scores per label, before softmax or sigmoid, in `labels` order. Throws RangeError on bad input. */
+  logits(features: ArrayLike<number>): Float64Array {
+    checkFeatures(features, this.inputDim);
+    const k = this.labels.length;
+    standardizeInto(features, this.#mean, this.#scale, this.#x);
+    if (k === 0) return new Float64Array(0);
+    this.#forward.forward(this.#x, this.#logits);
+    return this.#logits.slice(0, k);
+  }
+
   /** The predicted label names: argmax (multiclass) or every label with p > 0.5 (multilabel). */
   predictLabels(features: ArrayLike<number>): string[] {
     const probs = this.predict(features);

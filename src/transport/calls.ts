@@ -93,13 +93,15 @@ export class CallLogger {
   }
 
   /** Wraps an async handler as a grpc-js unary handler with status mapping and one log line. */
-  unary<Req, Res>(method: MethodPath, handler: (request: Req, context: CallContext) => Promise<{ response: Res; fields?: Record<string, unknown> }>) {
+  unary<Req, Res>(method: MethodPath, handler: (request: Req, context: CallContext) => Promise<{ response: Res; fields?: Record<string, unknown>; headers?: Metadata }>) {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       const started = this.started();
       const context = this.context(method, call);
       handler(call.request, context).then(
-        ({ response, fields }) => {
+        ({ response, fields, headers }) => {
           this.finished(context, started, undefined, fields);
+          // Response headers (initial metadata) go out before the message.
+          if (headers) call.sendMetadata(headers);
           callback(null, response);
         },
         (error: unknown) => {

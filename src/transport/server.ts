@@ -21,6 +21,11 @@ export interface ServerOptions {
 export interface ServiceBinding {
   readonly service: DescService;
   readonly implementation: UntypedServiceImplementation;
+  /**
+   * Whether health reports this service SERVING once the server is: a service the loaded model cannot
+   * serve stays NOT_SERVING (asked when serving starts). Default: always.
+   */
+  readonly serving?: () => boolean;
 }
 
 /** One wire API (a protobuf package such as bertd.v1): its services, and its files for reflection. */
@@ -36,12 +41,14 @@ export class GrpcServer {
   private healthServer: Server | undefined;
   /** The health check's names: "" (the whole server) and every service's full name. */
   private readonly healthNames: readonly string[];
+  private readonly bindings: readonly ServiceBinding[];
   readonly health: HealthImplementation;
 
   constructor(apis: readonly WireApi[], options: ServerOptions) {
     this.server = new Server({ ...grpcServerOptions(options), interceptors: options.interceptors ?? [] });
     const bindings = apis.flatMap((api) => api.services);
     for (const { service, implementation } of bindings) this.server.addService(grpcServiceDefinition(service), implementation);
+    this.bindings = bindings;
     this.healthNames = ["", ...bindings.map(({ service }) => service.typeName)];
     this.health = new HealthImplementation(Object.fromEntries(this.healthNames.map((name) => [name, "NOT_SERVING"])));
     this.health.addToServer(this.server);
@@ -61,7 +68,8 @@ export class GrpcServer {
 
   setServing(serving: boolean): void {
     const value = serving ? "SERVING" : "NOT_SERVING";
-    for (const name of this.healthNames) this.health.setStatus(name, value);
+    this.health.setStatus("", value);
+    for (const { service, serving: servable } of this.bindings) this.health.setStatus(service.typeName, serving && servable?.() !== false ? "SERVING" : "NOT_SERVING");
   }
 
   /**

@@ -13,6 +13,7 @@ const STATUS: Record<ErrorKind, status> = {
   unavailable: status.UNAVAILABLE,
   unauthenticated: status.UNAUTHENTICATED,
   permission_denied: status.PERMISSION_DENIED,
+  unimplemented: status.UNIMPLEMENTED,
   internal: status.INTERNAL,
 };
 

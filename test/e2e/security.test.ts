@@ -139,7 +139,16 @@ describe("API keys", () => {
     } finally {
       health.close();
     }
-    assert.deepEqual(await listServices(server.address, "v1"), ["bertd.v1.Encoder", "bertd.v1.Heads", "grpc.health.v1.Health"]);
+    assert.deepEqual(await listServices(server.address, "v1"), [
+      "bertd.v1.Encoder",
+      "bertd.v1.Heads",
+      "grpc.health.v1.Health",
+      "tei.v1.Embed",
+      "tei.v1.Info",
+      "tei.v1.Predict",
+      "tei.v1.Rerank",
+      "tei.v1.Tokenize",
+    ]);
   });
 
   it("logs the key's name with each call and refusal, and the refused caller's peer address, never the key", async () => {

@@ -3,9 +3,10 @@ import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/
 import fc from "fast-check";
 import { Encoder } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { Heads } from "../../src/gen/bertd/v1/heads_pb.js";
+import { Embed, Info, Predict, Rerank, Tokenize } from "../../src/gen/tei/v1/tei_pb.js";
 import { randomBytes, randomMessageBytes } from "./random-messages.js";
 
-export const FUZZED_SERVICES: readonly DescService[] = [Encoder, Heads];
+export const FUZZED_SERVICES: readonly DescService[] = [Encoder, Heads, Info, Embed, Predict, Rerank, Tokenize];
 
 export interface FuzzOptions {
   /** Calls in all, spread evenly over every RPC, half well-formed messages and half broken bytes. */

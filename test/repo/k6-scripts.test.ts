@@ -6,12 +6,15 @@ import { pathToFileURL } from "node:url";
 import { fromJson, type DescMethod, type JsonValue } from "@bufbuild/protobuf";
 import { Encoder } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { Heads } from "../../src/gen/bertd/v1/heads_pb.js";
+import { Embed as TeiEmbed, Info as TeiInfo, Predict as TeiPredict, Rerank as TeiRerank, Tokenize as TeiTokenize } from "../../src/gen/tei/v1/tei_pb.js";
 import { k6Options, scenario, type Definitions } from "../../load-tests/lib/scenarios.js";
 import { installK6Stubs } from "../helpers/k6-stubs.js";
 import { ROOT } from "../helpers/server-process.js";
 
 const K6_DIR = `${ROOT}load-tests/k6`;
 const SCRIPTS = readdirSync(K6_DIR).filter((name) => name.endsWith(".js"));
+/** load-tests/tei-embed.js: TEI's own load test, pointed at bertd (its own options, not scenarios.json). */
+const TEI_SCRIPT = `${ROOT}load-tests/tei-embed.js`;
 const definitions = JSON.parse(readFileSync(`${ROOT}load-tests/scenarios.json`, "utf8")) as Definitions;
 const { recorded, execution } = installK6Stubs();
 
@@ -26,7 +29,7 @@ function rpcsIn(protoFile: string): Set<string> {
   return rpcs;
 }
 
-const METHODS = new Map<string, DescMethod>([...Encoder.methods, ...Heads.methods].map((m) => [`${m.parent.typeName}/${m.name}`, m]));
+const METHODS = new Map<string, DescMethod>([Encoder, Heads, TeiInfo, TeiEmbed, TeiPredict, TeiRerank, TeiTokenize].flatMap((service) => service.methods).map((m) => [`${m.parent.typeName}/${m.name}`, m]));
 
 let loads = 0;
 /** Imports a fresh copy of the script (k6's init stage) with these environment variables. */
@@ -84,7 +87,13 @@ describe("k6 scripts, run with k6's modules stubbed", () => {
         }
         const calledMethods = new Set(calls.map((c) => c.method));
         for (const workload of Object.values(selected.workloads)) {
-          const expected = { embed: "bertd.v1.Encoder/Embed", classify: "bertd.v1.Encoder/Classify", adapt: "bertd.v1.Heads/Adapt" }[workload.call];
+          const expected = {
+            embed: "bertd.v1.Encoder/Embed",
+            classify: "bertd.v1.Encoder/Classify",
+            adapt: "bertd.v1.Heads/Adapt",
+            teiEmbed: "tei.v1.Embed/Embed",
+            teiEmbedStream: "tei.v1.Embed/EmbedStream",
+          }[workload.call];
           assert.ok(calledMethods.has(expected), `workload ${workload.call} never called ${expected}`);
         }
 
@@ -104,6 +113,33 @@ describe("k6 scripts, run with k6's modules stubbed", () => {
 
     it(`${script} names an unknown scenario in its error`, async () => {
       await assert.rejects(load(script, { SCENARIO: "nope" }), /unknown scenario "nope"; known: embed-constant/);
+    });
+  }
+
+  for (const mode of ["unary", "stream"]) {
+    it(`load-tests/tei-embed.js -e MODE=${mode}: TEI's style, only tei.v1 RPCs and fields of proto/tei/v1`, async () => {
+      const before = { invokes: recorded.invokes.length, streams: recorded.streams.length, loaded: recorded.loaded.length };
+      const g = globalThis as Record<string, unknown>;
+      g.__ENV = { MODE: mode, HOST: "bertd:50051", BERTD_API_KEY: "k", MESSAGES: "5" };
+      const module = (await import(`${pathToFileURL(TEI_SCRIPT).href}?load=${loads++}`)) as { default: () => void; options: { scenarios: Record<string, { executor: string }> } };
+      const executor = Object.values(module.options.scenarios)[0].executor;
+      assert.equal(executor, mode === "stream" ? "constant-vus" : "constant-arrival-rate");
+      for (const { importPaths, files } of recorded.loaded.slice(before.loaded)) {
+        for (const file of files) assert.ok(existsSync(join(dirname(TEI_SCRIPT), importPaths[0], file)), file);
+      }
+      module.default();
+      module.default();
+      const calls = [
+        ...recorded.invokes.slice(before.invokes).map((c) => ({ method: c.method, messages: [c.request], params: c.params })),
+        ...recorded.streams.slice(before.streams).map((s) => ({ method: s.method, messages: s.written, params: s.params })),
+      ];
+      assert.equal(calls.length, 2);
+      for (const call of calls) {
+        assert.equal(call.method, mode === "stream" ? "tei.v1.Embed/EmbedStream" : "tei.v1.Embed/Embed");
+        assert.equal(call.messages.length, mode === "stream" ? 5 : 1);
+        for (const message of call.messages) fromJson(METHODS.get(call.method)!.input, message as JsonValue);
+        assert.deepEqual(call.params, { metadata: { authorization: "Bearer k" } });
+      }
     });
   }
 

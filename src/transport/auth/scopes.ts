@@ -19,6 +19,12 @@ const METHOD_SCOPES: Record<string, Scope> = {
 const SERVICE_SCOPES: Record<string, Scope> = {
   "bertd.v1.Encoder": "infer",
   "bertd.v1.Heads": "admin",
+  // tei.v1 (Hugging Face text-embeddings-inference's API) is inference only.
+  "tei.v1.Info": "infer",
+  "tei.v1.Embed": "infer",
+  "tei.v1.Predict": "infer",
+  "tei.v1.Rerank": "infer",
+  "tei.v1.Tokenize": "infer",
 };
 
 /** The scope a call to `path` ("/package.Service/Method") needs; undefined when it needs no key. */

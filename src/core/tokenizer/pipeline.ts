@@ -30,6 +30,7 @@ class SequenceBuilder {
   private readonly ids: number[] = [];
   private readonly offsets: number[] = [];
   private readonly words: number[] = [];
+  private readonly texts: (string | null)[] = [];
   private word = 0;
 
   /** A token of the current word. */
@@ -37,20 +38,22 @@ class SequenceBuilder {
     this.ids.push(id);
     this.offsets.push(start, end);
     this.words.push(this.word);
+    this.texts.push(null);
   }
 
   endWord(): void {
     this.word++;
   }
 
-  /** A word of one token (an added token). */
-  pushWord(id: number, start: number, end: number): void {
+  /** A word of one token (an added token, named by the text it matched). */
+  pushWord(id: number, start: number, end: number, text: string | null = null): void {
     this.push(id, start, end);
+    this.texts[this.texts.length - 1] = text;
     this.endWord();
   }
 
   build(): TokenSequence {
-    return { ids: Int32Array.from(this.ids), offsets: Uint32Array.from(this.offsets), words: Uint32Array.from(this.words) };
+    return { ids: Int32Array.from(this.ids), offsets: Uint32Array.from(this.offsets), words: Uint32Array.from(this.words), texts: this.texts };
   }
 }
 
@@ -128,7 +131,7 @@ export class PipelineTokenizer implements Tokenizer {
     for (const section of this.added.splitRaw(text, 0, text.length)) {
       if (!section.token && section.end <= section.start) continue;
       const token = section.token ?? this.exactToken(text.slice(section.start, section.end));
-      if (token) out.pushWord(token.id, section.start, section.end);
+      if (token) out.pushWord(token.id, section.start, section.end, text.slice(section.start, section.end));
       else this.tokenizeSection(NormalizedText.original(text, section.start, section.end), out);
     }
     return out.build();
@@ -141,7 +144,7 @@ export class PipelineTokenizer implements Tokenizer {
       if (sub.end <= sub.start) continue;
       const token = sub.token ?? this.exactToken(normalized.text.slice(sub.start, sub.end));
       if (token) {
-        out.pushWord(token.id, ...normalized.originalRange(sub.start, sub.end));
+        out.pushWord(token.id, ...normalized.originalRange(sub.start, sub.end), normalized.text.slice(sub.start, sub.end));
         continue;
       }
       for (const word of this.preTokenizer.preTokenize(normalized.slice(sub.start, sub.end))) {

@@ -72,7 +72,7 @@ class MetaspaceDecoder implements ChainDecoder {
   }
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: false });
+const utf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 
 class ByteLevelDecoder implements ChainDecoder {
   chain(tokens: string[]): string[] {

@@ -240,7 +240,7 @@ const SPACE_RE = /^[\u0120\p{White_Space}]$/u;
 function trimOffsets(sequence: TokenSequence, addPrefixSpace: boolean, tokenOf: (id: number) => string): TokenSequence {
   const offsets = sequence.offsets.slice();
   for (let i = 0; i < sequence.ids.length; i++) {
-    const chars = [...tokenOf(sequence.ids[i])];
+    const chars = [...(sequence.texts?.[i] ?? tokenOf(sequence.ids[i]))];
     let leading = 0;
     while (leading < chars.length && SPACE_RE.test(chars[leading])) leading++;
     let trailing = 0;

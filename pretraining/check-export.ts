@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   let failed = false;
   for (const precision of ["fp32", "fp16"] as const) {
     if (precision === "fp16" && !existsSync(join(values.dir, "model_fp16.onnx")) && !existsSync(join(values.dir, "onnx", "model_fp16.onnx"))) continue;
-    const model = readModelDirectory(values.dir, precision);
+    const model = readModelDirectory(values.dir, { precision });
     const { session, provider } = await openSession({ modelPath: model.modelPath, device: parseDevice(values.device), intraOpThreads: 0 });
     const out = asFloat32((await session.run(feeds)).last_hidden_state);
     let worst = 0;

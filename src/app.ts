@@ -10,7 +10,11 @@ import type { HeadStore } from "./store/head-store.js";
 import { PostgresHeadStore } from "./store/postgres-store.js";
 import { SqliteHeadStore } from "./store/sqlite-store.js";
 import { Engine } from "./engine/engine.js";
-import { poolingOfStoredConfig } from "./transport/bertd-v1/adapt-config.js";
+import { continuousSettings, poolingOfStoredConfig } from "./transport/bertd-v1/adapt-config.js";
+import { ContinuousLearning } from "./feedback/continuous-learning.js";
+import { Feedback } from "./feedback/feedback.js";
+import { LiveGauges } from "./feedback/live-gauges.js";
+import { PredictionStore } from "./feedback/prediction-store.js";
 import { bertdV1Api } from "./transport/bertd-v1/api.js";
 import type { Precision } from "./backends/onnx/model-files.js";
 import { readModelDirectory } from "./core/model-directory.js";
@@ -41,8 +45,12 @@ export async function startBertd(config: Config): Promise<App> {
   const credentials = serverCredentials(config);
   const auth = openAuth(config, log);
   const device = parseDevice(config.device);
-  const model = readModelDirectory(resolveModelDir(config.modelDir), config.precision as Precision, device.kind === "cuda");
-  const engine = new Engine({ minVersionWaitMs: config.minVersionWaitMs });
+  const model = readModelDirectory(resolveModelDir(config.modelDir), {
+    precision: config.precision as Precision,
+    device: device.kind === "cuda" ? "cuda" : "cpu",
+    modelFile: config.modelFile || undefined,
+  });
+  const engine = new Engine({ minVersionWaitMs: config.minVersionWaitMs, maxRerankDocuments: config.maxRerankDocuments, liveWindow: config.liveWindow });
   let encoder: EncoderModel | undefined;
   const faults = testFaults();
   if (faults) log.warn({ faults }, "BERTD_TEST_FAULTS is set: fault injection for tests is ON");
@@ -51,6 +59,9 @@ export async function startBertd(config: Config): Promise<App> {
       ? new SqliteHeadStore(config.dataDir, { maxExtraPages: faults?.storeMaxPages })
       : await PostgresHeadStore.open(config.store, { leaseTtlMs: config.leaseTtlMs, log });
   let sync: HeadSync | undefined;
+  let predictions: PredictionStore | undefined;
+  let learner: ContinuousLearning | undefined;
+  let liveGauges: LiveGauges | undefined;
   const metrics = new Metrics(config.metricsMaxHeads);
   const tracing = Tracing.fromEnv(process.env, log);
   const calls = new CallLogger(log, metrics, tracing);
@@ -67,6 +78,7 @@ export async function startBertd(config: Config): Promise<App> {
         onActiveChanged: (head, version) => metrics.activeChanged(head, version),
         maxAdaptStreams: config.maxAdaptStreams,
         exampleRate: new RateLimiter(config.adaptExamplesPerSecond),
+        onAdaptPaced: (examples, seconds) => metrics.paced(examples, seconds),
         draining: drain.signal,
       }),
     ],
@@ -107,16 +119,45 @@ export async function startBertd(config: Config): Promise<App> {
     metrics.watchQueue(() => encoder!.batcher.depth);
     metrics.setModel(encoder.info.id, encoder.info.provider, encoder.info.onnxRuntimeVersion);
     if (config.warmup) await encoder.warmUp();
-    const registry = new HeadRegistry(store, encoder.info.hash, poolingOfStoredConfig(encoder.info.defaultPooling), log);
+    const registry = new HeadRegistry(store, encoder.info.headIdentity.hash, poolingOfStoredConfig(encoder.info.defaultPooling), log);
     registry.onSwap((name, version) => metrics.serving(name, version));
     await registry.loadAll();
     if (store.shared) sync = new HeadSync(store, registry, config.storePollIntervalMs, log);
-    const adaptDeps: AdaptDeps = { encoder, store, registry, cache: new EmbeddingCache(encoder.info.hash, config.embeddingCacheMb * 2 ** 20), log, observer: metrics, limits: config, adapting: new Set() };
+    predictions = new PredictionStore({ windowMs: config.feedbackWindow * 1000, maxPredictions: config.feedbackMaxPredictions, shared: store.predictions, log });
+    const kept = predictions;
+    metrics.watchPredictions(() => kept.size);
+    const adaptDeps: AdaptDeps = {
+      encoder,
+      store,
+      registry,
+      cache: new EmbeddingCache(encoder.info.hash, config.embeddingCacheMb * 2 ** 20),
+      log,
+      observer: metrics,
+      limits: config,
+      adapting: new Set(),
+      predictions,
+      onLive: (head, live) => metrics.live(head, live),
+    };
     engine.headsLoaded(adaptDeps);
+    const continuous = new ContinuousLearning(adaptDeps, { pollMs: config.continuousPollMs, idleReleaseMs: 3000, settingsFor: continuousSettings(store, encoder), log });
+    learner = continuous;
+    const gauges = new LiveGauges(store, config.liveWindow, (head, live) => metrics.live(head, live), log);
+    liveGauges = gauges;
+    engine.feedbackLoaded(
+      new Feedback(store, predictions, config.maxInputChars, {
+        feedback: (head, outcome, count) => metrics.feedback(head, outcome, count),
+        logged: (head) => {
+          continuous.poke(head);
+          gauges.changed(head);
+        },
+      }),
+    );
   } catch (error) {
     auth.close();
     server.forceShutdown();
     metricsServer.server.close();
+    await learner?.stop();
+    await predictions?.close();
     await encoder?.close();
     await store.close();
     throw error;
@@ -124,7 +165,7 @@ export async function startBertd(config: Config): Promise<App> {
   server.setServing(true);
   const { info } = encoder;
   log.info(
-    { port, metricsPort: metricsServer.port, healthPort, model: info.id, modelFile: model.modelPath, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
+    { port, metricsPort: metricsServer.port, healthPort, model: info.id, modelFile: model.modelPath, precision: info.weights, headIdentity: info.headIdentity.hash.slice(0, 12), headIdentityReason: info.headIdentity.reason, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
     "serving",
   );
 
@@ -136,6 +177,9 @@ export async function startBertd(config: Config): Promise<App> {
       drain.abort();
       await server.shutdown(calls.idle(), config.shutdownTimeoutMs);
       sync?.stop();
+      liveGauges?.stop();
+      await learner?.stop();
+      await predictions?.close();
       auth.close();
       await encoder?.close();
       await store.close();

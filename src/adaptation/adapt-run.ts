@@ -12,15 +12,18 @@ import {
   resolveTrainConfig,
   SpanCounts,
   type EvalMetrics,
+  type HeadSnapshot,
   type LabelledExample,
   type TrainConfig,
 } from "../heads/index.js";
 import type { HeadLease, HeadStore, StoredExample, StoredHeadType } from "../store/head-store.js";
 import type { EmbeddingCache } from "./embedding-cache.js";
-import { featuresFor } from "./features.js";
+import { featuresFor, pairFeaturesFor } from "./features.js";
 import type { HeadRegistry } from "./head-registry.js";
 import { evaluateSentences, predictTags, sentencesFor, tokenExampleProblem, wordRows, wordsOfStored, type TaggedSentence } from "./token-examples.js";
 import type { AdaptLimits } from "./limits.js";
+import type { PredictionStore } from "../feedback/prediction-store.js";
+import type { LiveMetrics } from "../feedback/live-metrics.js";
 
 export interface AdaptSettings {
   readonly head: string;
@@ -36,6 +39,8 @@ export interface AdaptSettings {
   readonly configBytes: Uint8Array;
   /** Wait for another stream's lease on the head instead of failing with ABORTED. */
   readonly waitForLease: boolean;
+  /** A pair head (examples are sentence pairs); fixed when the head is created. Default false. */
+  readonly pair?: boolean;
 }
 
 export interface IncomingExample {
@@ -46,6 +51,8 @@ export interface IncomingExample {
   /** TOKEN heads: the words and one tag per word (instead of text and labels). */
   readonly words?: readonly string[];
   readonly tags?: readonly string[];
+  /** Pair heads: the second text of the pair. */
+  readonly textPair?: string;
 }
 
 export interface Progress {
@@ -92,6 +99,10 @@ export interface AdaptDeps {
   /** Heads with an Adapt stream open in this process (counted against --max-heads while being created). */
   readonly adapting?: Set<string>;
   readonly limits?: AdaptLimits;
+  /** Recent predictions that Feedback may answer (none: Classify and Tag issue no prediction ids). */
+  readonly predictions?: PredictionStore;
+  /** Live metrics of a head were computed (GetHead): metrics keep the gauge. */
+  readonly onLive?: (head: string, live: LiveMetrics) => void;
 }
 
 const HEAD_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -126,7 +137,9 @@ export class AdaptRun {
       throw invalidArgument(`config.head "${settings.head}" must be 1–64 characters of letters, digits, '_', '.', '-', starting with a letter or digit`);
     }
     if (settings.head === "model") throw invalidArgument(`config.head "model" is reserved for the model's own classifier`);
+    deps.encoder.requireHiddenStates("Adapt");
     const token = settings.type === "token";
+    if (token && settings.pair) throw invalidArgument("config.pair: a TOKEN head tags the words of one text; pair heads are MULTICLASS or MULTILABEL");
     // A TOKEN head always has the O tag, first.
     const labels = new Set<string>(token ? [OUTSIDE] : []);
     for (const label of settings.labels) {
@@ -154,7 +167,14 @@ export class AdaptRun {
       if (existing && existing.type !== settings.type) {
         throw failedPrecondition(`head "${settings.head}" is ${existing.type}, not ${settings.type}`);
       }
-      if (existing && existing.modelHash !== deps.encoder.info.hash) {
+      if (existing && (existing.input === "pair") !== Boolean(settings.pair)) {
+        throw failedPrecondition(
+          existing.input === "pair"
+            ? `head "${settings.head}" is a pair head (fixed at creation): set config.pair and send examples with text_pair`
+            : `head "${settings.head}" is a single-text head (fixed at creation): leave config.pair unset and send examples without text_pair`,
+        );
+      }
+      if (existing && existing.modelHash !== deps.encoder.info.headIdentity.hash) {
         throw failedPrecondition(`head "${settings.head}" was trained on another encoder (model hash ${existing.modelHash.slice(0, 12)}…)`);
       }
       const fromActive = settings.startFrom === "active" || (settings.startFrom === "auto" && (existing?.activeVersion ?? 0) > 0);
@@ -178,7 +198,7 @@ export class AdaptRun {
         if (error instanceof ConfigError) throw invalidArgument(`config.hyperparameters.${snake(error.field)}: ${error.message}`);
         throw error;
       }
-      await deps.store.ensureHead(settings.head, settings.type, deps.encoder.info.hash);
+      await deps.store.ensureHead(settings.head, settings.type, deps.encoder.info.headIdentity.hash, settings.pair ? "pair" : "text");
       return new AdaptRun(deps, settings, trainer, trainConfig, lease);
     } catch (error) {
       deps.adapting?.delete(settings.head);
@@ -209,7 +229,7 @@ export class AdaptRun {
       const token = this.settings.type === "token";
       valid.push({
         id: example.id,
-        text: token ? JSON.stringify(example.words) : example.text,
+        text: token ? JSON.stringify(example.words) : this.settings.pair ? JSON.stringify([example.text, example.textPair]) : example.text,
         labels: token ? example.tags! : example.labels,
         weight: example.weight ?? 1,
         holdout: isHoldout(example.id, this.trainConfig.holdoutFraction, this.trainConfig.seed),
@@ -233,8 +253,27 @@ export class AdaptRun {
     if (this.settings.type === "token") observer?.prequentialSpanF1?.(this.settings.head, this.prequentialSpans.f1);
   }
 
+  /**
+   * Learns examples already in the head's log (logged by Feedback): predicted, then learned, like a
+   * stream's; holdout examples are kept for evaluation. Nothing is written.
+   */
+  async learnLogged(examples: readonly StoredExample[], signal?: AbortSignal): Promise<void> {
+    this.lease.lost.throwIfAborted();
+    if (examples.length === 0) return;
+    const acceptedBefore = this.accepted;
+    if (this.settings.type === "token") await this.learnSentences(examples, signal);
+    else await this.learnTexts(examples, signal);
+    this.deps.observer?.trained(this.settings.head, this.trainer.stats);
+    this.deps.observer?.examples(this.settings.head, "accepted", this.accepted - acceptedBefore);
+  }
+
+  /** A frozen copy of the head as trained so far (for shadow scoring). */
+  snapshot(): HeadSnapshot {
+    return this.trainer.freeze();
+  }
+
   private async learnTexts(fresh: readonly StoredExample[], signal?: AbortSignal): Promise<void> {
-    const features = await featuresFor(this.deps.encoder, this.deps.cache, fresh.map((e) => e.text), this.settings.pooling, "background", signal);
+    const features = await this.features(fresh, signal);
     fresh.forEach((example, i) => {
       const labelled: LabelledExample = { features: features[i], labels: example.labels, weight: example.weight };
       if (example.holdout) {
@@ -312,8 +351,8 @@ export class AdaptRun {
   }
 
   /** Replays the head's logged training examples, evaluates on its logged holdout, stores a version. */
-  async commit(signal?: AbortSignal): Promise<Committed> {
-    const { head, pooling } = this.settings;
+  async commit(signal?: AbortSignal, options: { holdBack?: boolean } = {}): Promise<Committed & { passed: boolean }> {
+    const { head } = this.settings;
     this.lease.lost.throwIfAborted();
     this.trainer.flush();
     const logged = await this.deps.store.examples(head);
@@ -330,7 +369,7 @@ export class AdaptRun {
       holdoutSize = holdout.length;
       evaluate = (trainer) => evaluateSentences(trainer, holdout);
     } else {
-      const features = await featuresFor(this.deps.encoder, this.deps.cache, logged.map((e) => e.text), pooling, "background", signal);
+      const features = await this.features(logged, signal);
       training = [];
       const holdout: LabelledExample[] = [];
       logged.forEach((example, i) => {
@@ -349,7 +388,10 @@ export class AdaptRun {
     }
     if (!this.trainer.isFinite()) throw new ServiceError("internal", `head "${head}" has non-finite weights after training: not stored`);
     const metrics = holdoutSize > 0 ? evaluate(this.trainer) : EMPTY_METRICS;
-    const { promote, reason } = await this.decidePromotion(metrics, holdoutSize, evaluate);
+    const decision = await this.decidePromotion(metrics, holdoutSize, evaluate);
+    // Held back (shadow scoring): stored unpromoted whatever the holdout says; the caller decides later.
+    const promote = decision.promote && !options.holdBack;
+    const reason = decision.promote && options.holdBack ? `${decision.reason}: held back for shadow scoring` : decision.reason;
     const stats = this.trainer.stats;
     const version = await this.deps.store.commitVersion(
       this.lease,
@@ -367,7 +409,15 @@ export class AdaptRun {
     this.deps.observer?.committed(head, version, promote, metrics);
     this.acceptedSinceCommit = 0;
     this.deps.log.info({ head, version, promoted: promote, accuracy: metrics.accuracy, holdout: metrics.examples }, "head version committed");
-    return { version, holdout: metrics, promoted: promote, reason };
+    return { version, holdout: metrics, promoted: promote, reason, passed: decision.promote };
+  }
+
+  /** Features of logged examples: one text's pooled encoding, or a pair's (stored as [text, text_pair]). */
+  private features(examples: readonly StoredExample[], signal?: AbortSignal): Promise<Float32Array[]> {
+    const { encoder, cache } = this.deps;
+    const { pooling } = this.settings;
+    if (!this.settings.pair) return featuresFor(encoder, cache, examples.map((e) => e.text), pooling, "background", signal);
+    return pairFeaturesFor(encoder, cache, examples.map(pairOfStored), pooling, "background", signal);
   }
 
   async release(): Promise<void> {
@@ -392,8 +442,15 @@ export class AdaptRun {
         if (words.length > 0 || tags.length > 0) {
           throw invalidArgument(`example "${example.id}" sets words or tags, which only TOKEN heads take; head "${this.settings.head}" is ${this.settings.type.toUpperCase()}`);
         }
+        if (this.settings.pair && !example.textPair) {
+          throw invalidArgument(`example "${example.id}" has no text_pair, and head "${this.settings.head}" is a pair head: send both texts of the pair`);
+        }
+        if (!this.settings.pair && example.textPair) {
+          throw invalidArgument(`example "${example.id}" sets text_pair, and head "${this.settings.head}" is a single-text head: create a pair head (config.pair) for sentence pairs`);
+        }
         continue;
       }
+      if (example.textPair) throw invalidArgument(`example "${example.id}" sets text_pair, which TOKEN heads do not take`);
       const problem = tokenExampleProblem(
         { id: example.id, text: example.text, labels: example.labels, words, tags },
         this.trainer.allowNewLabels ? undefined : this.trainer.labels,
@@ -430,6 +487,7 @@ export class AdaptRun {
     }
     if (!example.text) return "example.text is empty";
     if (example.text.length > maxChars) return `example.text has ${example.text.length} characters, over the limit of ${maxChars} (--max-input-chars)`;
+    if (example.textPair && example.textPair.length > maxChars) return `example.text_pair has ${example.textPair.length} characters, over the limit of ${maxChars} (--max-input-chars)`;
     if (this.settings.type === "multiclass" && example.labels.length !== 1) {
       return `a MULTICLASS example needs exactly one label; got ${example.labels.length}`;
     }
@@ -463,4 +521,10 @@ function snake(field: string): string {
 
 function tokenInput(example: StoredExample): { words: string[]; tags: readonly string[]; weight: number } {
   return { words: wordsOfStored(example), tags: example.labels, weight: example.weight };
+}
+
+/** A pair head's logged example: its [text, text_pair] JSON back into a pair. */
+function pairOfStored(example: StoredExample): { text: string; textPair: string } {
+  const [text, textPair] = JSON.parse(example.text) as [string, string];
+  return { text, textPair };
 }

@@ -31,6 +31,11 @@ export class EmbeddingCache {
     return createHash("sha256").update(this.modelHash).update(String(pooling)).update("\0").update(text).digest("base64");
   }
 
+  /** A pair's key: never equal to a single text's (a different separator after the pooling code). */
+  pairKey(pooling: number, text: string, textPair: string): string {
+    return createHash("sha256").update(this.modelHash).update(String(pooling)).update(`\u0001${text.length}:`).update(text).update(textPair).digest("base64");
+  }
+
   get(key: string): Float32Array | undefined {
     const value = this.entries.get(key);
     if (value) {

@@ -1,10 +1,11 @@
 import type { EncoderModel } from "../core/encoder.js";
+import type { TextPair } from "../core/pair-inputs.js";
 import type { PoolingMode } from "../core/pooling.js";
 import { TimeSlicer } from "../core/time-slicer.js";
 import type { EmbeddingCache } from "./embedding-cache.js";
 
 /** Head features for texts: the cache first, the encoder (at the given priority) for the rest. */
-export async function featuresFor(
+export function featuresFor(
   encoder: EncoderModel,
   cache: EmbeddingCache,
   texts: readonly string[],
@@ -12,13 +13,39 @@ export async function featuresFor(
   priority: "interactive" | "background",
   signal?: AbortSignal,
 ): Promise<Float32Array[]> {
-  const out = new Array<Float32Array>(texts.length);
+  return cachedFeatures(
+    texts,
+    (text) => cache.key(pooling, text),
+    cache,
+    async (missing) => encoder.pooled(encoder.tokenizeInputs(missing, "right", { unlimited: true }).ids, pooling, { priority, signal }),
+  );
+}
+
+/** Head features for sentence pairs: each pair's pooled encoding (pair template, longest_first truncation). */
+export function pairFeaturesFor(
+  encoder: EncoderModel,
+  cache: EmbeddingCache,
+  pairs: readonly TextPair[],
+  pooling: PoolingMode,
+  priority: "interactive" | "background",
+  signal?: AbortSignal,
+): Promise<Float32Array[]> {
+  return cachedFeatures(
+    pairs,
+    (pair) => cache.pairKey(pooling, pair.text, pair.textPair),
+    cache,
+    async (missing) => (await encoder.pairReadouts(missing, pooling, { side: "right" }, { priority, signal }, { unlimited: true })).readouts,
+  );
+}
+
+async function cachedFeatures<T>(inputs: readonly T[], keyOf: (input: T) => string, cache: EmbeddingCache, encode: (missing: T[]) => Promise<Float32Array[]>): Promise<Float32Array[]> {
+  const out = new Array<Float32Array>(inputs.length);
   const missing: number[] = [];
-  const keys = new Array<string>(texts.length);
+  const keys = new Array<string>(inputs.length);
   const slicer = new TimeSlicer();
-  for (let i = 0; i < texts.length; i++) {
+  for (let i = 0; i < inputs.length; i++) {
     if (i % 64 === 63) await slicer.pause();
-    keys[i] = cache.key(pooling, texts[i]);
+    keys[i] = keyOf(inputs[i]);
     const hit = cache.get(keys[i]);
     if (hit) out[i] = hit;
     else missing.push(i);
@@ -26,8 +53,7 @@ export async function featuresFor(
   const CHUNK = 256;
   for (let start = 0; start < missing.length; start += CHUNK) {
     const slice = missing.slice(start, start + CHUNK);
-    const { ids } = encoder.tokenizeInputs(slice.map((i) => texts[i]), "right", { unlimited: true });
-    const pooled = await encoder.pooled(ids, pooling, { priority, signal });
+    const pooled = await encode(slice.map((i) => inputs[i]));
     slice.forEach((index, j) => {
       // A copy: the pooled vector is a view into its whole batch's buffer.
       const vector = pooled[j].slice();

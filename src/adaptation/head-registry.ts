@@ -11,6 +11,8 @@ export interface ServedHead {
   readonly type: StoredHeadType;
   readonly pooling: PoolingMode;
   readonly snapshot: HeadSnapshot;
+  /** A pair head: it classifies sentence pairs. */
+  readonly pair: boolean;
 }
 
 export type PoolingOfConfig = (config: Uint8Array) => PoolingMode;
@@ -159,7 +161,7 @@ export class HeadRegistry {
     const stored = await this.store.loadVersion(name, version);
     if (!stored) throw notFound(`head "${name}" has no version ${version} (latest is ${head.latestVersion})`);
     const snapshot = HeadTrainer.restore(stored.state).freeze();
-    const served: ServedHead = { name, version, type: head.type, pooling: this.poolingOf(stored.config), snapshot };
+    const served: ServedHead = { name, version, type: head.type, pooling: this.poolingOf(stored.config), snapshot, pair: head.input === "pair" };
     this.versions.set(key, served);
     if (this.versions.size > MAX_CACHED_VERSIONS) this.versions.delete(this.versions.keys().next().value!);
     return served;

@@ -2,6 +2,8 @@
 export interface Batch {
   readonly ids: Int32Array;
   readonly lengths: Int32Array;
+  /** Token type (segment) ids laid out like `ids`, when a row is a pair; absent = every token type 0. */
+  readonly typeIds?: Int32Array;
   /** Per row, its readout code (core/pooling.ts): a pooling, LOGITS or TOKEN_STATES. */
   readonly modes: Uint8Array;
   /** TOKEN_STATES rows: the token positions to return, row after row (`positionCounts[b]` for row b, 0 for other rows). */
@@ -11,7 +13,7 @@ export interface Batch {
 
 /** Every row's readout of a batch. */
 export interface BatchReadouts {
-  /** rows × hidden pooled vectors. */
+  /** rows × hidden pooled vectors (empty for a classifier-only export, hiddenSize 0). */
   readonly pooled: Float32Array;
   readonly hiddenSize: number;
   /** rows × labels, when a row asked for the model's logits. */

@@ -1,15 +1,17 @@
 import { classify } from "./commands/classify.js";
 import { embed } from "./commands/embed.js";
+import { feedback } from "./commands/feedback.js";
 import { heads } from "./commands/heads.js";
 import { info } from "./commands/info.js";
 import { serve } from "./commands/serve.js";
 import { tag } from "./commands/tag.js";
 import { teach } from "./commands/teach.js";
+import { quantize } from "./commands/quantize.js";
 import { tokenize } from "./commands/tokenize.js";
 import { type Command, commandHelp, parseCommand } from "./command.js";
 import { describeFailure } from "./errors.js";
 
-const COMMANDS: readonly Command[] = [embed, classify, tag, teach, heads, tokenize, info];
+const COMMANDS: readonly Command[] = [embed, classify, tag, teach, feedback, heads, tokenize, info, quantize];
 
 function overview(): string {
   return [

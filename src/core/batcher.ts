@@ -21,6 +21,8 @@ export interface BatcherLimits {
 
 export interface SequenceInput {
   readonly ids: Int32Array;
+  /** A pair's token type ids (0 for the first text, 1 for the second in BERT), one per id; absent = all 0. */
+  readonly typeIds?: Int32Array;
   readonly mode: Readout;
   /** TOKEN_STATES: the token positions whose states to return (positions × hidden, flat). */
   readonly positions?: Int32Array;
@@ -328,6 +330,8 @@ export class Batcher {
       positionTotal += positionCounts[b];
     }
     const positions = new Int32Array(positionTotal);
+    const withTypes = batch.some((item) => item.request.inputs[item.index].typeIds !== undefined);
+    const typeIds = withTypes ? new Int32Array(tokens) : undefined;
     const queueWaitMs: number[] = [];
     const now = performance.now();
     let offset = 0;
@@ -335,6 +339,7 @@ export class Batcher {
       const { request, index } = batch[b];
       const input = request.inputs[index];
       ids.set(input.ids, offset);
+      if (typeIds && input.typeIds) typeIds.set(input.typeIds, offset);
       offset += input.ids.length;
       lengths[b] = input.ids.length;
       modes[b] = input.mode;
@@ -348,7 +353,7 @@ export class Batcher {
       this.runningItems -= batch.length;
     };
     // The runner may transfer (detach) what it is given: keep our own counts.
-    this.runner.run({ ids, lengths, modes, positions, positionCounts: positionCounts.slice() }).then(
+    this.runner.run({ ids, typeIds, lengths, modes, positions, positionCounts: positionCounts.slice() }).then(
       (done) => {
         finished();
         for (let b = 0; b < batch.length; b++) {

@@ -1,12 +1,15 @@
 import type { Logger } from "pino";
 import type { Device } from "../backends/onnx/device.js";
+import type { Weights } from "../backends/onnx/model-files.js";
 import { ONNXRUNTIME_VERSION } from "../backends/onnx/session.js";
 import { WorkerPool } from "../backends/onnx/worker-pool.js";
 import { Batcher, type BatcherLimits, type BatcherObserver, type Priority } from "./batcher.js";
-import { invalidArgument } from "./errors.js";
+import { failedPrecondition, invalidArgument } from "./errors.js";
 import { type TestFaults, workerFaults } from "./faults.js";
 import { hashModel, type ModelDirectory } from "./model-directory.js";
-import { PoolingMode, TOKEN_STATES, finishVector, poolingName, type Readout } from "./pooling.js";
+import { headIdentity, type HeadIdentity } from "./model-identity.js";
+import { encodePairs, type PairTruncation, type TextPair } from "./pair-inputs.js";
+import { LOGITS, PoolingMode, TOKEN_STATES, finishVector, poolingName, type Readout } from "./pooling.js";
 import { loadTokenizer, truncateIds, type Tokenizer } from "./tokenizer/index.js";
 import { alignWords, type AlignedWords, type WordSplit } from "./words.js";
 
@@ -57,11 +60,19 @@ export interface ModelInfo {
   readonly defaultPooling: PoolingMode;
   readonly provider: string;
   readonly onnxRuntimeVersion: string;
+  /** sha256 of the served file: what its embeddings are (the embedding cache is keyed on it). */
   readonly hash: string;
+  /** The served file relative to the model directory, and what it holds. */
+  readonly modelFile: string;
+  readonly weights: Weights;
+  /** What heads are bound to: shared by the variants of one model that pass the fidelity check (model-identity.ts). */
+  readonly headIdentity: HeadIdentity;
   readonly hasPooler: boolean;
   readonly poolingModes: readonly PoolingMode[];
   /** The model's own classifier (config.json id2label, a `logits` output), served as head "model". */
   readonly classifier?: { readonly labels: readonly string[]; readonly multilabel: boolean };
+  /** False for a classifier-only export (`logits` and no last_hidden_state): no Embed, Tag or Adapt. */
+  readonly hasHiddenStates: boolean;
 }
 
 export interface Embedded {
@@ -114,14 +125,27 @@ export class EncoderModel {
       }
     }
     const hasPooler = ready.outputNames.includes("pooler_output");
+    const hasHiddenStates = ready.outputNames.includes("last_hidden_state");
+    const classifier = model.labels && ready.outputNames.includes("logits") ? { labels: model.labels, multilabel: model.problemType === "multi_label_classification" } : undefined;
+    if (!hasHiddenStates && !classifier) {
+      await pool.close();
+      throw new Error(`${model.modelPath} outputs logits but config.json has no id2label: a classifier-only export needs its labels`);
+    }
     const limits = [model.maxPositionEmbeddings, tokenizer.modelMaxLength, options.maxSequenceLength || undefined];
     const maxSequenceLength = Math.min(...limits.filter((n): n is number => typeof n === "number" && n > 0), 512);
-    const poolingModes: PoolingMode[] = [PoolingMode.cls, PoolingMode.mean, PoolingMode.max];
+    const poolingModes: PoolingMode[] = hasHiddenStates ? [PoolingMode.cls, PoolingMode.mean, PoolingMode.max] : [];
     if (hasPooler) poolingModes.push(PoolingMode.pooler);
     const defaultPooling = options.defaultPooling ?? model.sentenceTransformersPooling ?? PoolingMode.mean;
-    if (!poolingModes.includes(defaultPooling)) {
+    if (hasHiddenStates && !poolingModes.includes(defaultPooling)) {
       await pool.close();
       throw new Error(`default pooling ${poolingName(defaultPooling)} is not available: the model has no pooler_output`);
+    }
+    let identity: HeadIdentity;
+    try {
+      identity = await headIdentity(model, hash);
+    } catch (error) {
+      await pool.close();
+      throw error;
     }
     const info: ModelInfo = {
       id: model.id,
@@ -135,12 +159,13 @@ export class EncoderModel {
       provider: ready.provider,
       onnxRuntimeVersion: ONNXRUNTIME_VERSION,
       hash,
+      modelFile: model.modelFile,
+      weights: model.weights,
+      headIdentity: identity,
       hasPooler,
       poolingModes,
-      classifier:
-        model.labels && ready.outputNames.includes("logits")
-          ? { labels: model.labels, multilabel: model.problemType === "multi_label_classification" }
-          : undefined,
+      classifier,
+      hasHiddenStates,
     };
     return new EncoderModel(options, tokenizer, pool, new Batcher(pool, options.limits, options.observer), info);
   }
@@ -178,7 +203,54 @@ export class EncoderModel {
     }
   }
 
+  /** Most characters in one text (--max-input-chars). */
+  get maxInputChars(): number {
+    return this.options.maxInputChars;
+  }
+
+  /** FAILED_PRECONDITION for `what` (Embed, Tag, Adapt) when the export has only its classifier's logits. */
+  requireHiddenStates(what: string): void {
+    if (this.info.hasHiddenStates) return;
+    throw failedPrecondition(
+      `${what} needs the encoder's hidden states, but the served model is a classifier-only export (a logits output and no last_hidden_state): ` +
+        "it serves Classify with head \"model\" and Rerank; serve a feature-extraction export for Embed, Tag and Adapt",
+    );
+  }
+
+  /** Checks pairs like checkInputs: their count, and each text's characters. */
+  checkPairs(pairs: readonly TextPair[]): void {
+    this.checkInputs(pairs.map((pair) => pair.text));
+    for (let i = 0; i < pairs.length; i++) {
+      if (pairs[i].textPair.length > this.options.maxInputChars) {
+        throw invalidArgument(`text_pairs[${i}] has ${pairs[i].textPair.length} characters, over the limit of ${this.options.maxInputChars} (--max-input-chars)`);
+      }
+    }
+  }
+
+  /** Encodes pairs through the tokenizer's pair template (default truncation: the server's side, longest_first). */
+  tokenizePairs(pairs: readonly TextPair[], truncation: Partial<PairTruncation> = {}, options: { unlimited?: boolean; field?: string } = {}): { inputs: { ids: Int32Array; typeIds: Int32Array }[]; tokens: number } {
+    if (!options.unlimited) this.checkPairs(pairs);
+    const side = truncation.side ?? this.options.defaultTruncation;
+    const { encoded, tokens } = encodePairs(this.tokenizer, pairs, this.info.maxSequenceLength, { side, strategy: truncation.strategy }, options.field);
+    return { inputs: encoded, tokens };
+  }
+
+  /** readouts for pairs: each pair's pooled vector or logits row; pairs batch with single texts. */
+  async pairReadouts(pairs: readonly TextPair[], mode: Readout, truncation: Partial<PairTruncation>, call: CallOptions = {}, options: { unlimited?: boolean; field?: string } = {}): Promise<{ readouts: Float32Array[]; inputTokens: number; times: StageTimes }> {
+    const started = performance.now();
+    const { inputs, tokens } = this.tokenizePairs(pairs, truncation, options);
+    const tokenized = performance.now();
+    const batch: { dispatched?: number; done?: number } = {};
+    const readouts = await this.batcher.submit(
+      inputs.map(({ ids, typeIds }) => ({ ids, typeIds, mode })),
+      { ...call, times: batch },
+    );
+    const dispatched = batch.dispatched ?? tokenized;
+    return { readouts, inputTokens: tokens, times: { tokenize: [started, tokenized], queue: [tokenized, dispatched], inference: [dispatched, batch.done ?? performance.now()] } };
+  }
+
   async embed(inputs: readonly string[], options: EmbedOptions, call: CallOptions = {}): Promise<Embedded> {
+    this.requireHiddenStates("Embed");
     const mode = options.pooling ?? this.info.defaultPooling;
     if (!this.info.poolingModes.includes(mode)) {
       throw invalidArgument(`pooling ${poolingName(mode).toUpperCase()} is not available: the model has no pooler_output`);
@@ -262,7 +334,8 @@ export class EncoderModel {
       const rows = onGpu ? [1, Math.max(1, Math.min(maxBatchSize, Math.floor(maxBatchTokens / length)))] : [1];
       for (const count of new Set(rows)) {
         const batch = Array.from({ length: count }, () => sequence);
-        await Promise.all(Array.from({ length: this.pool.size }, () => this.pooled(batch, this.info.defaultPooling)));
+        const mode = this.info.hasHiddenStates ? this.info.defaultPooling : LOGITS;
+        await Promise.all(Array.from({ length: this.pool.size }, () => this.pooled(batch, mode)));
       }
     }
   }

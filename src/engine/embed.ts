@@ -1,4 +1,5 @@
 import type { CallOptions, EmbedOptions, Embedded, EncoderModel } from "../core/encoder.js";
+import { zipPairs } from "../core/pair-inputs.js";
 
 export interface Embedding extends Embedded {
   /** The id of the model that embedded the inputs. */
@@ -6,6 +7,7 @@ export interface Embedding extends Embedded {
 }
 
 export async function embed(model: EncoderModel, inputs: readonly string[], options: EmbedOptions, call: CallOptions): Promise<Embedding> {
+  model.requireHiddenStates("Embed");
   const embedded = await model.embed(inputs, options, call);
   return { ...embedded, model: model.info.id };
 }
@@ -16,11 +18,25 @@ export interface TokenizedText {
   readonly tokens: string[];
   readonly starts: number[];
   readonly ends: number[];
+  /** Pairs only: token type ids and which text each token came from (-1: a special token). */
+  readonly typeIds?: number[];
+  readonly sequenceIds?: number[];
 }
 
-export function tokenize(model: EncoderModel, inputs: readonly string[], addSpecialTokens: boolean): TokenizedText[] {
-  model.checkInputs(inputs);
+export function tokenize(model: EncoderModel, inputs: readonly string[], addSpecialTokens: boolean, textPairs: readonly string[] = []): TokenizedText[] {
   const { tokenizer } = model;
+  if (textPairs.length > 0) {
+    const pairs = zipPairs(inputs, textPairs, "inputs", "text_pairs");
+    model.checkPairs(pairs);
+    return pairs.map(({ text, textPair }) => {
+      const encoding = tokenizer.encodePair(text, textPair, { addSpecialTokens });
+      const ids = Array.from(encoding.ids);
+      const starts = ids.map((_, i) => encoding.offsets[2 * i]);
+      const ends = ids.map((_, i) => encoding.offsets[2 * i + 1]);
+      return { ids, tokens: ids.map((id) => tokenizer.idToToken(id)), starts, ends, typeIds: Array.from(encoding.typeIds), sequenceIds: Array.from(encoding.sequenceIds) };
+    });
+  }
+  model.checkInputs(inputs);
   return inputs.map((text) => {
     const encoded = tokenizer.encode(text, { addSpecialTokens, offsets: true });
     const ids = Array.from(encoded.ids);

@@ -1,10 +1,12 @@
 import type { AdaptDeps } from "../adaptation/adapt-run.js";
 import { invalidArgument, notFound } from "../core/errors.js";
-import type { HeadRecord, HeadStore, StoredHeadType, VersionSummary } from "../store/head-store.js";
+import type { HeadRecord, HeadStore, StoredHeadType, StoredPolicy, VersionSummary } from "../store/head-store.js";
+import { headLiveMetrics } from "../feedback/live-gauges.js";
+import { NO_LIVE_METRICS, type LiveMetrics } from "../feedback/live-metrics.js";
 import { MODEL_HEAD } from "./head-resolution.js";
 
 /** The loaded model and heads that Classify, Tag and head administration read. */
-export type ServedHeads = Pick<AdaptDeps, "encoder" | "registry" | "store">;
+export type ServedHeads = Pick<AdaptDeps, "encoder" | "registry" | "store" | "predictions" | "onLive"> & Partial<Pick<AdaptDeps, "cache">>;
 
 export interface HeadSummary {
   readonly name: string;
@@ -15,12 +17,17 @@ export interface HeadSummary {
   readonly latestVersion: number;
   /** Head "model", the model's own classifier. */
   readonly readOnly: boolean;
+  /** A pair head: it classifies sentence pairs (fixed at creation). */
+  readonly pair: boolean;
 }
 
 export interface HeadDetails {
   readonly summary: HeadSummary;
   readonly modelHash: string;
   readonly versions: VersionSummary[];
+  /** Feedback scored against what was served: the whole window, and per served version. */
+  readonly live: { all: LiveMetrics; versions: Map<number, LiveMetrics> };
+  readonly policy?: StoredPolicy;
 }
 
 /** Every stored head, after the model's own classifier when it has one. */
@@ -36,16 +43,19 @@ export async function listHeads(heads: ServedHeads): Promise<HeadSummary[]> {
       activeVersion: 1,
       latestVersion: 1,
       readOnly: true,
+      pair: false,
     });
   }
   return summaries;
 }
 
-export async function getHead(heads: ServedHeads, name: string): Promise<HeadDetails> {
+export async function getHead(heads: ServedHeads, name: string, liveWindow: number): Promise<HeadDetails> {
   const head = await heads.store.getHead(name);
   if (!head) throw notFound(`head "${name}" does not exist`);
   const versions = await heads.store.listVersions(head.name);
-  return { summary: await summaryOf(heads.store, head), modelHash: head.modelHash, versions };
+  const live = (await headLiveMetrics(heads.store, name, liveWindow)) ?? { all: NO_LIVE_METRICS, versions: new Map() };
+  heads.onLive?.(name, live.all);
+  return { summary: await summaryOf(heads.store, head), modelHash: head.modelHash, versions, live, policy: await heads.store.getPolicy(name) };
 }
 
 export async function deleteHead(heads: ServedHeads, name: string): Promise<void> {
@@ -70,5 +80,6 @@ async function summaryOf(store: HeadStore, head: HeadRecord): Promise<HeadSummar
     activeVersion: head.activeVersion,
     latestVersion: head.latestVersion,
     readOnly: false,
+    pair: head.input === "pair",
   };
 }

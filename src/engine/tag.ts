@@ -14,6 +14,8 @@ export interface TagInput extends HeadRequest {
 
 export interface Tagged {
   readonly results: TaggedText[];
+  /** One per input, for Feedback (empty when predictions are not kept). */
+  readonly predictionIds: string[];
   readonly headVersion: number;
   readonly inputCount: number;
   readonly inputTokens: number;
@@ -23,6 +25,7 @@ export interface Tagged {
 /** Per-word tags of a TOKEN head, merged into entity spans. */
 export async function tag(heads: ServedHeads, input: TagInput, minVersionWaitMs: number, call: CallOptions): Promise<Tagged> {
   const { encoder, registry } = heads;
+  encoder.requireHiddenStates("Tag");
   if (!input.head) throw invalidArgument("head is empty: name the TOKEN head to tag with");
   if (input.texts.length > 0 && input.words.length > 0) throw invalidArgument("set texts or words, not both");
   if (input.texts.length === 0 && input.words.length === 0) throw invalidArgument("texts and words are empty: send texts, or pre-split words");
@@ -39,8 +42,27 @@ export async function tag(heads: ServedHeads, input: TagInput, minVersionWaitMs:
     const { tags, scores } = predictTags(head.snapshot, rows);
     return taggedText(words, tags, scores, rows.map((row) => row !== undefined));
   });
+  const store = heads.predictions;
+  let predictionIds: string[] = [];
+  if (store?.enabled) {
+    const now = Date.now();
+    const records = results.map((result) => ({
+      id: store.newId(now),
+      head: head.name,
+      type: head.type,
+      version: head.version,
+      text: JSON.stringify(result.words.map((w) => w.word)),
+      served: result.words.map((w) => w.label),
+      scores: [],
+      createdAtMs: now,
+      expiresAtMs: now + store.windowMs,
+    }));
+    store.keep(records);
+    predictionIds = records.map((record) => record.id);
+  }
   return {
     results,
+    predictionIds,
     headVersion: head.version,
     inputCount: splits.length,
     inputTokens: tokens,

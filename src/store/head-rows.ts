@@ -1,4 +1,4 @@
-import type { HeadRecord, StoredHeadType } from "./head-store.js";
+import type { HeadInput, HeadRecord, StoredHeadType } from "./head-store.js";
 
 /** A `heads` row as both stores' drivers return it (PostgreSQL gives BIGINT columns as strings). */
 export interface HeadRow {
@@ -8,6 +8,7 @@ export interface HeadRow {
   active_version: number;
   latest_version: number;
   created_at_ms: number | string;
+  input?: string;
 }
 
 export function toHead(row: HeadRow): HeadRecord {
@@ -18,5 +19,6 @@ export function toHead(row: HeadRow): HeadRecord {
     activeVersion: row.active_version,
     latestVersion: row.latest_version,
     createdAtMs: Number(row.created_at_ms),
+    input: (row.input ?? "text") as HeadInput,
   };
 }

@@ -5,6 +5,8 @@
  */
 /** Stores keep the type as text, so a new head kind only extends this union. */
 export type StoredHeadType = "multiclass" | "multilabel" | "token";
+/** What a head takes, fixed at creation: one text, or a sentence pair (text, text_pair). */
+export type HeadInput = "text" | "pair";
 
 export interface HeadRecord {
   readonly name: string;
@@ -14,6 +16,7 @@ export interface HeadRecord {
   readonly activeVersion: number;
   readonly latestVersion: number;
   readonly createdAtMs: number;
+  readonly input: HeadInput;
 }
 
 export interface VersionMetrics {
@@ -49,7 +52,8 @@ export interface StoredVersion extends VersionSummary {
 
 /**
  * One logged example. A TOKEN head's example keeps its words as a JSON array of strings in `text`
- * and its tags (one per word) in `labels`, so stores need no other columns.
+ * and its tags (one per word) in `labels`, and a pair head's its two texts as a JSON array
+ * [text, text_pair], so stores need no other columns.
  */
 export interface StoredExample {
   readonly id: string;
@@ -57,6 +61,73 @@ export interface StoredExample {
   readonly labels: readonly string[];
   readonly weight: number;
   readonly holdout: boolean;
+}
+
+/** What a head served for a prediction that feedback answered: scored against the true labels. */
+export interface ServedPrediction {
+  readonly version: number;
+  /** The labels it predicted: the top label (MULTICLASS), those over the threshold (MULTILABEL), one tag per word (TOKEN). */
+  readonly labels: readonly string[];
+}
+
+/** A feedback example for the log: an answered prediction carries what was served. */
+export interface FeedbackExample extends StoredExample {
+  readonly served?: ServedPrediction;
+}
+
+/** A logged example with its position in the head's log. */
+export interface LoggedExample extends StoredExample {
+  readonly seq: number;
+  /** Answered predictions: what was served. */
+  readonly served?: ServedPrediction;
+}
+
+/** An answered prediction as the live metrics read it back from the log. */
+export interface ScoredFeedback {
+  readonly seq: number;
+  readonly labels: readonly string[];
+  readonly served: ServedPrediction;
+}
+
+/** How a head learns from feedback (bertd.v1.HeadPolicy). */
+export interface HeadPolicy {
+  readonly continuous: boolean;
+  readonly publishEveryExamples: number;
+  readonly publishEverySeconds: number;
+  readonly promotion: "always" | "if_better" | "never";
+  readonly shadowExamples: number;
+}
+
+/** A head's policy and how far continuous learning has published. */
+export interface StoredPolicy {
+  readonly head: string;
+  readonly policy: HeadPolicy;
+  /** The log position the last publication covered (examples after it are pending). */
+  readonly publishedSeq: number;
+  readonly publishedAtMs: number;
+}
+
+/** A prediction kept so feedback can answer it (docs/feedback.md). */
+export interface PredictionRecord {
+  readonly id: string;
+  readonly head: string;
+  readonly type: StoredHeadType;
+  readonly version: number;
+  /** The text (TOKEN heads: the words as a JSON array), what learning needs. */
+  readonly text: string;
+  readonly served: readonly string[];
+  /** The served version's label scores, in its label order (empty for TOKEN heads). */
+  readonly scores: readonly number[];
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+}
+
+/** Predictions shared by replicas (PostgreSQL), so feedback may reach any of them. */
+export interface SharedPredictions {
+  savePredictions(records: readonly PredictionRecord[]): Promise<void>;
+  loadPrediction(id: string): Promise<PredictionRecord | undefined>;
+  /** Deletes expired predictions; returns how many. */
+  deleteExpiredPredictions(nowMs: number): Promise<number>;
 }
 
 /** The right to write one head, held by one Adapt stream on one replica at a time. */
@@ -92,12 +163,32 @@ export interface HeadStore {
   watch(listener: (change: HeadChange) => void): () => void;
   listHeads(): Promise<HeadRecord[]>;
   getHead(name: string): Promise<HeadRecord | undefined>;
-  /** Creates the head if it does not exist; returns it either way. */
-  ensureHead(name: string, type: StoredHeadType, modelHash: string): Promise<HeadRecord>;
+  /** Creates the head if it does not exist (input default "text"); returns it either way. */
+  ensureHead(name: string, type: StoredHeadType, modelHash: string, input?: HeadInput): Promise<HeadRecord>;
   listVersions(name: string): Promise<VersionSummary[]>;
   loadVersion(name: string, version: number): Promise<StoredVersion | undefined>;
   /** Appends examples whose ids the head has not seen; resolves, durably written, with the ids that were new. */
   appendExamples(lease: HeadLease, examples: readonly StoredExample[]): Promise<Set<string>>;
+  /**
+   * Feedback: appends examples whose ids the head has not seen, durably, without the lease (the log is
+   * append-only and ids are unique, so concurrent appends are safe); the lease holder learns them.
+   */
+  appendFeedback(head: string, examples: readonly FeedbackExample[]): Promise<Set<string>>;
+  /** Logged examples after position `seq`, in order, at most `limit`. */
+  examplesAfter(head: string, seq: number, limit: number): Promise<LoggedExample[]>;
+  /** The position of the head's last logged example (0 = none). */
+  lastExampleSeq(head: string): Promise<number>;
+  /** The last `limit` answered predictions of the head, oldest first. */
+  scoredFeedback(head: string, limit: number): Promise<ScoredFeedback[]>;
+  getPolicy(head: string): Promise<StoredPolicy | undefined>;
+  /** Sets the policy (the head must exist); a new policy starts counting from the log's end. */
+  setPolicy(head: string, policy: HeadPolicy): Promise<StoredPolicy>;
+  /** Records a publication by continuous learning. */
+  markPublished(head: string, seq: number, atMs: number): Promise<void>;
+  /** Heads whose policy is continuous. */
+  continuousHeads(): Promise<StoredPolicy[]>;
+  /** Shared stores keep predictions for every replica. */
+  readonly predictions?: SharedPredictions;
   /** Every logged example of the head, in the order they were accepted. */
   examples(name: string): Promise<StoredExample[]>;
   countExamples(name: string): Promise<number>;

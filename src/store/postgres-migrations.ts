@@ -45,6 +45,30 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      epoch BIGINT NOT NULL,
      expires_at TIMESTAMPTZ NOT NULL
    );`,
+  // Pair heads: 'pair' (examples and inputs are sentence pairs) or 'text'.
+  `ALTER TABLE heads ADD COLUMN input TEXT NOT NULL DEFAULT 'text';`,
+  // Feedback: what was served for an answered prediction, continuous-learning policies, and the
+  // predictions every replica can answer (rows expire; any replica deletes expired ones).
+  `ALTER TABLE examples ADD COLUMN served_version INTEGER, ADD COLUMN served_labels JSONB;
+   CREATE INDEX examples_served ON examples (head, seq) WHERE served_version IS NOT NULL;
+   CREATE TABLE head_policies (
+     head TEXT PRIMARY KEY REFERENCES heads(name) ON DELETE CASCADE,
+     policy JSONB NOT NULL,
+     published_seq BIGINT NOT NULL,
+     published_at_ms BIGINT NOT NULL
+   );
+   CREATE TABLE predictions (
+     id TEXT PRIMARY KEY,
+     head TEXT NOT NULL,
+     type TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     text TEXT NOT NULL,
+     served JSONB NOT NULL,
+     scores JSONB NOT NULL,
+     created_at_ms BIGINT NOT NULL,
+     expires_at_ms BIGINT NOT NULL
+   );
+   CREATE INDEX predictions_by_expiry ON predictions (expires_at_ms);`,
 ];
 
 /** Any fixed number: the advisory lock that lets one replica at a time migrate. */

@@ -1,7 +1,26 @@
 import pg from "pg";
 import type { Logger } from "pino";
 import { ServiceError, cancelled, failedPrecondition, notFound, unavailable } from "../core/errors.js";
-import type { HeadChange, HeadLease, HeadRecord, HeadStore, LeaseOptions, NewVersion, StoredExample, StoredHeadType, StoredVersion, VersionSummary } from "./head-store.js";
+import type {
+  FeedbackExample,
+  HeadChange,
+  HeadInput,
+  HeadLease,
+  HeadPolicy,
+  HeadRecord,
+  HeadStore,
+  LeaseOptions,
+  LoggedExample,
+  NewVersion,
+  PredictionRecord,
+  ScoredFeedback,
+  SharedPredictions,
+  StoredExample,
+  StoredHeadType,
+  StoredPolicy,
+  StoredVersion,
+  VersionSummary,
+} from "./head-store.js";
 import { headBeingAdapted, leaseHeld } from "./local-leases.js";
 import { CHANGES_CHANNEL, ChangeListener } from "./postgres-listener.js";
 import { migrate } from "./postgres-migrations.js";
@@ -42,8 +61,9 @@ interface VersionRow {
  *
  * Commits, SetActiveVersion and deletes NOTIFY the change channel in their transaction.
  */
-export class PostgresHeadStore implements HeadStore {
+export class PostgresHeadStore implements HeadStore, SharedPredictions {
   readonly shared = true;
+  readonly predictions: SharedPredictions = this;
   private readonly listener: ChangeListener;
 
   private constructor(
@@ -133,12 +153,13 @@ export class PostgresHeadStore implements HeadStore {
     return rows[0] && toHead(rows[0]);
   }
 
-  async ensureHead(name: string, type: StoredHeadType, modelHash: string): Promise<HeadRecord> {
-    await this.query("INSERT INTO heads (name, type, model_hash, created_at_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING", [
+  async ensureHead(name: string, type: StoredHeadType, modelHash: string, input: HeadInput = "text"): Promise<HeadRecord> {
+    await this.query("INSERT INTO heads (name, type, model_hash, created_at_ms, input) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING", [
       name,
       type,
       modelHash,
       Date.now(),
+      input,
     ]);
     return (await this.getHead(name))!;
   }
@@ -170,6 +191,105 @@ export class PostgresHeadStore implements HeadStore {
       );
       return new Set(rows.map((row) => row.id));
     });
+  }
+
+  async appendFeedback(head: string, examples: readonly FeedbackExample[]): Promise<Set<string>> {
+    return this.transaction(async (client) => {
+      const exists = await client.query("SELECT 1 FROM heads WHERE name = $1", [head]);
+      if (exists.rowCount === 0) throw notFound(`head "${head}" does not exist`);
+      // Unfenced (epoch 0): feedback may be logged by any replica; the lease holder learns it.
+      const rows = examples.map((e) => ({ ...e, served_version: e.served?.version ?? null, served_labels: e.served?.labels ?? null }));
+      const { rows: inserted } = await client.query<{ id: string }>(
+        `INSERT INTO examples (head, epoch, id, text, labels, weight, holdout, served_version, served_labels)
+         SELECT $1, 0, e.id, e.text, e.labels, e.weight, e.holdout, e.served_version, e.served_labels
+         FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (id TEXT, text TEXT, labels JSONB, weight FLOAT8, holdout BOOLEAN, served_version INTEGER, served_labels JSONB))
+           WITH ORDINALITY AS e(id, text, labels, weight, holdout, served_version, served_labels, n)
+         ORDER BY n
+         ON CONFLICT (head, id) DO NOTHING
+         RETURNING id`,
+        [head, JSON.stringify(rows)],
+      );
+      return new Set(inserted.map((row) => row.id));
+    });
+  }
+
+  async examplesAfter(head: string, seq: number, limit: number): Promise<LoggedExample[]> {
+    const { rows } = await this.query<StoredExample & { seq: string; served_version: number | null; served_labels: string[] | null }>(
+      "SELECT seq, id, text, labels, weight, holdout, served_version, served_labels FROM examples WHERE head = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+      [head, seq, limit],
+    );
+    return rows.map(({ served_version, served_labels, ...row }) => ({
+      ...row,
+      seq: Number(row.seq),
+      served: served_version === null ? undefined : { version: served_version, labels: served_labels! },
+    }));
+  }
+
+  async lastExampleSeq(head: string): Promise<number> {
+    const { rows } = await this.query<{ seq: string | null }>("SELECT MAX(seq) AS seq FROM examples WHERE head = $1", [head]);
+    return Number(rows[0].seq ?? 0);
+  }
+
+  async scoredFeedback(head: string, limit: number): Promise<ScoredFeedback[]> {
+    const { rows } = await this.query<{ seq: string; labels: string[]; served_version: number; served_labels: string[] }>(
+      "SELECT seq, labels, served_version, served_labels FROM examples WHERE head = $1 AND served_version IS NOT NULL ORDER BY seq DESC LIMIT $2",
+      [head, limit],
+    );
+    return rows.reverse().map((row) => ({ seq: Number(row.seq), labels: row.labels, served: { version: row.served_version, labels: row.served_labels } }));
+  }
+
+  async getPolicy(head: string): Promise<StoredPolicy | undefined> {
+    const { rows } = await this.query<PolicyRow>("SELECT * FROM head_policies WHERE head = $1", [head]);
+    return rows[0] && toPolicy(rows[0]);
+  }
+
+  async setPolicy(head: string, policy: HeadPolicy): Promise<StoredPolicy> {
+    return this.transaction(async (client) => {
+      const exists = await client.query("SELECT 1 FROM heads WHERE name = $1", [head]);
+      if (exists.rowCount === 0) throw notFound(`head "${head}" does not exist`);
+      const { rows } = await client.query<PolicyRow>(
+        `INSERT INTO head_policies (head, policy, published_seq, published_at_ms)
+         VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) FROM examples WHERE head = $1), $3)
+         ON CONFLICT (head) DO UPDATE SET policy = EXCLUDED.policy, published_seq = EXCLUDED.published_seq, published_at_ms = EXCLUDED.published_at_ms
+         RETURNING *`,
+        [head, JSON.stringify(policy), Date.now()],
+      );
+      return toPolicy(rows[0]);
+    });
+  }
+
+  async markPublished(head: string, seq: number, atMs: number): Promise<void> {
+    await this.query("UPDATE head_policies SET published_seq = GREATEST(published_seq, $2), published_at_ms = $3 WHERE head = $1", [head, seq, atMs]);
+  }
+
+  async continuousHeads(): Promise<StoredPolicy[]> {
+    const { rows } = await this.query<PolicyRow>("SELECT * FROM head_policies WHERE (policy->>'continuous')::boolean ORDER BY head");
+    return rows.map(toPolicy);
+  }
+
+  async savePredictions(records: readonly PredictionRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.query(
+      `INSERT INTO predictions (id, head, type, version, text, served, scores, created_at_ms, expires_at_ms)
+       SELECT p.id, p.head, p.type, p.version, p.text, p.served, p.scores, p."createdAtMs", p."expiresAtMs"
+       FROM jsonb_to_recordset($1::jsonb) AS p(id TEXT, head TEXT, type TEXT, version INTEGER, text TEXT, served JSONB, scores JSONB, "createdAtMs" BIGINT, "expiresAtMs" BIGINT)
+       ON CONFLICT (id) DO NOTHING`,
+      [JSON.stringify(records)],
+    );
+  }
+
+  async loadPrediction(id: string): Promise<PredictionRecord | undefined> {
+    const { rows } = await this.query<{ id: string; head: string; type: StoredHeadType; version: number; text: string; served: string[]; scores: number[]; created_at_ms: string; expires_at_ms: string }>(
+      "SELECT * FROM predictions WHERE id = $1",
+      [id],
+    );
+    const row = rows[0];
+    return row && { id: row.id, head: row.head, type: row.type, version: row.version, text: row.text, served: row.served, scores: row.scores, createdAtMs: Number(row.created_at_ms), expiresAtMs: Number(row.expires_at_ms) };
+  }
+
+  async deleteExpiredPredictions(nowMs: number): Promise<number> {
+    const { rowCount } = await this.query("DELETE FROM predictions WHERE expires_at_ms <= $1", [nowMs]);
+    return rowCount ?? 0;
   }
 
   async examples(name: string): Promise<StoredExample[]> {
@@ -383,6 +503,17 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+interface PolicyRow {
+  head: string;
+  policy: HeadPolicy;
+  published_seq: string;
+  published_at_ms: string;
+}
+
+function toPolicy(row: PolicyRow): StoredPolicy {
+  return { head: row.head, policy: row.policy, publishedSeq: Number(row.published_seq), publishedAtMs: Number(row.published_at_ms) };
 }
 
 function toSummary(row: VersionRow): VersionSummary {

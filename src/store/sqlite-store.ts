@@ -3,7 +3,24 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { failedPrecondition, notFound, resourceExhausted, unavailable } from "../core/errors.js";
-import type { HeadChange, HeadLease, HeadRecord, HeadStore, LeaseOptions, NewVersion, StoredExample, StoredHeadType, StoredVersion, VersionSummary } from "./head-store.js";
+import type {
+  FeedbackExample,
+  HeadChange,
+  HeadInput,
+  HeadLease,
+  HeadPolicy,
+  HeadRecord,
+  HeadStore,
+  LeaseOptions,
+  LoggedExample,
+  NewVersion,
+  ScoredFeedback,
+  StoredExample,
+  StoredHeadType,
+  StoredPolicy,
+  StoredVersion,
+  VersionSummary,
+} from "./head-store.js";
 import { LocalLeases, headBeingAdapted } from "./local-leases.js";
 import { type HeadRow, toHead } from "./head-rows.js";
 
@@ -38,6 +55,18 @@ const MIGRATIONS = [
      holdout INTEGER NOT NULL,
      PRIMARY KEY (head, seq),
      UNIQUE (head, id)
+   ) STRICT;`,
+  // Pair heads: 'pair' (examples and inputs are sentence pairs) or 'text'.
+  `ALTER TABLE heads ADD COLUMN input TEXT NOT NULL DEFAULT 'text';`,
+  // Feedback: what was served for an answered prediction, and continuous-learning policies.
+  `ALTER TABLE examples ADD COLUMN served_version INTEGER;
+   ALTER TABLE examples ADD COLUMN served_labels TEXT;
+   CREATE INDEX examples_served ON examples (head, seq) WHERE served_version IS NOT NULL;
+   CREATE TABLE head_policies (
+     head TEXT PRIMARY KEY REFERENCES heads(name) ON DELETE CASCADE,
+     policy TEXT NOT NULL,
+     published_seq INTEGER NOT NULL,
+     published_at_ms INTEGER NOT NULL
    ) STRICT;`,
 ];
 
@@ -120,11 +149,11 @@ export class SqliteHeadStore implements HeadStore {
     return row && toHead(row);
   }
 
-  async ensureHead(name: string, type: StoredHeadType, modelHash: string): Promise<HeadRecord> {
+  async ensureHead(name: string, type: StoredHeadType, modelHash: string, input: HeadInput = "text"): Promise<HeadRecord> {
     return this.write(() => {
       this
-        .statement("INSERT INTO heads (name, type, model_hash, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING")
-        .run(name, type, modelHash, Date.now());
+        .statement("INSERT INTO heads (name, type, model_hash, created_at_ms, input) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING")
+        .run(name, type, modelHash, Date.now(), input);
       return toHead(this.statement("SELECT * FROM heads WHERE name = ?").get(name) as HeadRow);
     });
   }
@@ -142,24 +171,85 @@ export class SqliteHeadStore implements HeadStore {
   }
 
   async appendExamples(lease: HeadLease, examples: readonly StoredExample[]): Promise<Set<string>> {
-    const name = lease.head;
     this.leases.check(lease);
+    return this.write(() => this.insertExamples(lease.head, examples));
+  }
+
+  async appendFeedback(head: string, examples: readonly FeedbackExample[]): Promise<Set<string>> {
     return this.write(() => {
-      const next = (this.statement("SELECT COALESCE(MAX(seq), 0) AS seq FROM examples WHERE head = ?").get(name) as { seq: number }).seq;
-      const insert = this.statement(
-        "INSERT INTO examples (head, seq, id, text, labels, weight, holdout) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (head, id) DO NOTHING",
-      );
-      const inserted = new Set<string>();
-      let seq = next;
-      for (const example of examples) {
-        const result = insert.run(name, seq + 1, example.id, example.text, JSON.stringify(example.labels), example.weight, example.holdout ? 1 : 0);
-        if (result.changes > 0) {
-          seq++;
-          inserted.add(example.id);
-        }
-      }
-      return inserted;
+      if (!this.statement("SELECT 1 FROM heads WHERE name = ?").get(head)) throw notFound(`head "${head}" does not exist`);
+      return this.insertExamples(head, examples);
     });
+  }
+
+  private insertExamples(name: string, examples: readonly FeedbackExample[]): Set<string> {
+    const next = (this.statement("SELECT COALESCE(MAX(seq), 0) AS seq FROM examples WHERE head = ?").get(name) as { seq: number }).seq;
+    const insert = this.statement(
+      "INSERT INTO examples (head, seq, id, text, labels, weight, holdout, served_version, served_labels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (head, id) DO NOTHING",
+    );
+    const inserted = new Set<string>();
+    let seq = next;
+    for (const example of examples) {
+      const served = example.served;
+      const result = insert.run(name, seq + 1, example.id, example.text, JSON.stringify(example.labels), example.weight, example.holdout ? 1 : 0, served?.version ?? null, served ? JSON.stringify(served.labels) : null);
+      if (result.changes > 0) {
+        seq++;
+        inserted.add(example.id);
+      }
+    }
+    return inserted;
+  }
+
+  async examplesAfter(head: string, seq: number, limit: number): Promise<LoggedExample[]> {
+    const rows = this
+      .statement("SELECT seq, id, text, labels, weight, holdout, served_version, served_labels FROM examples WHERE head = ? AND seq > ? ORDER BY seq LIMIT ?")
+      .all(head, seq, limit) as (ExampleRow & { seq: number; served_version: number | null; served_labels: string | null })[];
+    return rows.map((row) => ({
+      seq: row.seq,
+      id: row.id,
+      text: row.text,
+      labels: JSON.parse(row.labels) as string[],
+      weight: row.weight,
+      holdout: row.holdout === 1,
+      served: row.served_version === null ? undefined : { version: row.served_version, labels: JSON.parse(row.served_labels!) as string[] },
+    }));
+  }
+
+  async lastExampleSeq(head: string): Promise<number> {
+    return (this.statement("SELECT COALESCE(MAX(seq), 0) AS seq FROM examples WHERE head = ?").get(head) as { seq: number }).seq;
+  }
+
+  async scoredFeedback(head: string, limit: number): Promise<ScoredFeedback[]> {
+    const rows = this
+      .statement("SELECT seq, labels, served_version, served_labels FROM examples WHERE head = ? AND served_version IS NOT NULL ORDER BY seq DESC LIMIT ?")
+      .all(head, limit) as { seq: number; labels: string; served_version: number; served_labels: string }[];
+    return rows.reverse().map((row) => ({ seq: row.seq, labels: JSON.parse(row.labels) as string[], served: { version: row.served_version, labels: JSON.parse(row.served_labels) as string[] } }));
+  }
+
+  async getPolicy(head: string): Promise<StoredPolicy | undefined> {
+    const row = this.statement("SELECT * FROM head_policies WHERE head = ?").get(head) as PolicyRow | undefined;
+    return row && toPolicy(row);
+  }
+
+  async setPolicy(head: string, policy: HeadPolicy): Promise<StoredPolicy> {
+    return this.write(() => {
+      if (!this.statement("SELECT 1 FROM heads WHERE name = ?").get(head)) throw notFound(`head "${head}" does not exist`);
+      const seq = (this.statement("SELECT COALESCE(MAX(seq), 0) AS seq FROM examples WHERE head = ?").get(head) as { seq: number }).seq;
+      this
+        .statement(
+          "INSERT INTO head_policies (head, policy, published_seq, published_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (head) DO UPDATE SET policy = excluded.policy, published_seq = excluded.published_seq, published_at_ms = excluded.published_at_ms",
+        )
+        .run(head, JSON.stringify(policy), seq, Date.now());
+      return toPolicy(this.statement("SELECT * FROM head_policies WHERE head = ?").get(head) as PolicyRow);
+    });
+  }
+
+  async markPublished(head: string, seq: number, atMs: number): Promise<void> {
+    this.write(() => this.statement("UPDATE head_policies SET published_seq = MAX(published_seq, ?), published_at_ms = ? WHERE head = ?").run(seq, atMs, head));
+  }
+
+  async continuousHeads(): Promise<StoredPolicy[]> {
+    return (this.statement("SELECT * FROM head_policies ORDER BY head").all() as PolicyRow[]).map(toPolicy).filter((p) => p.policy.continuous);
   }
 
   /** Reads the log in pages, letting the event loop run between them: a long log is read while calls are served. */
@@ -243,6 +333,17 @@ export class SqliteHeadStore implements HeadStore {
       throw error;
     }
   }
+}
+
+interface PolicyRow {
+  head: string;
+  policy: string;
+  published_seq: number;
+  published_at_ms: number;
+}
+
+function toPolicy(row: PolicyRow): StoredPolicy {
+  return { head: row.head, policy: JSON.parse(row.policy) as HeadPolicy, publishedSeq: row.published_seq, publishedAtMs: row.published_at_ms };
 }
 
 function toSummary(row: VersionRow): VersionSummary {

@@ -8,7 +8,11 @@ import { serviceOf, type CallObserver, type MethodPath } from "./call-observer.j
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** bertd's Prometheus metrics: base units, a `bertd_` prefix, no text or ids in labels; methods by full name (/package.Service/Method). */
+/**
+ * bertd's Prometheus metrics: base units, a `bertd_` prefix, no text or ids in labels; methods by full name
+ * (/package.Service/Method). prom-client's process and Node.js metrics keep their standard names
+ * (process_*, nodejs_*), which Node.js dashboards and alerts expect.
+ */
 export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
   readonly registry = new Registry();
   private readonly requests = new Counter({ name: "bertd_requests_total", help: "Finished RPCs by service, method and gRPC status code", labelNames: ["service", "method", "code"], registers: [this.registry] });
@@ -26,6 +30,8 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
   private readonly busySeconds = new Counter({ name: "bertd_worker_busy_seconds_total", help: "Seconds inference workers spent running batches (rate / workers = utilisation)", registers: [this.registry] });
 
   private readonly adaptExamples = new Counter({ name: "bertd_adapt_examples_total", help: "Adapt examples by head and outcome (accepted, duplicate, rejected)", labelNames: ["head", "outcome"], registers: [this.registry] });
+  private readonly pacedExamples = new Counter({ name: "bertd_adapt_paced_examples_total", help: "Adapt examples that waited for --adapt-examples-per-second (the stream was not read meanwhile)", registers: [this.registry] });
+  private readonly pacedSeconds = new Counter({ name: "bertd_adapt_paced_seconds_total", help: "Seconds Adapt examples waited for --adapt-examples-per-second", registers: [this.registry] });
   private readonly adaptSteps = new Gauge({ name: "bertd_adapt_steps", help: "Optimizer steps of the head's current training stream", labelNames: ["head"], registers: [this.registry] });
   private readonly adaptLoss = new Gauge({ name: "bertd_adapt_running_loss", help: "Running training loss of the head's current stream", labelNames: ["head"], registers: [this.registry] });
   private readonly prequential = new Gauge({ name: "bertd_adapt_prequential_accuracy", help: "Accuracy on training examples predicted before they were learned", labelNames: ["head"], registers: [this.registry] });
@@ -36,10 +42,14 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
   private readonly commits = new Counter({ name: "bertd_head_commits_total", help: "Committed head versions, by head and whether promoted", labelNames: ["head", "promoted"], registers: [this.registry] });
   private readonly rollbacks = new Counter({ name: "bertd_head_active_changes_total", help: "SetActiveVersion calls (rollbacks and promotions), by head", labelNames: ["head"], registers: [this.registry] });
   private readonly stageDuration = new Histogram({ name: "bertd_stage_duration_seconds", help: "Per-call stage durations: tokenize, queue, inference, head", labelNames: ["method", "stage"], buckets: [0.00001, 0.0001, ...LATENCY_BUCKETS], registers: [this.registry] });
+  private readonly feedbackItems = new Counter({ name: "bertd_feedback_total", help: "Feedback items by head and outcome (accepted, unknown_id, expired, invalid_label, duplicate, wrong_head, invalid)", labelNames: ["head", "outcome"], registers: [this.registry] });
+  private readonly liveAccuracy = new Gauge({ name: "bertd_head_live_accuracy", help: "Accuracy of what the head served, judged by feedback, over its last --live-window answered predictions", labelNames: ["head"], registers: [this.registry] });
+  private readonly liveMacroF1 = new Gauge({ name: "bertd_head_live_macro_f1", help: "Macro-F1 of what the head served, judged by feedback, over the same window", labelNames: ["head"], registers: [this.registry] });
+  private readonly liveExamples = new Gauge({ name: "bertd_head_live_examples", help: "Answered predictions (TOKEN heads: words) in the live window", labelNames: ["head"], registers: [this.registry] });
   private readonly headLabels = new Set<string>();
 
   constructor(private readonly maxHeadLabels = 100) {
-    collectDefaultMetrics({ register: this.registry, prefix: "bertd_process_" });
+    collectDefaultMetrics({ register: this.registry });
   }
 
   /** Queue depth, read at scrape time. */
@@ -97,6 +107,12 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
     if (count > 0) this.adaptExamples.inc({ head: this.headLabel(head), outcome }, count);
   }
 
+  /** An Adapt stream ended having waited for the rate limit. */
+  paced(examples: number, seconds: number): void {
+    this.pacedExamples.inc(examples);
+    this.pacedSeconds.inc(seconds);
+  }
+
   trained(head: string, stats: { steps: number; runningLoss: number; prequentialAccuracy: number }): void {
     const labels = { head: this.headLabel(head) };
     this.adaptSteps.set(labels, stats.steps);
@@ -125,6 +141,23 @@ export class Metrics implements BatcherObserver, CallObserver, AdaptObserver {
     const labels = { head: this.headLabel(head) };
     this.rollbacks.inc(labels);
     this.activeVersion.set(labels, version);
+  }
+
+  feedback(head: string, outcome: string, count: number): void {
+    if (count > 0) this.feedbackItems.inc({ head: head ? this.headLabel(head) : "_none", outcome }, count);
+  }
+
+  live(head: string, live: { examples: number; accuracy: number; macroF1: number }): void {
+    const labels = { head: this.headLabel(head) };
+    this.liveExamples.set(labels, live.examples);
+    if (live.examples === 0) return;
+    this.liveAccuracy.set(labels, live.accuracy);
+    this.liveMacroF1.set(labels, live.macroF1);
+  }
+
+  /** Predictions kept for Feedback, read at scrape time. */
+  watchPredictions(size: () => number): void {
+    new Gauge({ name: "bertd_feedback_predictions", help: "Predictions kept in this process for Feedback", registers: [this.registry], collect() { this.set(size()); } });
   }
 
   /** Serves GET /metrics on its own port. */

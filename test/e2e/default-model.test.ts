@@ -44,6 +44,13 @@ describe("the default model", () => {
     assert.equal(info.defaultPooling, Pooling.MEAN);
   });
 
+  it("is served int8 on the CPU (install quantized it), heads bound to the fp32 file's identity", async () => {
+    const info = await server.encoder().unary("getModelInfo")({});
+    assert.equal(info.modelFile, "model_quantized.onnx");
+    assert.equal(info.precision, "int8");
+    assert.notEqual(info.headIdentity, info.modelHash, "a bertd-quantized file that passed its fidelity check shares the fp32 file's identity");
+  });
+
   it("puts each text nearer to its paraphrase than to an unrelated text", async () => {
     const response = await server.encoder().unary("embed")({ inputs: TRIPLES.flat(), encoding: Encoding.BYTES });
     const vectors = response.embeddings.map((e) => new Float32Array(new Uint8Array(e.bytes).buffer));

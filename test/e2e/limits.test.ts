@@ -62,30 +62,48 @@ describe("request limits", () => {
     assert.equal((await encoder.unary("embed")({ inputs: ["fine"] })).embeddings.length, 1);
   });
 
-  it("Adapt examples per second per key: the excess is rejected with a reason and not logged; other keys keep their budget", async () => {
-    const examples = toyExamples(100, ["sport", "food"], "burst");
-    const first = await adapt(server.heads({ apiKey: alice.secret }), { head: "rate-a", labels: ["sport", "food"], progressEvery: 1000, hyperparameters: HYPER }, examples);
+  it("Adapt examples per second per key: a faster stream is paced, not refused — nothing lost; other keys keep their budget", async () => {
+    const rate = 20; // --adapt-examples-per-second above; the bucket holds one second's worth
+    const count = 60;
+    const examples = toyExamples(count, ["sport", "food"], "burst");
+    const scrape = async () => (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+    const before = await scrape();
+    const first = await adapt(server.heads({ apiKey: alice.secret }), { head: "rate-a", labels: ["sport", "food"], progressEvery: 10, hyperparameters: HYPER }, examples);
     const last = first.progress.at(-1)!;
-    const accepted = Number(last.accepted);
-    // A bucket of one second's worth (20) plus what refills while the stream is read.
-    assert.ok(accepted >= 20 && accepted <= 80, `accepted ${accepted} of a burst of 100 at 20/s`);
-    assert.equal(Number(last.rejected), 100 - accepted);
-    assert.equal(Number(last.durableExamples), accepted, "rate-limited examples must not be logged");
-    assert.match(last.rejections[0].reason, /rate limited: API key "alice" may send 20 Adapt examples per second \(--adapt-examples-per-second\); not logged, send it again later/);
+    assert.equal(last.accepted, BigInt(count), "every example sent faster than the limit is accepted");
+    assert.equal(last.rejected, 0n);
+    assert.deepEqual(last.rejections, []);
+    assert.equal(Number(last.durableExamples), count, "and logged");
+    assert.equal(first.committed.length, 1);
 
-    // Bob's budget is his own.
+    // Paced to the limit: on the server's clock the stream took at least as long as the bucket allows
+    // for `count` examples (a burst of `rate`, then `rate` a second), and the excess waited.
+    const line = await logLine(server, "rate-a");
+    const floorMs = ((count - rate) / rate) * 1000;
+    assert.ok((line.durationMs as number) >= floorMs, `the stream ran ${String(line.durationMs)} ms; ${count} examples at ${rate}/s need at least ${floorMs} ms`);
+    assert.ok((line.pacedExamples as number) >= 1 && (line.pacedSeconds as number) > 0, `paced: ${JSON.stringify(line)}`);
+    const after = await scrape();
+    const counter = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+    assert.equal(counter(after, "bertd_adapt_paced_examples_total") - counter(before, "bertd_adapt_paced_examples_total"), line.pacedExamples);
+    assert.ok(counter(after, "bertd_adapt_paced_seconds_total") > counter(before, "bertd_adapt_paced_seconds_total"));
+
+    // Bob's budget is his own: a burst within it is not paced at all.
     const other = await adapt(server.heads({ apiKey: bob.secret }), { head: "rate-b", labels: ["sport", "food"], hyperparameters: HYPER }, toyExamples(15, ["sport", "food"], "bob"));
     assert.equal(other.progress.at(-1)!.accepted, 15n);
-
-    // Alice's bucket refills: the rejected examples go through when sent again, at the rate.
-    const rejectedIds = new Set(last.rejections.map((r) => r.id));
-    const again = examples.filter((e) => rejectedIds.has(e.id)).slice(0, 15);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
-    const retry = await adapt(server.heads({ apiKey: alice.secret }), { head: "rate-a", labels: ["sport", "food"], hyperparameters: HYPER }, again);
-    assert.equal(retry.progress.at(-1)!.accepted, 15n);
-    assert.equal(retry.progress.at(-1)!.duplicate, 0n);
+    const bobLine = await logLine(server, "rate-b");
+    assert.equal(bobLine.pacedExamples, undefined, "15 examples fit in a bucket of 20");
   });
 });
+
+/** The log line of the Adapt stream of `head` (the server may print it just after the client saw the end). */
+async function logLine(server: ServerProcess, head: string): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 100; i++) {
+    const line = server.logs.find((l) => l.method === "/bertd.v1.Heads/Adapt" && l.head === head);
+    if (line) return line;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no log line for the Adapt stream of ${head}`);
+}
 
 /** An Adapt stream left open after its first progress message (progress_every 1). */
 async function openStream(heads: ServiceClient<typeof Heads>, head: string) {

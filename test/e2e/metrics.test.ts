@@ -49,7 +49,13 @@ describe("Prometheus metrics", () => {
     assert.match(after, /bertd_queue_requests 0\n/);
     assert.match(after, /bertd_queue_tokens 0\n/);
     assert.match(after, /bertd_model_info\{model="random-tiny",provider="cpu",onnxruntime_version="1\.29\.0"\} 1/);
-    assert.match(after, /bertd_process_nodejs_eventloop_lag_seconds \d/);
+    // prom-client's process and Node.js metrics under their standard names, not ours.
+    for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds", "nodejs_eventloop_lag_p99_seconds", "nodejs_heap_size_used_bytes"]) {
+      assert.match(after, new RegExp(`^${name} \\d`, "m"), name);
+    }
+    assert.match(after, /^# TYPE nodejs_gc_duration_seconds histogram$/m);
+    assert.doesNotMatch(after, /^bertd_(process|nodejs)_/m, "no bertd_ prefix on the default metrics");
+    assert.deepEqual([...new Set([...after.matchAll(/^# TYPE ([a-z]+)_/gm)].map(([, prefix]) => prefix))].sort(), ["bertd", "nodejs", "process"]);
     assert.ok(!/chess|editor/.test(after), "no input text in metrics");
     const missing = await fetch(`http://127.0.0.1:${server.metricsPort}/other`);
     assert.equal(missing.status, 404);
@@ -87,8 +93,8 @@ describe("Prometheus metrics", () => {
     ];
     assert.ok(dashboard.panels.length >= 10 && rules.groups[0].rules.length >= 4);
     for (const [where, expr] of exprs) {
-      const names = expr.match(/bertd_[a-z0-9_]+/g) ?? [];
-      assert.ok(names.length > 0, `${where} uses a bertd metric`);
+      assert.match(expr, /bertd_[a-z0-9_]+/, `${where} uses a bertd metric (the standard process and Node.js ones are selected by joining bertd_model_info)`);
+      const names = expr.match(/\b(?:bertd|process|nodejs)_[a-z0-9_]+/g) ?? [];
       for (const name of names) assert.ok(exported.has(name), `${where}: ${name} is not exported`);
     }
   });

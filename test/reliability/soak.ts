@@ -35,7 +35,7 @@ export interface SoakReport {
 /** A gauge of the server's default process metrics, in MiB. */
 async function processGaugeMb(server: ServerProcess, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`bertd_process_${name} `));
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
   return line ? Number(line.split(" ")[1]) / 2 ** 20 : NaN;
 }
 

@@ -63,19 +63,20 @@ describe("scopes", () => {
 });
 
 describe("rate limiter", () => {
-  it("allows a second's worth at once, then the rate, per key", () => {
+  it("gives a second's worth at once, then paces the rest to the rate, per key", () => {
     const limiter = new RateLimiter(10);
-    let taken = 0;
-    for (let i = 0; i < 50; i++) if (limiter.take("a", 0)) taken++;
-    assert.equal(taken, 10);
-    assert.equal(limiter.take("b", 0), true, "another key has its own bucket");
-    assert.equal(limiter.take("a", 50), false, "half a token after 50 ms");
-    assert.equal(limiter.take("a", 100), true, "one token after 100 ms");
-    taken = 0;
-    for (let i = 0; i < 50; i++) if (limiter.take("a", 10_000)) taken++;
-    assert.equal(taken, 10, "the bucket holds no more than one second's worth");
+    const waits = Array.from({ length: 15 }, () => limiter.reserve("a", 0));
+    assert.deepEqual(waits.slice(0, 10), Array(10).fill(0), "a full bucket: no wait");
+    assert.deepEqual(waits.slice(10), [100, 200, 300, 400, 500], "then one token every 100 ms, in the order asked");
+    assert.equal(limiter.reserve("b", 0), 0, "another key has its own bucket");
+    assert.equal(limiter.reserve("a", 600), 0, "the debt is paid by 600 ms; the 16th token is there at 600");
+    assert.equal(limiter.reserve("a", 650), 50, "half a token after 50 ms more");
+    for (let i = 0; i < 50; i++) limiter.reserve("c", 10_000);
+    assert.equal(limiter.reserve("c", 20_000), 0);
+    const after = Array.from({ length: 10 }, () => limiter.reserve("c", 20_000));
+    assert.equal(after.filter((w) => w === 0).length, 9, "the bucket holds no more than one second's worth");
     const unlimited = new RateLimiter(0);
-    for (let i = 0; i < 1000; i++) assert.equal(unlimited.take("a", 0), true);
+    for (let i = 0; i < 1000; i++) assert.equal(unlimited.reserve("a", 0), 0);
   });
 });
 

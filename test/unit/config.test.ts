@@ -40,7 +40,7 @@ describe("config", () => {
     assert.equal(loadConfig(["--device", "cuda", "--max-batch-tokens", "4096"], {}).maxBatchTokens, 4096);
     assert.equal(loadConfig([], { BERTD_DEVICE: "cuda", BERTD_MAX_BATCH_SIZE: "64" }).maxBatchSize, 64);
     assert.equal(loadConfig(["--device", "auto"], {}).maxBatchTokens, 8192);
-    assert.throws(() => loadConfig(["--precision", "int8"], {}), /--precision .* must be one of auto, fp32, fp16/);
+    assert.throws(() => loadConfig(["--precision", "int4"], {}), /--precision .* must be one of auto, fp32, fp16, int8/);
   });
 
   it("is documented in docs/options.md, option for option", () => {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ServiceError } from "../../src/core/errors.js";
 import type { HeadChange, HeadStore, NewVersion } from "../../src/store/head-store.js";
+import { POSTGRES_MIGRATIONS } from "../../src/store/postgres-migrations.js";
 import { PostgresHeadStore } from "../../src/store/postgres-store.js";
 import { SqliteHeadStore } from "../../src/store/sqlite-store.js";
 import { createLogger } from "../../src/telemetry/logger.js";
@@ -52,6 +53,12 @@ function contract(name: string, open: () => Promise<HeadStore>, close: () => Pro
       const created = await store.ensureHead("h1", "multiclass", "hash");
       assert.equal(created.activeVersion, 0);
       assert.equal((await store.ensureHead("h1", "multilabel", "other")).type, "multiclass", "ensureHead never changes a head");
+      assert.equal(created.input, "text");
+      assert.equal((await store.ensureHead("p1", "multiclass", "hash", "pair")).input, "pair");
+      assert.equal((await store.ensureHead("p1", "multiclass", "hash")).input, "pair", "a head's input is fixed at creation");
+      assert.equal((await store.listHeads()).find((h) => h.name === "p1")?.input, "pair");
+      assert.equal((await store.getHead("p1"))?.input, "pair");
+      assert.ok(await store.deleteHead("p1"));
       const lease = await store.acquireLease("h1", { wait: false });
       const first = await store.appendExamples(lease, [example("x1"), example("x2", true), example("x3")]);
       assert.deepEqual([...first].sort(), ["x1", "x2", "x3"]);
@@ -154,7 +161,7 @@ describe("PostgreSQL store specifics", () => {
     await Promise.all([open(), open(), open()]);
     await open();
     const rows = await db.sql<{ version: number }>("SELECT version FROM schema_migrations ORDER BY version");
-    assert.deepEqual(rows.map((r) => r.version), [1]);
+    assert.deepEqual(rows.map((r) => r.version), POSTGRES_MIGRATIONS.map((_, i) => i + 1));
   });
 
   it("fences: a writer whose lease was taken over can neither log nor commit", async () => {

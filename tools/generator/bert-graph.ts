@@ -49,6 +49,11 @@ export interface BertGraphOptions {
   /** Whether each layer but the last is also an output, `hidden_states.N` (N = 1 … layers − 1). */
   readonly hiddenStates?: boolean;
   /**
+   * With labels: `logits` is the only output (as optimum exports a sequence classifier, e.g. a
+   * cross-encoder reranker): no last_hidden_state, pooler_output or hidden states.
+   */
+  readonly classifierOnly?: boolean;
+  /**
    * Trained weights by BertModel state-dict name, in PyTorch's layout (a Linear weight is [out, in]);
    * without them the weights are random (seeded). Every weight the graph needs must be present.
    */
@@ -71,6 +76,7 @@ export function validateGraphOptions(o: BertGraphOptions): void {
   if (o.hiddenSize % o.numHeads !== 0) {
     throw new RangeError(`hiddenSize ${o.hiddenSize} is not a multiple of numHeads ${o.numHeads}`);
   }
+  if (o.classifierOnly && o.labels === null) throw new RangeError("a classifier-only graph needs labels");
   if (o.labels !== null) {
     if (o.labels.length === 0) throw new RangeError("a classifier needs at least one label");
     if (new Set(o.labels).size !== o.labels.length) throw new RangeError(`duplicate labels in ${o.labels.join(",")}`);
@@ -191,15 +197,16 @@ export function buildBertGraph(o: BertGraphOptions): OnnxModel {
 
   const batch = "batch_size";
   const sequence = "sequence_length";
-  const outputs: OnnxValueInfo[] = [{ name: "last_hidden_state", elemType: DataType.FLOAT, shape: [batch, sequence, h] }];
-  if (o.hiddenStates) {
+  const outputs: OnnxValueInfo[] = o.classifierOnly ? [] : [{ name: "last_hidden_state", elemType: DataType.FLOAT, shape: [batch, sequence, h] }];
+  if (o.hiddenStates && !o.classifierOnly) {
     for (let i = 1; i < o.numLayers; i++) outputs.push({ name: `hidden_states.${i}`, elemType: DataType.FLOAT, shape: [batch, sequence, h] });
   }
   if (o.pooler || o.labels !== null) {
     scope = "/pooler";
     const first = b.op("Gather", scope, [hidden, zero], { axis: intAttr(1) }); // [B, H]: the [CLS] token
-    const pooled = b.op("Tanh", scope, [linear(`${scope}/dense`, "pooler.dense", first, h, h)], {}, o.pooler ? "pooler_output" : undefined);
-    if (o.pooler) outputs.push({ name: "pooler_output", elemType: DataType.FLOAT, shape: [batch, h] });
+    const pooledOutput = o.pooler && !o.classifierOnly;
+    const pooled = b.op("Tanh", scope, [linear(`${scope}/dense`, "pooler.dense", first, h, h)], {}, pooledOutput ? "pooler_output" : undefined);
+    if (pooledOutput) outputs.push({ name: "pooler_output", elemType: DataType.FLOAT, shape: [batch, h] });
     if (o.labels !== null) {
       const n = o.labels.length;
       const w = normal("classifier.weight", [h, n], true);

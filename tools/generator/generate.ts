@@ -26,6 +26,8 @@ const USAGE = `usage: generate.ts [options]
   --no-pooler             graph without the pooler_output output
   --classifier L1,L2,...  add a logits output [batch, labels] over the pooled output
   --multilabel            with --classifier: problem_type multi_label_classification
+  --classifier-only       with --classifier: logits is the only output (a sequence-classification
+                          export such as a cross-encoder reranker; --classifier relevant for one logit)
   --hidden-states         also output each layer but the last as hidden_states.N
   --precision P           fp32 (model.onnx, default), fp16 (model_fp16.onnx: float16 weights and
                           compute, float32 outputs, for GPUs) or both
@@ -67,6 +69,7 @@ async function main(argv: string[]): Promise<void> {
       classifier: { type: "string" },
       multilabel: { type: "boolean" },
       "hidden-states": { type: "boolean" },
+      "classifier-only": { type: "boolean" },
       quiet: { type: "boolean" },
       precision: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -106,10 +109,12 @@ async function main(argv: string[]): Promise<void> {
     labels: values.classifier?.split(",").map((label) => label.trim()),
     multilabel: values.multilabel ?? false,
     hiddenStates: values["hidden-states"] ?? false,
+    classifierOnly: values["classifier-only"] ?? false,
     precision: precisionOf(values.precision),
   };
   if (options.labels?.some((label) => label === "")) throw new Error(`--classifier has an empty label: "${values.classifier}"`);
   if (options.multilabel && options.labels === undefined) throw new Error("--multilabel needs --classifier");
+  if (options.classifierOnly && options.labels === undefined) throw new Error("--classifier-only needs --classifier");
 
   const started = performance.now();
   const model = await generateBertModel(options);

@@ -52,6 +52,8 @@ export interface GenerateOptions {
   readonly multilabel?: boolean;
   /** Default false: also output every layer but the last as `hidden_states.N`. */
   readonly hiddenStates?: boolean;
+  /** With labels: `logits` is the only output (a sequence-classification export such as a cross-encoder). */
+  readonly classifierOnly?: boolean;
   /** fp32 writes model.onnx (default), fp16 model_fp16.onnx (float16 weights, float32 outputs), both writes both. */
   readonly precision?: "fp32" | "fp16" | "both";
 }
@@ -101,6 +103,7 @@ export async function resolveGraphOptions(options: GenerateOptions): Promise<Ber
     pooler: options.pooler ?? true,
     labels: options.labels && options.labels.length > 0 ? [...options.labels] : null,
     hiddenStates: options.hiddenStates ?? false,
+    classifierOnly: options.classifierOnly ?? false,
   };
   validateGraphOptions(graph);
   if (!Number.isInteger(graph.seed) || graph.seed < 0 || graph.seed > 0xffffffff) {
@@ -140,12 +143,14 @@ export function bertConfig(o: BertGraphOptions, multilabel = false): BertConfigJ
     seed: o.seed,
     weights: "random",
     inputs: ["input_ids", "attention_mask", ...(o.tokenTypeIds ? ["token_type_ids"] : [])],
-    outputs: [
-      "last_hidden_state",
-      ...(o.pooler ? ["pooler_output"] : []),
-      ...(o.labels !== null ? ["logits"] : []),
-      ...(o.hiddenStates ? Array.from({ length: o.numLayers - 1 }, (_, i) => `hidden_states.${i + 1}`) : []),
-    ],
+    outputs: o.classifierOnly
+      ? ["logits"]
+      : [
+          "last_hidden_state",
+          ...(o.pooler ? ["pooler_output"] : []),
+          ...(o.labels !== null ? ["logits"] : []),
+          ...(o.hiddenStates ? Array.from({ length: o.numLayers - 1 }, (_, i) => `hidden_states.${i + 1}`) : []),
+        ],
   };
   return config;
 }

@@ -38,6 +38,12 @@ export class ProtoMessage {
     return this;
   }
 
+  /** Bytes already in wire form (a whole field, tag included), appended by reference. */
+  raw(wire: Uint8Array): this {
+    this.append(wire);
+    return this;
+  }
+
   message(field: number, value: ProtoMessage): this {
     const { chunks, byteLength } = value.finish();
     this.pending.tag(field, WireType.LengthDelimited).uint32(byteLength);

@@ -139,7 +139,7 @@ export class WorkerPool implements BatchRunner {
 
   /** One task per row of a task's batch; the task settles once every row has. */
   private splitRows(task: Task): Task[] {
-    const { ids, lengths, modes, positions, positionCounts } = task.job;
+    const { ids, lengths, modes, positions, positionCounts, typeIds } = task.job;
     const rows = lengths.length;
     const outcomes: (BatchOutput | Error)[] = new Array<BatchOutput | Error>(rows);
     let left = rows;
@@ -159,6 +159,7 @@ export class WorkerPool implements BatchRunner {
         type: "run",
         id: this.nextId++,
         ids: ids.slice(offset, offset + length),
+        typeIds: typeIds?.slice(offset, offset + length),
         lengths: Int32Array.of(length),
         modes: Uint8Array.of(modes[row]),
         positions: positions.slice(positionOffset, positionOffset + count),

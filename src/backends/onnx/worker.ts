@@ -15,12 +15,14 @@ function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 
 try {
   const { session, provider, fallbackReason } = await openSession(init);
-  const hiddenSize = hiddenSizeOf(session);
+  const hasLogits = session.outputNames.includes("logits");
+  // A classifier-only export (a sequence-classification export with only `logits`) serves LOGITS rows alone.
+  const hasHidden = session.outputNames.includes("last_hidden_state") || !hasLogits;
+  const hiddenSize = hasHidden ? hiddenSizeOf(session) : 0;
   const hasTokenTypes = session.inputNames.includes("token_type_ids");
   const hasPooler = session.outputNames.includes("pooler_output");
-  const hasLogits = session.outputNames.includes("logits");
-  const fetches = hasPooler ? ["last_hidden_state", "pooler_output"] : ["last_hidden_state"];
-  const stateOutputs = tokenStateOutputs(session.outputNames);
+  const fetches = !hasHidden ? [] : hasPooler ? ["last_hidden_state", "pooler_output"] : ["last_hidden_state"];
+  const stateOutputs = hasHidden ? tokenStateOutputs(session.outputNames) : [];
   const lowerLayers = stateOutputs.slice(1);
 
   port.on("message", (job: BatchJob) => {
@@ -30,16 +32,20 @@ try {
   async function run(job: BatchJob): Promise<void> {
     if (takeWorkerExit(init.faults, job.ids)) process.exit(70);
     const rows = job.lengths.length;
-    const { feeds, sequence } = packInputs(job.ids, job.lengths, hasTokenTypes);
+    if (!hasHidden && job.modes.some((mode) => mode !== LOGITS)) {
+      throw new Error("the model is a classifier-only export (no last_hidden_state): only its logits can be read");
+    }
+    const { feeds, sequence } = packInputs(job.ids, job.lengths, hasTokenTypes, job.typeIds);
     const started = performance.now();
     const wantsLogits = hasLogits && job.modes.includes(LOGITS);
     const wantsStates = job.positions.length > 0;
     const outputs = await session.run(feeds, [...fetches, ...(wantsLogits ? ["logits"] : []), ...(wantsStates ? lowerLayers : [])]);
     const inferred = performance.now();
-    const hidden = asFloat32(outputs.last_hidden_state);
-    const pooler = hasPooler ? asFloat32(outputs.pooler_output) : undefined;
     const pooled = new Float32Array(rows * hiddenSize);
-    poolBatch(hidden, pooler, job.lengths, job.modes, sequence, hiddenSize, pooled);
+    if (hasHidden) {
+      const pooler = hasPooler ? asFloat32(outputs.pooler_output) : undefined;
+      poolBatch(asFloat32(outputs.last_hidden_state), pooler, job.lengths, job.modes, sequence, hiddenSize, pooled);
+    }
     const logits = wantsLogits ? asFloat32(outputs.logits).slice() : undefined;
     let states: Float32Array | undefined;
     if (wantsStates) {

@@ -15,7 +15,7 @@ export const classify: Command = {
     "top-k": { type: "string", value: "K", help: "labels per input, best first (default 3; 0 = all)" },
     ...HEAD_VERSION_OPTIONS,
     truncation: { type: "string", value: "MODE", help: "right, left or none" },
-    json: { type: "boolean", help: 'one JSON line per input: {"text", "version", "labels": [{"label", "score"}]}' },
+    json: { type: "boolean", help: 'one JSON line per input: {"text", "version", "predictionId", "labels": [{"label", "score"}]} (answer it with bertd feedback)' },
   },
   examples: ['bertd classify --head sections "a puzzle game" "a mail client"', "bertd classify --head sections --file new.csv --top-k 1 --json > predictions.jsonl"],
   async run(parsed) {
@@ -37,7 +37,7 @@ export const classify: Command = {
         for (const prediction of response.predictions) {
           const text = texts[index++];
           const labels = prediction.labels.map(({ label, score }) => ({ label, score }));
-          if (parsed.values.json) process.stdout.write(`${JSON.stringify({ text, version: headVersion, labels })}\n`);
+          if (parsed.values.json) process.stdout.write(`${JSON.stringify({ text, version: headVersion, predictionId: prediction.predictionId, labels })}\n`);
           else rows.push([clip(text, 48), ...labels.slice(0, 1).flatMap((l) => [l.label, l.score.toFixed(3)]), labels.slice(1).map((l) => `${l.label} ${l.score.toFixed(3)}`).join(", ")]);
         }
       }

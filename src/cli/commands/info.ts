@@ -4,7 +4,7 @@ import { type Command, connect } from "../command.js";
 export const info: Command = {
   name: "info",
   brief: "the served model and runtime",
-  summary: "The served model: id, path, sizes, pooling, execution provider, ONNX Runtime version, hash.",
+  summary: "The served model: id, path, the file and precision served, sizes, pooling, execution provider, ONNX Runtime version, hash, and the identity heads are bound to.",
   usage: "bertd info [options]",
   client: true,
   options: { json: { type: "boolean", help: "print the GetModelInfo response as JSON" } },
@@ -16,6 +16,8 @@ export const info: Command = {
       const fields: Record<string, string | number | boolean | string[]> = {
         model: m.modelId,
         path: m.modelPath,
+        model_file: m.modelFile,
+        precision: m.precision,
         hidden_size: m.hiddenSize,
         max_sequence_length: m.maxSequenceLength,
         vocabulary_size: m.vocabularySize,
@@ -24,6 +26,7 @@ export const info: Command = {
         execution_provider: m.executionProvider,
         onnxruntime_version: m.onnxruntimeVersion,
         model_hash: m.modelHash,
+        head_identity: m.headIdentity,
         address: clients.address,
       };
       if (values.json) process.stdout.write(`${JSON.stringify(fields)}\n`);

@@ -6,6 +6,10 @@ const OPEN_SERVICES = new Set(["grpc.health.v1.Health", "grpc.reflection.v1.Serv
 /** Methods whose scope differs from their service's. */
 const METHOD_SCOPES: Record<string, Scope> = {
   "bertd.v1.Heads/Adapt": "adapt",
+  // Feedback teaches heads, like Adapt; a policy is part of how a head is taught.
+  "bertd.v1.Heads/Feedback": "adapt",
+  "bertd.v1.Heads/FeedbackStream": "adapt",
+  "bertd.v1.Heads/SetHeadPolicy": "adapt",
   // Reads: a client that classifies needs to see which heads and versions exist.
   "bertd.v1.Heads/ListHeads": "infer",
   "bertd.v1.Heads/GetHead": "infer",

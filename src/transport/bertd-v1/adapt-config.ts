@@ -1,7 +1,8 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { AdaptSettings } from "../../adaptation/adapt-run.js";
 import type { EncoderModel } from "../../core/encoder.js";
-import { invalidArgument } from "../../core/errors.js";
+import { failedPrecondition, invalidArgument } from "../../core/errors.js";
+import type { HeadPolicy, HeadStore } from "../../store/head-store.js";
 import { PoolingMode } from "../../core/pooling.js";
 import type { TrainConfig } from "../../heads/index.js";
 import { Pooling } from "../../gen/bertd/v1/encoder_pb.js";
@@ -10,6 +11,7 @@ import { poolingOf } from "./wire-enums.js";
 
 /** The AdaptConfig in bertd's own terms; every enum and range checked, naming the field. */
 export function settingsOf(config: AdaptConfig, encoder: EncoderModel): AdaptSettings {
+  encoder.requireHiddenStates("Adapt");
   const type = pick("config.type", config.type, { [HeadType.UNSPECIFIED]: "multiclass", [HeadType.MULTICLASS]: "multiclass", [HeadType.MULTILABEL]: "multilabel", [HeadType.TOKEN]: "token" } as const);
   const startFrom = pick("config.start_from", config.startFrom, { [StartFrom.UNSPECIFIED]: "auto", [StartFrom.SCRATCH]: "scratch", [StartFrom.ACTIVE]: "active" } as const);
   const architecture = pick("config.architecture", config.architecture, { [Architecture.UNSPECIFIED]: "linear", [Architecture.LINEAR]: "linear", [Architecture.MLP]: "mlp" } as const);
@@ -61,7 +63,22 @@ export function settingsOf(config: AdaptConfig, encoder: EncoderModel): AdaptSet
     train,
     promotion,
     waitForLease: config.waitForLease,
+    pair: config.pair,
     configBytes: toBinary(AdaptConfigSchema, create(AdaptConfigSchema, { ...config, pooling: requested as number as Pooling })),
+  };
+}
+
+/**
+ * What a continuous head trains with: the config of the version it continues from (the active one,
+ * else the newest), starting from that version, promoting by the policy, never waiting for the lease.
+ */
+export function continuousSettings(store: HeadStore, encoder: EncoderModel): (head: string, policy: HeadPolicy) => Promise<AdaptSettings> {
+  return async (head, policy) => {
+    const record = await store.getHead(head);
+    if (!record?.latestVersion) throw failedPrecondition(`head "${head}" has no version to continue from`);
+    const version = await store.loadVersion(head, record.activeVersion || record.latestVersion);
+    const settings = settingsOf(fromBinary(AdaptConfigSchema, version!.config), encoder);
+    return { ...settings, head, startFrom: record.activeVersion ? "active" : "auto", promotion: policy.promotion, waitForLease: false };
   };
 }
 

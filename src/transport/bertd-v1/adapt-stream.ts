@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServerDuplexStream } from "@grpc/grpc-js";
-import { setImmediate as nextTurn } from "node:timers/promises";
+import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 import { AdaptRun, type IncomingExample } from "../../adaptation/adapt-run.js";
 import type { RateLimiter } from "../../adaptation/limits.js";
 import { invalidArgument, resourceExhausted, unavailable } from "../../core/errors.js";
@@ -9,6 +9,9 @@ import { AdaptResponseSchema, type AdaptConfig, type AdaptRequest, type AdaptRes
 import type { CallLogger } from "../calls.js";
 import { PipelinedStream } from "../pipelined-stream.js";
 import { settingsOf } from "./adapt-config.js";
+import { policyOf } from "./feedback-messages.js";
+import { checkPolicy } from "../../engine/policy.js";
+import type { HeadPolicy } from "../../store/head-store.js";
 import { metricsMessage, progressMessage } from "./heads-messages.js";
 
 export interface AdaptStreamDeps {
@@ -16,9 +19,11 @@ export interface AdaptStreamDeps {
   readonly calls: CallLogger;
   /** Aborted when the server starts draining: open Adapt streams stop reading, report and end. */
   readonly draining?: AbortSignal;
-  /** Adapt examples per second per API key (--adapt-examples-per-second). */
+  /** Adapt examples per second per API key (--adapt-examples-per-second): the stream is paced to it. */
   readonly exampleRate?: RateLimiter;
   readonly openStreams: OpenAdaptStreams;
+  /** Told how long each stream waited for the rate limit, when it ends. */
+  readonly onPaced?: (examples: number, seconds: number) => void;
 }
 
 /** Adapt streams open at once, server-wide, against --max-adapt-streams. */
@@ -49,6 +54,9 @@ const ANONYMOUS = "anonymous";
 /** Examples processed per chunk: logged in one transaction, embedded in one submission. */
 const CHUNK = 64;
 
+/** A wait for the rate limit at least this long first makes the examples already taken durable. */
+const FLUSH_BEFORE_WAIT_MS = 50;
+
 /**
  * One Adapt call: a config first, then examples (learned a chunk at a time) and commits; the end of
  * the stream commits what is uncommitted. Progress, commits and the final status go back on the stream.
@@ -61,6 +69,10 @@ export class AdaptStream {
   private progressEvery = 0;
   private sinceProgress = 0;
   private commits = 0;
+  /** Examples that waited for the rate limit, and for how long in all. */
+  private pacedExamples = 0;
+  private pacedMs = 0;
+  private policy: HeadPolicy | undefined;
 
   private constructor(
     call: ServerDuplexStream<AdaptRequest, AdaptResponse>,
@@ -134,6 +146,7 @@ export class AdaptStream {
 
   private async open(config: AdaptConfig): Promise<AdaptRun> {
     const adaptDeps = this.deps.engine.adaptDeps();
+    this.policy = config.policy ? checkPolicy(policyOf(config.policy, "config.policy"), "config.policy") : undefined;
     const run = await AdaptRun.open(adaptDeps, settingsOf(config, adaptDeps.encoder), this.stream.context.signal);
     this.run = run;
     run.lease.lost.addEventListener("abort", this.stream.notify);
@@ -148,17 +161,34 @@ export class AdaptStream {
   }
 
   private async example(run: AdaptRun, example: Example): Promise<void> {
-    const { id, text, labels, weight, words, tags } = example;
-    const rate = this.deps.exampleRate;
-    if (rate && !rate.take(this.rateKey)) {
-      run.reject(id, rateLimited(this.rateKey, rate.perSecond));
-      return;
-    }
-    this.pending.push({ id, text, labels, weight, words, tags });
+    const { id, text, labels, weight, words, tags, textPair } = example;
+    const wait = this.deps.exampleRate?.reserve(this.rateKey) ?? 0;
+    if (wait > 0 && !(await this.pace(run, wait))) return;
+    this.pending.push({ id, text, labels, weight, words, tags, textPair });
     // Examples already received arrive over the next turns of the event loop: let them join
     // this chunk, so a stream costs one durable transaction (fsync) per chunk, not per example.
     if (this.pending.length < CHUNK && this.stream.queued === 0) await nextTurn();
     if (this.pending.length >= CHUNK || this.stream.queued === 0) await this.flush(run);
+  }
+
+  /**
+   * Over the rate limit the example waits, and so does the stream: nothing more is read, the inbox
+   * fills to its pause point, and HTTP/2 flow control holds the client back. False when the wait
+   * ended early (cancelled, draining, lease lost): the example is not taken.
+   */
+  private async pace(run: AdaptRun, ms: number): Promise<boolean> {
+    if (ms >= FLUSH_BEFORE_WAIT_MS) await this.flush(run);
+    const signals = [this.stream.context.signal, run.lease.lost, this.deps.draining].filter((s): s is AbortSignal => s !== undefined);
+    const started = performance.now();
+    try {
+      await sleep(ms, undefined, { signal: AbortSignal.any(signals) });
+    } catch {
+      return false;
+    } finally {
+      this.pacedExamples++;
+      this.pacedMs += performance.now() - started;
+    }
+    return true;
   }
 
   private async flush(run: AdaptRun): Promise<void> {
@@ -175,6 +205,7 @@ export class AdaptStream {
   private async commit(run: AdaptRun): Promise<void> {
     this.stream.write(progressMessage(run.progress()));
     const committed = await run.commit(this.stream.context.signal);
+    if (this.policy) await this.deps.engine.setHeadPolicy(run.settings.head, this.policy);
     this.stream.write(
       create(AdaptResponseSchema, {
         response: {
@@ -188,6 +219,10 @@ export class AdaptStream {
 
   private async finish(error: unknown, fields: Record<string, unknown>): Promise<void> {
     this.deps.openStreams.closed();
+    if (this.pacedExamples > 0) {
+      Object.assign(fields, { pacedExamples: this.pacedExamples, pacedSeconds: Math.round(this.pacedMs) / 1000 });
+      this.deps.onPaced?.(this.pacedExamples, this.pacedMs / 1000);
+    }
     // The draining signal is the server's: a listener left on it would keep this stream (its run, trainer and features) alive.
     this.deps.draining?.removeEventListener("abort", this.stream.notify);
     await this.run?.release();
@@ -203,9 +238,4 @@ function shuttingDown(run: AdaptRun): Error {
     `the server is shutting down: ${durableExamples} examples of this stream are durable (last "${lastDurableId}") and uncommitted training was not committed; ` +
       "reopen the stream (the log is kept) and commit",
   );
-}
-
-function rateLimited(key: string, perSecond: number): string {
-  const whose = key === ANONYMOUS ? "all clients together (--auth none)" : `API key "${key}"`;
-  return `rate limited: ${whose} may send ${perSecond} Adapt examples per second (--adapt-examples-per-second); not logged, send it again later`;
 }

@@ -10,6 +10,7 @@ import {
   EmbedResponseSchema,
   EmbedStreamResponseSchema,
   GetModelInfoResponseSchema,
+  RerankResponseSchema,
   TagResponseSchema,
   TokenizeResponseSchema,
   type ClassifyRequest,
@@ -18,13 +19,14 @@ import {
   type EmbedStreamRequest,
   type EmbedStreamResponse,
   type GetModelInfoRequest,
+  type RerankRequest,
   type TagRequest,
   type TokenizeRequest,
 } from "../../gen/bertd/v1/encoder_pb.js";
 import { callOptionsOf, type CallContext, type CallLogger } from "../calls.js";
 import { PipelinedStream } from "../pipelined-stream.js";
 import { toStatus } from "../status.js";
-import { bytesEncodingOf, poolingOf, truncationOf } from "./wire-enums.js";
+import { bytesEncodingOf, poolingOf, truncationOf, truncationStrategyOf } from "./wire-enums.js";
 
 const LITTLE_ENDIAN = endianness() === "LE";
 /** Most requests one EmbedStream may have in flight before the server stops reading it. */
@@ -85,8 +87,8 @@ export function encoderService({ engine, calls }: EncoderServiceDeps): UntypedSe
     },
 
     Tokenize: calls.unary("/bertd.v1.Encoder/Tokenize", async (request: TokenizeRequest) => {
-      const texts = engine.tokenize(request.inputs, request.addSpecialTokens);
-      const encodings = texts.map(({ ids, tokens, starts, ends }) => ({ ids, tokens, offsetStarts: starts, offsetEnds: ends }));
+      const texts = engine.tokenize(request.inputs, request.addSpecialTokens, request.textPairs);
+      const encodings = texts.map(({ ids, tokens, starts, ends, typeIds, sequenceIds }) => ({ ids, tokens, offsetStarts: starts, offsetEnds: ends, typeIds, sequenceIds }));
       return { response: create(TokenizeResponseSchema, { encodings }), fields: { inputCount: request.inputs.length } };
     }),
 
@@ -105,19 +107,44 @@ export function encoderService({ engine, calls }: EncoderServiceDeps): UntypedSe
           modelHash: info.hash,
           hasPooler: info.hasPooler,
           tokenStateWidth: info.tokenStateWidth,
+          modelFile: info.modelFile,
+          precision: info.weights,
+          headIdentity: info.headIdentity.hash,
+          classifierOnly: !info.hasHiddenStates,
           poolingModes: info.poolingModes.map((mode) => Pooling[mode as number as Pooling]),
         }),
       };
     }),
 
     Classify: calls.unary("/bertd.v1.Encoder/Classify", async (request: ClassifyRequest, context) => {
-      const { head, inputs, topK, version, minVersion } = request;
-      const result = await engine.classify({ head, inputs, topK, version, minVersion, truncation: truncationOf(request.truncation) }, callOptionsOf(context));
+      const { head, inputs, topK, version, minVersion, textPairs } = request;
+      const result = await engine.classify(
+        { head, inputs, textPairs, topK, version, minVersion, truncation: truncationOf(request.truncation), strategy: truncationStrategyOf(request.truncationStrategy) },
+        callOptionsOf(context),
+      );
       if (result.times) calls.stages(context, result.times);
       const { inputTokens } = result;
       return {
-        response: create(ClassifyResponseSchema, { predictions: result.predictions, headVersion: result.headVersion, usage: { inputTokens } }),
+        response: create(ClassifyResponseSchema, {
+          predictions: result.predictions.map((p, i) => ({ labels: p.labels, predictionId: result.predictionIds[i] ?? "" })),
+          headVersion: result.headVersion,
+          usage: { inputTokens },
+        }),
         fields: result.byModel ? { head, inputCount: inputs.length, inputTokens } : { head, version: result.headVersion, inputCount: inputs.length, inputTokens },
+      };
+    }),
+
+    Rerank: calls.unary("/bertd.v1.Encoder/Rerank", async (request: RerankRequest, context) => {
+      const { query, documents, topN, returnDocuments, head, rawScores, label, version, minVersion } = request;
+      const result = await engine.rerank(
+        { query, documents, topN, returnDocuments, head, rawScores, label, version, minVersion, truncation: truncationOf(request.truncation), strategy: truncationStrategyOf(request.truncationStrategy) },
+        callOptionsOf(context),
+      );
+      calls.stages(context, result.times);
+      const { inputTokens } = result;
+      return {
+        response: create(RerankResponseSchema, { ranks: result.ranks, usage: { inputTokens }, head: result.head, headVersion: result.headVersion }),
+        fields: { head: result.head, version: result.headVersion, inputCount: documents.length, inputTokens },
       };
     }),
 
@@ -127,7 +154,11 @@ export function encoderService({ engine, calls }: EncoderServiceDeps): UntypedSe
       calls.stages(context, result.times);
       const { inputTokens } = result;
       return {
-        response: create(TagResponseSchema, { results: result.results, headVersion: result.headVersion, usage: { inputTokens } }),
+        response: create(TagResponseSchema, {
+          results: result.results.map((r, i) => ({ ...r, predictionId: result.predictionIds[i] ?? "" })),
+          headVersion: result.headVersion,
+          usage: { inputTokens },
+        }),
         fields: { head, version: result.headVersion, inputCount: result.inputCount, inputTokens },
       };
     }),

@@ -43,6 +43,6 @@ export function progressMessage(p: Progress): AdaptResponse {
 const HEAD_TYPES = { multiclass: HeadType.MULTICLASS, multilabel: HeadType.MULTILABEL, token: HeadType.TOKEN } as const;
 
 export function summaryMessage(summary: HeadSummary): HeadSummaryMessage {
-  const { name, type, labels, activeVersion, latestVersion, readOnly } = summary;
-  return { $typeName: "bertd.v1.HeadSummary", name, type: HEAD_TYPES[type], labels, activeVersion, latestVersion, readOnly };
+  const { name, type, labels, activeVersion, latestVersion, readOnly, pair } = summary;
+  return { $typeName: "bertd.v1.HeadSummary", name, type: HEAD_TYPES[type], labels, activeVersion, latestVersion, readOnly, pair };
 }

@@ -1,7 +1,8 @@
 import { invalidArgument } from "../../core/errors.js";
 import type { TruncationSide } from "../../core/encoder.js";
 import { PoolingMode } from "../../core/pooling.js";
-import { Encoding, Pooling, Truncation } from "../../gen/bertd/v1/encoder_pb.js";
+import type { TruncationStrategy as Strategy } from "../../core/tokenizer/index.js";
+import { Encoding, Pooling, Truncation, TruncationStrategy } from "../../gen/bertd/v1/encoder_pb.js";
 
 export function poolingOf(value: Pooling): PoolingMode | undefined {
   switch (value) {
@@ -32,6 +33,21 @@ export function truncationOf(value: Truncation): TruncationSide | undefined {
       return "left";
     default:
       throw invalidArgument(`truncation: unknown value ${value as number}`);
+  }
+}
+
+export function truncationStrategyOf(value: TruncationStrategy): Strategy | undefined {
+  switch (value) {
+    case TruncationStrategy.UNSPECIFIED:
+      return undefined;
+    case TruncationStrategy.LONGEST_FIRST:
+      return "longest_first";
+    case TruncationStrategy.ONLY_FIRST:
+      return "only_first";
+    case TruncationStrategy.ONLY_SECOND:
+      return "only_second";
+    default:
+      throw invalidArgument(`truncation_strategy: unknown value ${value as number}`);
   }
 }
 

@@ -3,7 +3,7 @@
  * / end_of_word_suffix) merged pair by pair, lowest merge rank first, leftmost on ties.
  */
 import { TokenizerLoadError } from "../errors.js";
-import { bool, isObject, type Json } from "../json.js";
+import { bool, type Json } from "../json.js";
 import type { ModelPiece, TokenizerModel } from "./model.js";
 import { byteToken } from "./unigram.js";
 

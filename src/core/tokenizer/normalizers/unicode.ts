@@ -18,7 +18,6 @@ export interface LowercaseSpec {
 }
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
-// eslint-disable-next-line no-control-regex
 const ASCII_RE = /^[\x00-\x7f]*$/;
 
 /** Each grapheme through f; a changed grapheme aligned as precompiled.rs's replace does. */

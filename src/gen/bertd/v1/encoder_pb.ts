@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bertd/v1/encoder.proto.
  */
 export const file_bertd_v1_encoder: GenFile = /*@__PURE__*/
-  fileDesc("ChZiZXJ0ZC92MS9lbmNvZGVyLnByb3RvEghiZXJ0ZC52MSK5AQoMRW1iZWRSZXF1ZXN0Eg4KBmlucHV0cxgBIAMoCRIiCgdwb29saW5nGAIgASgOMhEuYmVydGQudjEuUG9vbGluZxIRCglub3JtYWxpemUYAyABKAgSKAoKdHJ1bmNhdGlvbhgEIAEoDjIULmJlcnRkLnYxLlRydW5jYXRpb24SEgoKZGltZW5zaW9ucxgFIAEoDRIkCghlbmNvZGluZxgGIAEoDjISLmJlcnRkLnYxLkVuY29kaW5nIioKCUVtYmVkZGluZxIOCgZ2YWx1ZXMYASADKAISDQoFYnl0ZXMYAiABKAwiHQoFVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgNInsKDUVtYmVkUmVzcG9uc2USJwoKZW1iZWRkaW5ncxgBIAMoCzITLmJlcnRkLnYxLkVtYmVkZGluZxIeCgV1c2FnZRgCIAEoCzIPLmJlcnRkLnYxLlVzYWdlEg0KBW1vZGVsGAMgASgJEhIKCmRpbWVuc2lvbnMYBCABKA0iSQoSRW1iZWRTdHJlYW1SZXF1ZXN0EgoKAmlkGAEgASgJEicKB3JlcXVlc3QYAiABKAsyFi5iZXJ0ZC52MS5FbWJlZFJlcXVlc3QicgoTRW1iZWRTdHJlYW1SZXNwb25zZRIKCgJpZBgBIAEoCRIpCghyZXNwb25zZRgCIAEoCzIXLmJlcnRkLnYxLkVtYmVkUmVzcG9uc2USJAoFZXJyb3IYAyABKAsyFS5iZXJ0ZC52MS5TdHJlYW1FcnJvciIsCgtTdHJlYW1FcnJvchIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkiPQoPVG9rZW5pemVSZXF1ZXN0Eg4KBmlucHV0cxgBIAMoCRIaChJhZGRfc3BlY2lhbF90b2tlbnMYAiABKAgiPgoQVG9rZW5pemVSZXNwb25zZRIqCgllbmNvZGluZ3MYASADKAsyFy5iZXJ0ZC52MS5Ub2tlbkVuY29kaW5nIlgKDVRva2VuRW5jb2RpbmcSCwoDaWRzGAEgAygNEg4KBnRva2VucxgCIAMoCRIVCg1vZmZzZXRfc3RhcnRzGAMgAygNEhMKC29mZnNldF9lbmRzGAQgAygNIhUKE0dldE1vZGVsSW5mb1JlcXVlc3QixgIKFEdldE1vZGVsSW5mb1Jlc3BvbnNlEhAKCG1vZGVsX2lkGAEgASgJEhIKCm1vZGVsX3BhdGgYAiABKAkSEwoLaGlkZGVuX3NpemUYAyABKA0SGwoTbWF4X3NlcXVlbmNlX2xlbmd0aBgEIAEoDRIXCg92b2NhYnVsYXJ5X3NpemUYBSABKA0SKgoPZGVmYXVsdF9wb29saW5nGAYgASgOMhEuYmVydGQudjEuUG9vbGluZxIaChJleGVjdXRpb25fcHJvdmlkZXIYByABKAkSGwoTb25ueHJ1bnRpbWVfdmVyc2lvbhgIIAEoCRISCgptb2RlbF9oYXNoGAkgASgJEhIKCmhhc19wb29sZXIYCiABKAgSFQoNcG9vbGluZ19tb2RlcxgLIAMoCRIZChF0b2tlbl9zdGF0ZV93aWR0aBgMIAEoDSKOAQoPQ2xhc3NpZnlSZXF1ZXN0EgwKBGhlYWQYASABKAkSDgoGaW5wdXRzGAIgAygJEg0KBXRvcF9rGAMgASgNEg8KB3ZlcnNpb24YBCABKA0SKAoKdHJ1bmNhdGlvbhgFIAEoDjIULmJlcnRkLnYxLlRydW5jYXRpb24SEwoLbWluX3ZlcnNpb24YBiABKA0iKgoKTGFiZWxTY29yZRINCgVsYWJlbBgBIAEoCRINCgVzY29yZRgCIAEoAiIyCgpQcmVkaWN0aW9uEiQKBmxhYmVscxgBIAMoCzIULmJlcnRkLnYxLkxhYmVsU2NvcmUicwoQQ2xhc3NpZnlSZXNwb25zZRIpCgtwcmVkaWN0aW9ucxgBIAMoCzIULmJlcnRkLnYxLlByZWRpY3Rpb24SFAoMaGVhZF92ZXJzaW9uGAIgASgNEh4KBXVzYWdlGAMgASgLMg8uYmVydGQudjEuVXNhZ2UiFgoFV29yZHMSDQoFd29yZHMYASADKAkibwoKVGFnUmVxdWVzdBIMCgRoZWFkGAEgASgJEg0KBXRleHRzGAIgAygJEh4KBXdvcmRzGAMgAygLMg8uYmVydGQudjEuV29yZHMSDwoHdmVyc2lvbhgEIAEoDRITCgttaW5fdmVyc2lvbhgFIAEoDSJlCgpUYWdnZWRXb3JkEgwKBHdvcmQYASABKAkSDQoFbGFiZWwYAiABKAkSDQoFc2NvcmUYAyABKAISDQoFc3RhcnQYBCABKA0SCwoDZW5kGAUgASgNEg8KB2VuY29kZWQYBiABKAgiUwoKRW50aXR5U3BhbhIMCgR0eXBlGAEgASgJEg0KBXN0YXJ0GAIgASgNEgsKA2VuZBgDIAEoDRIMCgR0ZXh0GAQgASgJEg0KBXNjb3JlGAUgASgCIloKC1RhZ2dlZElucHV0EiMKBXdvcmRzGAEgAygLMhQuYmVydGQudjEuVGFnZ2VkV29yZBImCghlbnRpdGllcxgCIAMoCzIULmJlcnRkLnYxLkVudGl0eVNwYW4iawoLVGFnUmVzcG9uc2USJgoHcmVzdWx0cxgBIAMoCzIVLmJlcnRkLnYxLlRhZ2dlZElucHV0EhQKDGhlYWRfdmVyc2lvbhgCIAEoDRIeCgV1c2FnZRgDIAEoCzIPLmJlcnRkLnYxLlVzYWdlKmoKB1Bvb2xpbmcSFwoTUE9PTElOR19VTlNQRUNJRklFRBAAEg8KC1BPT0xJTkdfQ0xTEAESEAoMUE9PTElOR19NRUFOEAISDwoLUE9PTElOR19NQVgQAxISCg5QT09MSU5HX1BPT0xFUhAEKmgKClRydW5jYXRpb24SGgoWVFJVTkNBVElPTl9VTlNQRUNJRklFRBAAEhMKD1RSVU5DQVRJT05fTk9ORRABEhQKEFRSVU5DQVRJT05fUklHSFQQAhITCg9UUlVOQ0FUSU9OX0xFRlQQAypMCghFbmNvZGluZxIYChRFTkNPRElOR19VTlNQRUNJRklFRBAAEhIKDkVOQ09ESU5HX0ZMT0FUEAESEgoORU5DT0RJTkdfQllURVMQAjKcAwoHRW5jb2RlchI4CgVFbWJlZBIWLmJlcnRkLnYxLkVtYmVkUmVxdWVzdBoXLmJlcnRkLnYxLkVtYmVkUmVzcG9uc2USTgoLRW1iZWRTdHJlYW0SHC5iZXJ0ZC52MS5FbWJlZFN0cmVhbVJlcXVlc3QaHS5iZXJ0ZC52MS5FbWJlZFN0cmVhbVJlc3BvbnNlKAEwARJBCghUb2tlbml6ZRIZLmJlcnRkLnYxLlRva2VuaXplUmVxdWVzdBoaLmJlcnRkLnYxLlRva2VuaXplUmVzcG9uc2USTQoMR2V0TW9kZWxJbmZvEh0uYmVydGQudjEuR2V0TW9kZWxJbmZvUmVxdWVzdBoeLmJlcnRkLnYxLkdldE1vZGVsSW5mb1Jlc3BvbnNlEkEKCENsYXNzaWZ5EhkuYmVydGQudjEuQ2xhc3NpZnlSZXF1ZXN0GhouYmVydGQudjEuQ2xhc3NpZnlSZXNwb25zZRIyCgNUYWcSFC5iZXJ0ZC52MS5UYWdSZXF1ZXN0GhUuYmVydGQudjEuVGFnUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChZiZXJ0ZC92MS9lbmNvZGVyLnByb3RvEghiZXJ0ZC52MSK5AQoMRW1iZWRSZXF1ZXN0Eg4KBmlucHV0cxgBIAMoCRIiCgdwb29saW5nGAIgASgOMhEuYmVydGQudjEuUG9vbGluZxIRCglub3JtYWxpemUYAyABKAgSKAoKdHJ1bmNhdGlvbhgEIAEoDjIULmJlcnRkLnYxLlRydW5jYXRpb24SEgoKZGltZW5zaW9ucxgFIAEoDRIkCghlbmNvZGluZxgGIAEoDjISLmJlcnRkLnYxLkVuY29kaW5nIioKCUVtYmVkZGluZxIOCgZ2YWx1ZXMYASADKAISDQoFYnl0ZXMYAiABKAwiHQoFVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgNInsKDUVtYmVkUmVzcG9uc2USJwoKZW1iZWRkaW5ncxgBIAMoCzITLmJlcnRkLnYxLkVtYmVkZGluZxIeCgV1c2FnZRgCIAEoCzIPLmJlcnRkLnYxLlVzYWdlEg0KBW1vZGVsGAMgASgJEhIKCmRpbWVuc2lvbnMYBCABKA0iSQoSRW1iZWRTdHJlYW1SZXF1ZXN0EgoKAmlkGAEgASgJEicKB3JlcXVlc3QYAiABKAsyFi5iZXJ0ZC52MS5FbWJlZFJlcXVlc3QicgoTRW1iZWRTdHJlYW1SZXNwb25zZRIKCgJpZBgBIAEoCRIpCghyZXNwb25zZRgCIAEoCzIXLmJlcnRkLnYxLkVtYmVkUmVzcG9uc2USJAoFZXJyb3IYAyABKAsyFS5iZXJ0ZC52MS5TdHJlYW1FcnJvciIsCgtTdHJlYW1FcnJvchIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkiUQoPVG9rZW5pemVSZXF1ZXN0Eg4KBmlucHV0cxgBIAMoCRIaChJhZGRfc3BlY2lhbF90b2tlbnMYAiABKAgSEgoKdGV4dF9wYWlycxgeIAMoCSI+ChBUb2tlbml6ZVJlc3BvbnNlEioKCWVuY29kaW5ncxgBIAMoCzIXLmJlcnRkLnYxLlRva2VuRW5jb2RpbmcigAEKDVRva2VuRW5jb2RpbmcSCwoDaWRzGAEgAygNEg4KBnRva2VucxgCIAMoCRIVCg1vZmZzZXRfc3RhcnRzGAMgAygNEhMKC29mZnNldF9lbmRzGAQgAygNEhAKCHR5cGVfaWRzGB4gAygNEhQKDHNlcXVlbmNlX2lkcxgfIAMoBSIVChNHZXRNb2RlbEluZm9SZXF1ZXN0Ip0DChRHZXRNb2RlbEluZm9SZXNwb25zZRIQCghtb2RlbF9pZBgBIAEoCRISCgptb2RlbF9wYXRoGAIgASgJEhMKC2hpZGRlbl9zaXplGAMgASgNEhsKE21heF9zZXF1ZW5jZV9sZW5ndGgYBCABKA0SFwoPdm9jYWJ1bGFyeV9zaXplGAUgASgNEioKD2RlZmF1bHRfcG9vbGluZxgGIAEoDjIRLmJlcnRkLnYxLlBvb2xpbmcSGgoSZXhlY3V0aW9uX3Byb3ZpZGVyGAcgASgJEhsKE29ubnhydW50aW1lX3ZlcnNpb24YCCABKAkSEgoKbW9kZWxfaGFzaBgJIAEoCRISCgpoYXNfcG9vbGVyGAogASgIEhUKDXBvb2xpbmdfbW9kZXMYCyADKAkSGQoRdG9rZW5fc3RhdGVfd2lkdGgYDCABKA0SEgoKbW9kZWxfZmlsZRgoIAEoCRIRCglwcmVjaXNpb24YKSABKAkSFQoNaGVhZF9pZGVudGl0eRgqIAEoCRIXCg9jbGFzc2lmaWVyX29ubHkYHiABKAgi3QEKD0NsYXNzaWZ5UmVxdWVzdBIMCgRoZWFkGAEgASgJEg4KBmlucHV0cxgCIAMoCRINCgV0b3BfaxgDIAEoDRIPCgd2ZXJzaW9uGAQgASgNEigKCnRydW5jYXRpb24YBSABKA4yFC5iZXJ0ZC52MS5UcnVuY2F0aW9uEhMKC21pbl92ZXJzaW9uGAYgASgNEhIKCnRleHRfcGFpcnMYHiADKAkSOQoTdHJ1bmNhdGlvbl9zdHJhdGVneRgfIAEoDjIcLmJlcnRkLnYxLlRydW5jYXRpb25TdHJhdGVneSIqCgpMYWJlbFNjb3JlEg0KBWxhYmVsGAEgASgJEg0KBXNjb3JlGAIgASgCIkkKClByZWRpY3Rpb24SJAoGbGFiZWxzGAEgAygLMhQuYmVydGQudjEuTGFiZWxTY29yZRIVCg1wcmVkaWN0aW9uX2lkGDIgASgJInMKEENsYXNzaWZ5UmVzcG9uc2USKQoLcHJlZGljdGlvbnMYASADKAsyFC5iZXJ0ZC52MS5QcmVkaWN0aW9uEhQKDGhlYWRfdmVyc2lvbhgCIAEoDRIeCgV1c2FnZRgDIAEoCzIPLmJlcnRkLnYxLlVzYWdlIhYKBVdvcmRzEg0KBXdvcmRzGAEgAygJIm8KClRhZ1JlcXVlc3QSDAoEaGVhZBgBIAEoCRINCgV0ZXh0cxgCIAMoCRIeCgV3b3JkcxgDIAMoCzIPLmJlcnRkLnYxLldvcmRzEg8KB3ZlcnNpb24YBCABKA0SEwoLbWluX3ZlcnNpb24YBSABKA0iZQoKVGFnZ2VkV29yZBIMCgR3b3JkGAEgASgJEg0KBWxhYmVsGAIgASgJEg0KBXNjb3JlGAMgASgCEg0KBXN0YXJ0GAQgASgNEgsKA2VuZBgFIAEoDRIPCgdlbmNvZGVkGAYgASgIIlMKCkVudGl0eVNwYW4SDAoEdHlwZRgBIAEoCRINCgVzdGFydBgCIAEoDRILCgNlbmQYAyABKA0SDAoEdGV4dBgEIAEoCRINCgVzY29yZRgFIAEoAiJxCgtUYWdnZWRJbnB1dBIjCgV3b3JkcxgBIAMoCzIULmJlcnRkLnYxLlRhZ2dlZFdvcmQSJgoIZW50aXRpZXMYAiADKAsyFC5iZXJ0ZC52MS5FbnRpdHlTcGFuEhUKDXByZWRpY3Rpb25faWQYMiABKAkiawoLVGFnUmVzcG9uc2USJgoHcmVzdWx0cxgBIAMoCzIVLmJlcnRkLnYxLlRhZ2dlZElucHV0EhQKDGhlYWRfdmVyc2lvbhgCIAEoDRIeCgV1c2FnZRgDIAEoCzIPLmJlcnRkLnYxLlVzYWdlIpYCCg1SZXJhbmtSZXF1ZXN0Eg0KBXF1ZXJ5GAEgASgJEhEKCWRvY3VtZW50cxgCIAMoCRINCgV0b3BfbhgDIAEoDRIYChByZXR1cm5fZG9jdW1lbnRzGAQgASgIEgwKBGhlYWQYBSABKAkSEgoKcmF3X3Njb3JlcxgGIAEoCBIoCgp0cnVuY2F0aW9uGAcgASgOMhQuYmVydGQudjEuVHJ1bmNhdGlvbhI5ChN0cnVuY2F0aW9uX3N0cmF0ZWd5GAggASgOMhwuYmVydGQudjEuVHJ1bmNhdGlvblN0cmF0ZWd5Eg0KBWxhYmVsGAkgASgJEg8KB3ZlcnNpb24YCiABKA0SEwoLbWluX3ZlcnNpb24YCyABKA0iSAoEUmFuaxINCgVpbmRleBgBIAEoDRINCgVzY29yZRgCIAEoAhIVCghkb2N1bWVudBgDIAEoCUgAiAEBQgsKCV9kb2N1bWVudCJzCg5SZXJhbmtSZXNwb25zZRIdCgVyYW5rcxgBIAMoCzIOLmJlcnRkLnYxLlJhbmsSHgoFdXNhZ2UYAiABKAsyDy5iZXJ0ZC52MS5Vc2FnZRIMCgRoZWFkGAMgASgJEhQKDGhlYWRfdmVyc2lvbhgEIAEoDSpqCgdQb29saW5nEhcKE1BPT0xJTkdfVU5TUEVDSUZJRUQQABIPCgtQT09MSU5HX0NMUxABEhAKDFBPT0xJTkdfTUVBThACEg8KC1BPT0xJTkdfTUFYEAMSEgoOUE9PTElOR19QT09MRVIQBCpoCgpUcnVuY2F0aW9uEhoKFlRSVU5DQVRJT05fVU5TUEVDSUZJRUQQABITCg9UUlVOQ0FUSU9OX05PTkUQARIUChBUUlVOQ0FUSU9OX1JJR0hUEAISEwoPVFJVTkNBVElPTl9MRUZUEAMqqQEKElRydW5jYXRpb25TdHJhdGVneRIjCh9UUlVOQ0FUSU9OX1NUUkFURUdZX1VOU1BFQ0lGSUVEEAASJQohVFJVTkNBVElPTl9TVFJBVEVHWV9MT05HRVNUX0ZJUlNUEAESIgoeVFJVTkNBVElPTl9TVFJBVEVHWV9PTkxZX0ZJUlNUEAISIwofVFJVTkNBVElPTl9TVFJBVEVHWV9PTkxZX1NFQ09ORBADKkwKCEVuY29kaW5nEhgKFEVOQ09ESU5HX1VOU1BFQ0lGSUVEEAASEgoORU5DT0RJTkdfRkxPQVQQARISCg5FTkNPRElOR19CWVRFUxACMtkDCgdFbmNvZGVyEjgKBUVtYmVkEhYuYmVydGQudjEuRW1iZWRSZXF1ZXN0GhcuYmVydGQudjEuRW1iZWRSZXNwb25zZRJOCgtFbWJlZFN0cmVhbRIcLmJlcnRkLnYxLkVtYmVkU3RyZWFtUmVxdWVzdBodLmJlcnRkLnYxLkVtYmVkU3RyZWFtUmVzcG9uc2UoATABEkEKCFRva2VuaXplEhkuYmVydGQudjEuVG9rZW5pemVSZXF1ZXN0GhouYmVydGQudjEuVG9rZW5pemVSZXNwb25zZRJNCgxHZXRNb2RlbEluZm8SHS5iZXJ0ZC52MS5HZXRNb2RlbEluZm9SZXF1ZXN0Gh4uYmVydGQudjEuR2V0TW9kZWxJbmZvUmVzcG9uc2USQQoIQ2xhc3NpZnkSGS5iZXJ0ZC52MS5DbGFzc2lmeVJlcXVlc3QaGi5iZXJ0ZC52MS5DbGFzc2lmeVJlc3BvbnNlEjIKA1RhZxIULmJlcnRkLnYxLlRhZ1JlcXVlc3QaFS5iZXJ0ZC52MS5UYWdSZXNwb25zZRI7CgZSZXJhbmsSFy5iZXJ0ZC52MS5SZXJhbmtSZXF1ZXN0GhguYmVydGQudjEuUmVyYW5rUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message bertd.v1.EmbedRequest
@@ -221,6 +221,14 @@ export type TokenizeRequest = Message<"bertd.v1.TokenizeRequest"> & {
    * @generated from field: bool add_special_tokens = 2;
    */
   addSpecialTokens: boolean;
+
+  /**
+   * Optional: a second text per input, encoded with it as a pair through the tokenizer's pair
+   * template (BERT: [CLS] input [SEP] text_pair [SEP]). Empty, or exactly one per input. Not truncated.
+   *
+   * @generated from field: repeated string text_pairs = 30;
+   */
+  textPairs: string[];
 };
 
 /**
@@ -272,6 +280,21 @@ export type TokenEncoding = Message<"bertd.v1.TokenEncoding"> & {
    * @generated from field: repeated uint32 offset_ends = 4;
    */
   offsetEnds: number[];
+
+  /**
+   * Token type (segment) ids as the model takes them: BERT 0 for [CLS] input [SEP], 1 for text_pair [SEP].
+   *
+   * @generated from field: repeated uint32 type_ids = 30;
+   */
+  typeIds: number[];
+
+  /**
+   * Which text each token came from: 0 the input, 1 the text pair, -1 a special token of the template.
+   * Offsets of a token are in that text.
+   *
+   * @generated from field: repeated int32 sequence_ids = 31;
+   */
+  sequenceIds: number[];
 };
 
 /**
@@ -364,6 +387,36 @@ export type GetModelInfoResponse = Message<"bertd.v1.GetModelInfoResponse"> & {
    * @generated from field: uint32 token_state_width = 12;
    */
   tokenStateWidth: number;
+
+  /**
+   * The served ONNX file, relative to the model directory (model.onnx, onnx/model_quantized.onnx, …).
+   *
+   * @generated from field: string model_file = 40;
+   */
+  modelFile: string;
+
+  /**
+   * What that file holds: "fp32", "fp16" or "int8".
+   *
+   * @generated from field: string precision = 41;
+   */
+  precision: string;
+
+  /**
+   * The sha256 heads are bound to: the fp32 file's hash, shared by a variant (int8, fp16) whose
+   * fidelity against it meets the bar; else model_hash (docs/heads.md).
+   *
+   * @generated from field: string head_identity = 42;
+   */
+  headIdentity: string;
+
+  /**
+   * The export has only its classifier's logits (no last_hidden_state): it serves Classify with head
+   * "model" and Rerank; Embed, Tag and Adapt answer FAILED_PRECONDITION.
+   *
+   * @generated from field: bool classifier_only = 30;
+   */
+  classifierOnly: boolean;
 };
 
 /**
@@ -414,6 +467,21 @@ export type ClassifyRequest = Message<"bertd.v1.ClassifyRequest"> & {
    * @generated from field: uint32 min_version = 6;
    */
   minVersion: number;
+
+  /**
+   * Sentence pairs: a second text per input (exactly one per input), for a pair head or a model that
+   * is a cross-encoder. A pair head needs them; a single-text head refuses them (FAILED_PRECONDITION).
+   *
+   * @generated from field: repeated string text_pairs = 30;
+   */
+  textPairs: string[];
+
+  /**
+   * Which text of an over-long pair is cut (truncation says from which end).
+   *
+   * @generated from field: bertd.v1.TruncationStrategy truncation_strategy = 31;
+   */
+  truncationStrategy: TruncationStrategy;
 };
 
 /**
@@ -453,6 +521,15 @@ export type Prediction = Message<"bertd.v1.Prediction"> & {
    * @generated from field: repeated bertd.v1.LabelScore labels = 1;
    */
   labels: LabelScore[];
+
+  /**
+   * Answer this prediction later with Heads.Feedback (its true labels): bertd learns from it and scores
+   * what it served. Empty for head "model" and when --feedback-max-predictions is 0. Valid for
+   * --feedback-window seconds.
+   *
+   * @generated from field: string prediction_id = 50;
+   */
+  predictionId: string;
 };
 
 /**
@@ -657,6 +734,13 @@ export type TaggedInput = Message<"bertd.v1.TaggedInput"> & {
    * @generated from field: repeated bertd.v1.EntitySpan entities = 2;
    */
   entities: EntitySpan[];
+
+  /**
+   * Answer with Heads.Feedback: labels = one tag per word, in order. See Prediction.prediction_id.
+   *
+   * @generated from field: string prediction_id = 50;
+   */
+  predictionId: string;
 };
 
 /**
@@ -692,6 +776,162 @@ export type TagResponse = Message<"bertd.v1.TagResponse"> & {
  */
 export const TagResponseSchema: GenMessage<TagResponse> = /*@__PURE__*/
   messageDesc(file_bertd_v1_encoder, 21);
+
+/**
+ * @generated from message bertd.v1.RerankRequest
+ */
+export type RerankRequest = Message<"bertd.v1.RerankRequest"> & {
+  /**
+   * @generated from field: string query = 1;
+   */
+  query: string;
+
+  /**
+   * At least one; at most --max-rerank-documents.
+   *
+   * @generated from field: repeated string documents = 2;
+   */
+  documents: string[];
+
+  /**
+   * Return the best N ranks only (0 = all).
+   *
+   * @generated from field: uint32 top_n = 3;
+   */
+  topN: number;
+
+  /**
+   * Echo each rank's document.
+   *
+   * @generated from field: bool return_documents = 4;
+   */
+  returnDocuments: boolean;
+
+  /**
+   * A pair head taught through Heads.Adapt; empty or "model" = the model's own classifier (a
+   * cross-encoder export: one logit, or two classes whose second is "relevant").
+   *
+   * @generated from field: string head = 5;
+   */
+  head: string;
+
+  /**
+   * Scores as the classifier's raw logit instead of a probability (sigmoid of one logit, softmax
+   * of two): the logit, or for two classes logit(relevant) − logit(other), the log-odds. For a pair
+   * head: the log-odds of the label's probability. Raw and normalized scores rank alike.
+   *
+   * @generated from field: bool raw_scores = 6;
+   */
+  rawScores: boolean;
+
+  /**
+   * @generated from field: bertd.v1.Truncation truncation = 7;
+   */
+  truncation: Truncation;
+
+  /**
+   * Default LONGEST_FIRST; ONLY_SECOND keeps the whole query.
+   *
+   * @generated from field: bertd.v1.TruncationStrategy truncation_strategy = 8;
+   */
+  truncationStrategy: TruncationStrategy;
+
+  /**
+   * Pair heads: the label whose probability ranks the documents, e.g. "relevant" (required: a head's
+   * labels are its own words).
+   *
+   * @generated from field: string label = 9;
+   */
+  label: string;
+
+  /**
+   * Pair heads: 0 = the active version.
+   *
+   * @generated from field: uint32 version = 10;
+   */
+  version: number;
+
+  /**
+   * Pair heads: read-your-writes, as in ClassifyRequest.
+   *
+   * @generated from field: uint32 min_version = 11;
+   */
+  minVersion: number;
+};
+
+/**
+ * Describes the message bertd.v1.RerankRequest.
+ * Use `create(RerankRequestSchema)` to create a new message.
+ */
+export const RerankRequestSchema: GenMessage<RerankRequest> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_encoder, 22);
+
+/**
+ * @generated from message bertd.v1.Rank
+ */
+export type Rank = Message<"bertd.v1.Rank"> & {
+  /**
+   * The document's position in RerankRequest.documents.
+   *
+   * @generated from field: uint32 index = 1;
+   */
+  index: number;
+
+  /**
+   * @generated from field: float score = 2;
+   */
+  score: number;
+
+  /**
+   * The document, when return_documents was set.
+   *
+   * @generated from field: optional string document = 3;
+   */
+  document?: string | undefined;
+};
+
+/**
+ * Describes the message bertd.v1.Rank.
+ * Use `create(RankSchema)` to create a new message.
+ */
+export const RankSchema: GenMessage<Rank> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_encoder, 23);
+
+/**
+ * @generated from message bertd.v1.RerankResponse
+ */
+export type RerankResponse = Message<"bertd.v1.RerankResponse"> & {
+  /**
+   * Highest score first (ties: lower index first).
+   *
+   * @generated from field: repeated bertd.v1.Rank ranks = 1;
+   */
+  ranks: Rank[];
+
+  /**
+   * @generated from field: bertd.v1.Usage usage = 2;
+   */
+  usage?: Usage | undefined;
+
+  /**
+   * The head that scored: "model" or the pair head's name, and its version.
+   *
+   * @generated from field: string head = 3;
+   */
+  head: string;
+
+  /**
+   * @generated from field: uint32 head_version = 4;
+   */
+  headVersion: number;
+};
+
+/**
+ * Describes the message bertd.v1.RerankResponse.
+ * Use `create(RerankResponseSchema)` to create a new message.
+ */
+export const RerankResponseSchema: GenMessage<RerankResponse> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_encoder, 24);
 
 /**
  * @generated from enum bertd.v1.Pooling
@@ -773,6 +1013,48 @@ export const TruncationSchema: GenEnum<Truncation> = /*@__PURE__*/
   enumDesc(file_bertd_v1_encoder, 1);
 
 /**
+ * Which text of a pair loses tokens when the pair is over the model's maximum length (Hugging Face's
+ * truncation strategies); Truncation says from which end, and NONE rejects the pair instead.
+ *
+ * @generated from enum bertd.v1.TruncationStrategy
+ */
+export enum TruncationStrategy {
+  /**
+   * LONGEST_FIRST, as in Hugging Face.
+   *
+   * @generated from enum value: TRUNCATION_STRATEGY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Cut the longer text first; when both must give, they keep half the room each.
+   *
+   * @generated from enum value: TRUNCATION_STRATEGY_LONGEST_FIRST = 1;
+   */
+  LONGEST_FIRST = 1,
+
+  /**
+   * Cut only the first text (input, query); fails when it is too short to give enough.
+   *
+   * @generated from enum value: TRUNCATION_STRATEGY_ONLY_FIRST = 2;
+   */
+  ONLY_FIRST = 2,
+
+  /**
+   * Cut only the second text (text pair, document).
+   *
+   * @generated from enum value: TRUNCATION_STRATEGY_ONLY_SECOND = 3;
+   */
+  ONLY_SECOND = 3,
+}
+
+/**
+ * Describes the enum bertd.v1.TruncationStrategy.
+ */
+export const TruncationStrategySchema: GenEnum<TruncationStrategy> = /*@__PURE__*/
+  enumDesc(file_bertd_v1_encoder, 2);
+
+/**
  * @generated from enum bertd.v1.Encoding
  */
 export enum Encoding {
@@ -802,7 +1084,7 @@ export enum Encoding {
  * Describes the enum bertd.v1.Encoding.
  */
 export const EncodingSchema: GenEnum<Encoding> = /*@__PURE__*/
-  enumDesc(file_bertd_v1_encoder, 2);
+  enumDesc(file_bertd_v1_encoder, 3);
 
 /**
  * Encoder serves the frozen BERT encoder: embeddings, tokenization, model facts and
@@ -870,6 +1152,17 @@ export const Encoder: GenService<{
     methodKind: "unary";
     input: typeof TagRequestSchema;
     output: typeof TagResponseSchema;
+  },
+  /**
+   * Rerank scores each document against the query with a cross-encoder (the model's own classifier
+   * when the export is one, or a pair head taught through Heads.Adapt) and returns them best first.
+   *
+   * @generated from rpc bertd.v1.Encoder.Rerank
+   */
+  rerank: {
+    methodKind: "unary";
+    input: typeof RerankRequestSchema;
+    output: typeof RerankResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_bertd_v1_encoder, 0);

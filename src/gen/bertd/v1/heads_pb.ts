@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bertd/v1/heads.proto.
  */
 export const file_bertd_v1_heads: GenFile = /*@__PURE__*/
-  fileDesc("ChRiZXJ0ZC92MS9oZWFkcy5wcm90bxIIYmVydGQudjEihAYKD0h5cGVycGFyYW1ldGVycxImCglvcHRpbWl6ZXIYASABKA4yEy5iZXJ0ZC52MS5PcHRpbWl6ZXISGgoNbGVhcm5pbmdfcmF0ZRgCIAEoAUgAiAEBEhcKCmJhdGNoX3NpemUYAyABKA1IAYgBARIZCgx3YXJtdXBfc3RlcHMYBCABKA1IAogBARIkCghzY2hlZHVsZRgFIAEoDjISLmJlcnRkLnYxLlNjaGVkdWxlEhgKC2RlY2F5X3N0ZXBzGAYgASgNSAOIAQESJAoXbWluX2xlYXJuaW5nX3JhdGVfcmF0aW8YByABKAFIBIgBARIZCgx3ZWlnaHRfZGVjYXkYCCABKAFIBYgBARIaCg1tYXhfZ3JhZF9ub3JtGAkgASgBSAaIAQESFQoIbW9tZW50dW0YCiABKAFIB4gBARISCgViZXRhMRgLIAEoAUgIiAEBEhIKBWJldGEyGAwgASgBSAmIAQESFAoHZXBzaWxvbhgNIAEoAUgKiAEBEhoKDXJlcGxheV9wYXNzZXMYDiABKA1IC4gBARIdChBob2xkb3V0X2ZyYWN0aW9uGA8gASgBSAyIAQESEQoEc2VlZBgQIAEoBEgNiAEBEjEKD2NsYXNzX3dlaWdodGluZxgRIAEoDjIYLmJlcnRkLnYxLkNsYXNzV2VpZ2h0aW5nEhgKC2hpZGRlbl9zaXplGBIgASgNSA6IAQFCEAoOX2xlYXJuaW5nX3JhdGVCDQoLX2JhdGNoX3NpemVCDwoNX3dhcm11cF9zdGVwc0IOCgxfZGVjYXlfc3RlcHNCGgoYX21pbl9sZWFybmluZ19yYXRlX3JhdGlvQg8KDV93ZWlnaHRfZGVjYXlCEAoOX21heF9ncmFkX25vcm1CCwoJX21vbWVudHVtQggKBl9iZXRhMUIICgZfYmV0YTJCCgoIX2Vwc2lsb25CEAoOX3JlcGxheV9wYXNzZXNCEwoRX2hvbGRvdXRfZnJhY3Rpb25CBwoFX3NlZWRCDgoMX2hpZGRlbl9zaXplIu4CCgtBZGFwdENvbmZpZxIMCgRoZWFkGAEgASgJEiAKBHR5cGUYAiABKA4yEi5iZXJ0ZC52MS5IZWFkVHlwZRIOCgZsYWJlbHMYAyADKAkSGAoQYWxsb3dfbmV3X2xhYmVscxgEIAEoCBInCgpzdGFydF9mcm9tGAUgASgOMhMuYmVydGQudjEuU3RhcnRGcm9tEiwKDGFyY2hpdGVjdHVyZRgGIAEoDjIWLmJlcnRkLnYxLkFyY2hpdGVjdHVyZRIiCgdwb29saW5nGAcgASgOMhEuYmVydGQudjEuUG9vbGluZxIyCg9oeXBlcnBhcmFtZXRlcnMYCCABKAsyGS5iZXJ0ZC52MS5IeXBlcnBhcmFtZXRlcnMSJgoJcHJvbW90aW9uGAkgASgOMhMuYmVydGQudjEuUHJvbW90aW9uEhYKDnByb2dyZXNzX2V2ZXJ5GAogASgNEhYKDndhaXRfZm9yX2xlYXNlGAsgASgIInAKB0V4YW1wbGUSCgoCaWQYASABKAkSDAoEdGV4dBgCIAEoCRIOCgZsYWJlbHMYAyADKAkSEwoGd2VpZ2h0GAQgASgBSACIAQESDQoFd29yZHMYBSADKAkSDAoEdGFncxgGIAMoCUIJCgdfd2VpZ2h0IggKBkNvbW1pdCKMAQoMQWRhcHRSZXF1ZXN0EicKBmNvbmZpZxgBIAEoCzIVLmJlcnRkLnYxLkFkYXB0Q29uZmlnSAASJAoHZXhhbXBsZRgCIAEoCzIRLmJlcnRkLnYxLkV4YW1wbGVIABIiCgZjb21taXQYAyABKAsyEC5iZXJ0ZC52MS5Db21taXRIAEIJCgdyZXF1ZXN0IicKCVJlamVjdGlvbhIKCgJpZBgBIAEoCRIOCgZyZWFzb24YAiABKAkikwEKC0V2YWxNZXRyaWNzEhAKCGV4YW1wbGVzGAEgASgEEhAKCGFjY3VyYWN5GAIgASgBEhAKCG1hY3JvX2YxGAMgASgBEhAKCGxvZ19sb3NzGAQgASgBEhYKDnNwYW5fcHJlY2lzaW9uGAUgASgBEhMKC3NwYW5fcmVjYWxsGAYgASgBEg8KB3NwYW5fZjEYByABKAEi9wIKDUFkYXB0UHJvZ3Jlc3MSEAoIYWNjZXB0ZWQYASABKAQSEQoJZHVwbGljYXRlGAIgASgEEhAKCHJlamVjdGVkGAMgASgEEicKCnJlamVjdGlvbnMYBCADKAsyEy5iZXJ0ZC52MS5SZWplY3Rpb24SDQoFc3RlcHMYBSABKAQSFQoNbGVhcm5pbmdfcmF0ZRgGIAEoARIUCgxydW5uaW5nX2xvc3MYByABKAESHAoUcHJlcXVlbnRpYWxfYWNjdXJhY3kYCCABKAESJgoHaG9sZG91dBgJIAEoCzIVLmJlcnRkLnYxLkV2YWxNZXRyaWNzEhsKE2V4YW1wbGVzX3Blcl9zZWNvbmQYCiABKAESGAoQZHVyYWJsZV9leGFtcGxlcxgLIAEoBBIXCg9sYXN0X2R1cmFibGVfaWQYDCABKAkSFwoPc2tpcHBlZF91cGRhdGVzGA0gASgEEhsKE3ByZXF1ZW50aWFsX3NwYW5fZjEYDiABKAEidQoOQWRhcHRDb21taXR0ZWQSDwoHdmVyc2lvbhgBIAEoDRImCgdob2xkb3V0GAIgASgLMhUuYmVydGQudjEuRXZhbE1ldHJpY3MSEAoIcHJvbW90ZWQYAyABKAgSGAoQcHJvbW90aW9uX3JlYXNvbhgEIAEoCSJXCgxBZGFwdFN0YXJ0ZWQSFwoPbG9nZ2VkX2V4YW1wbGVzGAEgASgEEhYKDmxhc3RfbG9nZ2VkX2lkGAIgASgJEhYKDmFjdGl2ZV92ZXJzaW9uGAMgASgNIqIBCg1BZGFwdFJlc3BvbnNlEisKCHByb2dyZXNzGAEgASgLMhcuYmVydGQudjEuQWRhcHRQcm9ncmVzc0gAEi0KCWNvbW1pdHRlZBgCIAEoCzIYLmJlcnRkLnYxLkFkYXB0Q29tbWl0dGVkSAASKQoHc3RhcnRlZBgDIAEoCzIWLmJlcnRkLnYxLkFkYXB0U3RhcnRlZEgAQgoKCHJlc3BvbnNlIhIKEExpc3RIZWFkc1JlcXVlc3QikAEKC0hlYWRTdW1tYXJ5EgwKBG5hbWUYASABKAkSIAoEdHlwZRgCIAEoDjISLmJlcnRkLnYxLkhlYWRUeXBlEg4KBmxhYmVscxgDIAMoCRIWCg5hY3RpdmVfdmVyc2lvbhgEIAEoDRIWCg5sYXRlc3RfdmVyc2lvbhgFIAEoDRIRCglyZWFkX29ubHkYBiABKAgiOQoRTGlzdEhlYWRzUmVzcG9uc2USJAoFaGVhZHMYASADKAsyFS5iZXJ0ZC52MS5IZWFkU3VtbWFyeSIeCg5HZXRIZWFkUmVxdWVzdBIMCgRoZWFkGAEgASgJIr0BCgtIZWFkVmVyc2lvbhIPCgd2ZXJzaW9uGAEgASgNEiYKB2hvbGRvdXQYAiABKAsyFS5iZXJ0ZC52MS5FdmFsTWV0cmljcxIlCgZjb25maWcYAyABKAsyFS5iZXJ0ZC52MS5BZGFwdENvbmZpZxIVCg1jcmVhdGVkX2F0X21zGAQgASgDEhgKEHRyYWluZWRfZXhhbXBsZXMYBSABKAQSDQoFc3RlcHMYBiABKAQSDgoGbGFiZWxzGAcgAygJInMKD0dldEhlYWRSZXNwb25zZRIjCgRoZWFkGAEgASgLMhUuYmVydGQudjEuSGVhZFN1bW1hcnkSJwoIdmVyc2lvbnMYAiADKAsyFS5iZXJ0ZC52MS5IZWFkVmVyc2lvbhISCgptb2RlbF9oYXNoGAMgASgJIiEKEURlbGV0ZUhlYWRSZXF1ZXN0EgwKBGhlYWQYASABKAkiFAoSRGVsZXRlSGVhZFJlc3BvbnNlIjgKF1NldEFjdGl2ZVZlcnNpb25SZXF1ZXN0EgwKBGhlYWQYASABKAkSDwoHdmVyc2lvbhgCIAEoDSJMChhTZXRBY3RpdmVWZXJzaW9uUmVzcG9uc2USGAoQcHJldmlvdXNfdmVyc2lvbhgBIAEoDRIWCg5hY3RpdmVfdmVyc2lvbhgCIAEoDSpuCghIZWFkVHlwZRIZChVIRUFEX1RZUEVfVU5TUEVDSUZJRUQQABIYChRIRUFEX1RZUEVfTVVMVElDTEFTUxABEhgKFEhFQURfVFlQRV9NVUxUSUxBQkVMEAISEwoPSEVBRF9UWVBFX1RPS0VOEAMqWwoMQXJjaGl0ZWN0dXJlEhwKGEFSQ0hJVEVDVFVSRV9VTlNQRUNJRklFRBAAEhcKE0FSQ0hJVEVDVFVSRV9MSU5FQVIQARIUChBBUkNISVRFQ1RVUkVfTUxQEAIqTgoJT3B0aW1pemVyEhkKFU9QVElNSVpFUl9VTlNQRUNJRklFRBAAEhMKD09QVElNSVpFUl9BREFNVxABEhEKDU9QVElNSVpFUl9TR0QQAiplCghTY2hlZHVsZRIYChRTQ0hFRFVMRV9VTlNQRUNJRklFRBAAEhUKEVNDSEVEVUxFX0NPTlNUQU5UEAESEwoPU0NIRURVTEVfTElORUFSEAISEwoPU0NIRURVTEVfQ09TSU5FEAMqagoJUHJvbW90aW9uEhkKFVBST01PVElPTl9VTlNQRUNJRklFRBAAEhQKEFBST01PVElPTl9BTFdBWVMQARIXChNQUk9NT1RJT05fSUZfQkVUVEVSEAISEwoPUFJPTU9USU9OX05FVkVSEAMqVgoJU3RhcnRGcm9tEhoKFlNUQVJUX0ZST01fVU5TUEVDSUZJRUQQABIWChJTVEFSVF9GUk9NX1NDUkFUQ0gQARIVChFTVEFSVF9GUk9NX0FDVElWRRACKowBCg5DbGFzc1dlaWdodGluZxIfChtDTEFTU19XRUlHSFRJTkdfVU5TUEVDSUZJRUQQABIYChRDTEFTU19XRUlHSFRJTkdfTk9ORRABEhwKGENMQVNTX1dFSUdIVElOR19CQUxBTkNFRBACEiEKHUNMQVNTX1dFSUdIVElOR19TUVJUX0JBTEFOQ0VEEAMy7wIKBUhlYWRzEjwKBUFkYXB0EhYuYmVydGQudjEuQWRhcHRSZXF1ZXN0GhcuYmVydGQudjEuQWRhcHRSZXNwb25zZSgBMAESRAoJTGlzdEhlYWRzEhouYmVydGQudjEuTGlzdEhlYWRzUmVxdWVzdBobLmJlcnRkLnYxLkxpc3RIZWFkc1Jlc3BvbnNlEj4KB0dldEhlYWQSGC5iZXJ0ZC52MS5HZXRIZWFkUmVxdWVzdBoZLmJlcnRkLnYxLkdldEhlYWRSZXNwb25zZRJHCgpEZWxldGVIZWFkEhsuYmVydGQudjEuRGVsZXRlSGVhZFJlcXVlc3QaHC5iZXJ0ZC52MS5EZWxldGVIZWFkUmVzcG9uc2USWQoQU2V0QWN0aXZlVmVyc2lvbhIhLmJlcnRkLnYxLlNldEFjdGl2ZVZlcnNpb25SZXF1ZXN0GiIuYmVydGQudjEuU2V0QWN0aXZlVmVyc2lvblJlc3BvbnNlYgZwcm90bzM", [file_bertd_v1_encoder]);
+  fileDesc("ChRiZXJ0ZC92MS9oZWFkcy5wcm90bxIIYmVydGQudjEihAYKD0h5cGVycGFyYW1ldGVycxImCglvcHRpbWl6ZXIYASABKA4yEy5iZXJ0ZC52MS5PcHRpbWl6ZXISGgoNbGVhcm5pbmdfcmF0ZRgCIAEoAUgAiAEBEhcKCmJhdGNoX3NpemUYAyABKA1IAYgBARIZCgx3YXJtdXBfc3RlcHMYBCABKA1IAogBARIkCghzY2hlZHVsZRgFIAEoDjISLmJlcnRkLnYxLlNjaGVkdWxlEhgKC2RlY2F5X3N0ZXBzGAYgASgNSAOIAQESJAoXbWluX2xlYXJuaW5nX3JhdGVfcmF0aW8YByABKAFIBIgBARIZCgx3ZWlnaHRfZGVjYXkYCCABKAFIBYgBARIaCg1tYXhfZ3JhZF9ub3JtGAkgASgBSAaIAQESFQoIbW9tZW50dW0YCiABKAFIB4gBARISCgViZXRhMRgLIAEoAUgIiAEBEhIKBWJldGEyGAwgASgBSAmIAQESFAoHZXBzaWxvbhgNIAEoAUgKiAEBEhoKDXJlcGxheV9wYXNzZXMYDiABKA1IC4gBARIdChBob2xkb3V0X2ZyYWN0aW9uGA8gASgBSAyIAQESEQoEc2VlZBgQIAEoBEgNiAEBEjEKD2NsYXNzX3dlaWdodGluZxgRIAEoDjIYLmJlcnRkLnYxLkNsYXNzV2VpZ2h0aW5nEhgKC2hpZGRlbl9zaXplGBIgASgNSA6IAQFCEAoOX2xlYXJuaW5nX3JhdGVCDQoLX2JhdGNoX3NpemVCDwoNX3dhcm11cF9zdGVwc0IOCgxfZGVjYXlfc3RlcHNCGgoYX21pbl9sZWFybmluZ19yYXRlX3JhdGlvQg8KDV93ZWlnaHRfZGVjYXlCEAoOX21heF9ncmFkX25vcm1CCwoJX21vbWVudHVtQggKBl9iZXRhMUIICgZfYmV0YTJCCgoIX2Vwc2lsb25CEAoOX3JlcGxheV9wYXNzZXNCEwoRX2hvbGRvdXRfZnJhY3Rpb25CBwoFX3NlZWRCDgoMX2hpZGRlbl9zaXplIqIDCgtBZGFwdENvbmZpZxIMCgRoZWFkGAEgASgJEiAKBHR5cGUYAiABKA4yEi5iZXJ0ZC52MS5IZWFkVHlwZRIOCgZsYWJlbHMYAyADKAkSGAoQYWxsb3dfbmV3X2xhYmVscxgEIAEoCBInCgpzdGFydF9mcm9tGAUgASgOMhMuYmVydGQudjEuU3RhcnRGcm9tEiwKDGFyY2hpdGVjdHVyZRgGIAEoDjIWLmJlcnRkLnYxLkFyY2hpdGVjdHVyZRIiCgdwb29saW5nGAcgASgOMhEuYmVydGQudjEuUG9vbGluZxIyCg9oeXBlcnBhcmFtZXRlcnMYCCABKAsyGS5iZXJ0ZC52MS5IeXBlcnBhcmFtZXRlcnMSJgoJcHJvbW90aW9uGAkgASgOMhMuYmVydGQudjEuUHJvbW90aW9uEhYKDnByb2dyZXNzX2V2ZXJ5GAogASgNEhYKDndhaXRfZm9yX2xlYXNlGAsgASgIEgwKBHBhaXIYHiABKAgSJAoGcG9saWN5GDIgASgLMhQuYmVydGQudjEuSGVhZFBvbGljeSKDAQoHRXhhbXBsZRIKCgJpZBgBIAEoCRIMCgR0ZXh0GAIgASgJEg4KBmxhYmVscxgDIAMoCRITCgZ3ZWlnaHQYBCABKAFIAIgBARINCgV3b3JkcxgFIAMoCRIMCgR0YWdzGAYgAygJEhEKCXRleHRfcGFpchgeIAEoCUIJCgdfd2VpZ2h0IggKBkNvbW1pdCKMAQoMQWRhcHRSZXF1ZXN0EicKBmNvbmZpZxgBIAEoCzIVLmJlcnRkLnYxLkFkYXB0Q29uZmlnSAASJAoHZXhhbXBsZRgCIAEoCzIRLmJlcnRkLnYxLkV4YW1wbGVIABIiCgZjb21taXQYAyABKAsyEC5iZXJ0ZC52MS5Db21taXRIAEIJCgdyZXF1ZXN0IicKCVJlamVjdGlvbhIKCgJpZBgBIAEoCRIOCgZyZWFzb24YAiABKAkikwEKC0V2YWxNZXRyaWNzEhAKCGV4YW1wbGVzGAEgASgEEhAKCGFjY3VyYWN5GAIgASgBEhAKCG1hY3JvX2YxGAMgASgBEhAKCGxvZ19sb3NzGAQgASgBEhYKDnNwYW5fcHJlY2lzaW9uGAUgASgBEhMKC3NwYW5fcmVjYWxsGAYgASgBEg8KB3NwYW5fZjEYByABKAEi9wIKDUFkYXB0UHJvZ3Jlc3MSEAoIYWNjZXB0ZWQYASABKAQSEQoJZHVwbGljYXRlGAIgASgEEhAKCHJlamVjdGVkGAMgASgEEicKCnJlamVjdGlvbnMYBCADKAsyEy5iZXJ0ZC52MS5SZWplY3Rpb24SDQoFc3RlcHMYBSABKAQSFQoNbGVhcm5pbmdfcmF0ZRgGIAEoARIUCgxydW5uaW5nX2xvc3MYByABKAESHAoUcHJlcXVlbnRpYWxfYWNjdXJhY3kYCCABKAESJgoHaG9sZG91dBgJIAEoCzIVLmJlcnRkLnYxLkV2YWxNZXRyaWNzEhsKE2V4YW1wbGVzX3Blcl9zZWNvbmQYCiABKAESGAoQZHVyYWJsZV9leGFtcGxlcxgLIAEoBBIXCg9sYXN0X2R1cmFibGVfaWQYDCABKAkSFwoPc2tpcHBlZF91cGRhdGVzGA0gASgEEhsKE3ByZXF1ZW50aWFsX3NwYW5fZjEYDiABKAEidQoOQWRhcHRDb21taXR0ZWQSDwoHdmVyc2lvbhgBIAEoDRImCgdob2xkb3V0GAIgASgLMhUuYmVydGQudjEuRXZhbE1ldHJpY3MSEAoIcHJvbW90ZWQYAyABKAgSGAoQcHJvbW90aW9uX3JlYXNvbhgEIAEoCSJXCgxBZGFwdFN0YXJ0ZWQSFwoPbG9nZ2VkX2V4YW1wbGVzGAEgASgEEhYKDmxhc3RfbG9nZ2VkX2lkGAIgASgJEhYKDmFjdGl2ZV92ZXJzaW9uGAMgASgNIqIBCg1BZGFwdFJlc3BvbnNlEisKCHByb2dyZXNzGAEgASgLMhcuYmVydGQudjEuQWRhcHRQcm9ncmVzc0gAEi0KCWNvbW1pdHRlZBgCIAEoCzIYLmJlcnRkLnYxLkFkYXB0Q29tbWl0dGVkSAASKQoHc3RhcnRlZBgDIAEoCzIWLmJlcnRkLnYxLkFkYXB0U3RhcnRlZEgAQgoKCHJlc3BvbnNlIhIKEExpc3RIZWFkc1JlcXVlc3QingEKC0hlYWRTdW1tYXJ5EgwKBG5hbWUYASABKAkSIAoEdHlwZRgCIAEoDjISLmJlcnRkLnYxLkhlYWRUeXBlEg4KBmxhYmVscxgDIAMoCRIWCg5hY3RpdmVfdmVyc2lvbhgEIAEoDRIWCg5sYXRlc3RfdmVyc2lvbhgFIAEoDRIRCglyZWFkX29ubHkYBiABKAgSDAoEcGFpchgeIAEoCCI5ChFMaXN0SGVhZHNSZXNwb25zZRIkCgVoZWFkcxgBIAMoCzIVLmJlcnRkLnYxLkhlYWRTdW1tYXJ5Ih4KDkdldEhlYWRSZXF1ZXN0EgwKBGhlYWQYASABKAki4gEKC0hlYWRWZXJzaW9uEg8KB3ZlcnNpb24YASABKA0SJgoHaG9sZG91dBgCIAEoCzIVLmJlcnRkLnYxLkV2YWxNZXRyaWNzEiUKBmNvbmZpZxgDIAEoCzIVLmJlcnRkLnYxLkFkYXB0Q29uZmlnEhUKDWNyZWF0ZWRfYXRfbXMYBCABKAMSGAoQdHJhaW5lZF9leGFtcGxlcxgFIAEoBBINCgVzdGVwcxgGIAEoBBIOCgZsYWJlbHMYByADKAkSIwoEbGl2ZRgyIAEoCzIVLmJlcnRkLnYxLkxpdmVNZXRyaWNzIr4BCg9HZXRIZWFkUmVzcG9uc2USIwoEaGVhZBgBIAEoCzIVLmJlcnRkLnYxLkhlYWRTdW1tYXJ5EicKCHZlcnNpb25zGAIgAygLMhUuYmVydGQudjEuSGVhZFZlcnNpb24SEgoKbW9kZWxfaGFzaBgDIAEoCRIjCgRsaXZlGDIgASgLMhUuYmVydGQudjEuTGl2ZU1ldHJpY3MSJAoGcG9saWN5GDMgASgLMhQuYmVydGQudjEuSGVhZFBvbGljeSIhChFEZWxldGVIZWFkUmVxdWVzdBIMCgRoZWFkGAEgASgJIhQKEkRlbGV0ZUhlYWRSZXNwb25zZSI4ChdTZXRBY3RpdmVWZXJzaW9uUmVxdWVzdBIMCgRoZWFkGAEgASgJEg8KB3ZlcnNpb24YAiABKA0iTAoYU2V0QWN0aXZlVmVyc2lvblJlc3BvbnNlEhgKEHByZXZpb3VzX3ZlcnNpb24YASABKA0SFgoOYWN0aXZlX3ZlcnNpb24YAiABKA0ioAEKCkhlYWRQb2xpY3kSEgoKY29udGludW91cxgBIAEoCBIeChZwdWJsaXNoX2V2ZXJ5X2V4YW1wbGVzGAIgASgNEh0KFXB1Ymxpc2hfZXZlcnlfc2Vjb25kcxgDIAEoDRImCglwcm9tb3Rpb24YBCABKA4yEy5iZXJ0ZC52MS5Qcm9tb3Rpb24SFwoPc2hhZG93X2V4YW1wbGVzGAUgASgNIl0KDEZlZWRiYWNrSXRlbRIVCg1wcmVkaWN0aW9uX2lkGAEgASgJEg4KBmxhYmVscxgCIAMoCRIMCgRoZWFkGAMgASgJEgwKBHRleHQYBCABKAkSCgoCaWQYBSABKAkingEKDkZlZWRiYWNrUmVzdWx0EioKB291dGNvbWUYASABKA4yGS5iZXJ0ZC52MS5GZWVkYmFja091dGNvbWUSDgoGZGV0YWlsGAIgASgJEgwKBGhlYWQYAyABKAkSEgoKZXhhbXBsZV9pZBgEIAEoCRIWCg5zZXJ2ZWRfdmVyc2lvbhgFIAEoDRIWCg5zZXJ2ZWRfY29ycmVjdBgGIAEoCCI4Cg9GZWVkYmFja1JlcXVlc3QSJQoFaXRlbXMYASADKAsyFi5iZXJ0ZC52MS5GZWVkYmFja0l0ZW0iTwoQRmVlZGJhY2tSZXNwb25zZRIpCgdyZXN1bHRzGAEgAygLMhguYmVydGQudjEuRmVlZGJhY2tSZXN1bHQSEAoIYWNjZXB0ZWQYAiABKAQiSgoVRmVlZGJhY2tTdHJlYW1SZXF1ZXN0EgoKAmlkGAEgASgJEiUKBWl0ZW1zGAIgAygLMhYuYmVydGQudjEuRmVlZGJhY2tJdGVtImEKFkZlZWRiYWNrU3RyZWFtUmVzcG9uc2USCgoCaWQYASABKAkSKQoHcmVzdWx0cxgCIAMoCzIYLmJlcnRkLnYxLkZlZWRiYWNrUmVzdWx0EhAKCGFjY2VwdGVkGAMgASgEIkMKC0xpdmVNZXRyaWNzEhAKCGV4YW1wbGVzGAEgASgEEhAKCGFjY3VyYWN5GAIgASgBEhAKCG1hY3JvX2YxGAMgASgBIkoKFFNldEhlYWRQb2xpY3lSZXF1ZXN0EgwKBGhlYWQYASABKAkSJAoGcG9saWN5GAIgASgLMhQuYmVydGQudjEuSGVhZFBvbGljeSI9ChVTZXRIZWFkUG9saWN5UmVzcG9uc2USJAoGcG9saWN5GAEgASgLMhQuYmVydGQudjEuSGVhZFBvbGljeSpuCghIZWFkVHlwZRIZChVIRUFEX1RZUEVfVU5TUEVDSUZJRUQQABIYChRIRUFEX1RZUEVfTVVMVElDTEFTUxABEhgKFEhFQURfVFlQRV9NVUxUSUxBQkVMEAISEwoPSEVBRF9UWVBFX1RPS0VOEAMqWwoMQXJjaGl0ZWN0dXJlEhwKGEFSQ0hJVEVDVFVSRV9VTlNQRUNJRklFRBAAEhcKE0FSQ0hJVEVDVFVSRV9MSU5FQVIQARIUChBBUkNISVRFQ1RVUkVfTUxQEAIqTgoJT3B0aW1pemVyEhkKFU9QVElNSVpFUl9VTlNQRUNJRklFRBAAEhMKD09QVElNSVpFUl9BREFNVxABEhEKDU9QVElNSVpFUl9TR0QQAiplCghTY2hlZHVsZRIYChRTQ0hFRFVMRV9VTlNQRUNJRklFRBAAEhUKEVNDSEVEVUxFX0NPTlNUQU5UEAESEwoPU0NIRURVTEVfTElORUFSEAISEwoPU0NIRURVTEVfQ09TSU5FEAMqagoJUHJvbW90aW9uEhkKFVBST01PVElPTl9VTlNQRUNJRklFRBAAEhQKEFBST01PVElPTl9BTFdBWVMQARIXChNQUk9NT1RJT05fSUZfQkVUVEVSEAISEwoPUFJPTU9USU9OX05FVkVSEAMqVgoJU3RhcnRGcm9tEhoKFlNUQVJUX0ZST01fVU5TUEVDSUZJRUQQABIWChJTVEFSVF9GUk9NX1NDUkFUQ0gQARIVChFTVEFSVF9GUk9NX0FDVElWRRACKowBCg5DbGFzc1dlaWdodGluZxIfChtDTEFTU19XRUlHSFRJTkdfVU5TUEVDSUZJRUQQABIYChRDTEFTU19XRUlHSFRJTkdfTk9ORRABEhwKGENMQVNTX1dFSUdIVElOR19CQUxBTkNFRBACEiEKHUNMQVNTX1dFSUdIVElOR19TUVJUX0JBTEFOQ0VEEAMqlAIKD0ZlZWRiYWNrT3V0Y29tZRIgChxGRUVEQkFDS19PVVRDT01FX1VOU1BFQ0lGSUVEEAASHQoZRkVFREJBQ0tfT1VUQ09NRV9BQ0NFUFRFRBABEh8KG0ZFRURCQUNLX09VVENPTUVfVU5LTk9XTl9JRBACEhwKGEZFRURCQUNLX09VVENPTUVfRVhQSVJFRBADEiIKHkZFRURCQUNLX09VVENPTUVfSU5WQUxJRF9MQUJFTBAEEh4KGkZFRURCQUNLX09VVENPTUVfRFVQTElDQVRFEAUSHwobRkVFREJBQ0tfT1VUQ09NRV9XUk9OR19IRUFEEAYSHAoYRkVFREJBQ0tfT1VUQ09NRV9JTlZBTElEEAcy3QQKBUhlYWRzEjwKBUFkYXB0EhYuYmVydGQudjEuQWRhcHRSZXF1ZXN0GhcuYmVydGQudjEuQWRhcHRSZXNwb25zZSgBMAESRAoJTGlzdEhlYWRzEhouYmVydGQudjEuTGlzdEhlYWRzUmVxdWVzdBobLmJlcnRkLnYxLkxpc3RIZWFkc1Jlc3BvbnNlEj4KB0dldEhlYWQSGC5iZXJ0ZC52MS5HZXRIZWFkUmVxdWVzdBoZLmJlcnRkLnYxLkdldEhlYWRSZXNwb25zZRJHCgpEZWxldGVIZWFkEhsuYmVydGQudjEuRGVsZXRlSGVhZFJlcXVlc3QaHC5iZXJ0ZC52MS5EZWxldGVIZWFkUmVzcG9uc2USWQoQU2V0QWN0aXZlVmVyc2lvbhIhLmJlcnRkLnYxLlNldEFjdGl2ZVZlcnNpb25SZXF1ZXN0GiIuYmVydGQudjEuU2V0QWN0aXZlVmVyc2lvblJlc3BvbnNlEkEKCEZlZWRiYWNrEhkuYmVydGQudjEuRmVlZGJhY2tSZXF1ZXN0GhouYmVydGQudjEuRmVlZGJhY2tSZXNwb25zZRJXCg5GZWVkYmFja1N0cmVhbRIfLmJlcnRkLnYxLkZlZWRiYWNrU3RyZWFtUmVxdWVzdBogLmJlcnRkLnYxLkZlZWRiYWNrU3RyZWFtUmVzcG9uc2UoATABElAKDVNldEhlYWRQb2xpY3kSHi5iZXJ0ZC52MS5TZXRIZWFkUG9saWN5UmVxdWVzdBofLmJlcnRkLnYxLlNldEhlYWRQb2xpY3lSZXNwb25zZWIGcHJvdG8z", [file_bertd_v1_encoder]);
 
 /**
  * Unset fields take the documented defaults (docs/heads.md, "Hyperparameters").
@@ -185,6 +185,22 @@ export type AdaptConfig = Message<"bertd.v1.AdaptConfig"> & {
    * @generated from field: bool wait_for_lease = 11;
    */
   waitForLease: boolean;
+
+  /**
+   * A pair head: its examples and its Classify inputs are sentence pairs (text, text_pair), encoded
+   * together as the tokenizer's pair template. Fixed when the head is created: a later stream must
+   * say the same.
+   *
+   * @generated from field: bool pair = 30;
+   */
+  pair: boolean;
+
+  /**
+   * Set: the head's continuous-learning policy, as SetHeadPolicy sets it, stored at each commit of this stream.
+   *
+   * @generated from field: bertd.v1.HeadPolicy policy = 50;
+   */
+  policy?: HeadPolicy | undefined;
 };
 
 /**
@@ -234,6 +250,13 @@ export type Example = Message<"bertd.v1.Example"> & {
    * @generated from field: repeated string tags = 6;
    */
   tags: string[];
+
+  /**
+   * Pair heads only (required there): the second text of the pair (text, text_pair).
+   *
+   * @generated from field: string text_pair = 30;
+   */
+  textPair: string;
 };
 
 /**
@@ -599,6 +622,13 @@ export type HeadSummary = Message<"bertd.v1.HeadSummary"> & {
    * @generated from field: bool read_only = 6;
    */
   readOnly: boolean;
+
+  /**
+   * A pair head: it classifies sentence pairs (ClassifyRequest.text_pairs) and can rank with Rerank.
+   *
+   * @generated from field: bool pair = 30;
+   */
+  pair: boolean;
 };
 
 /**
@@ -682,6 +712,13 @@ export type HeadVersion = Message<"bertd.v1.HeadVersion"> & {
    * @generated from field: repeated string labels = 7;
    */
   labels: string[];
+
+  /**
+   * Live feedback on what this version served (within the same window as GetHeadResponse.live).
+   *
+   * @generated from field: bertd.v1.LiveMetrics live = 50;
+   */
+  live?: LiveMetrics | undefined;
 };
 
 /**
@@ -709,6 +746,18 @@ export type GetHeadResponse = Message<"bertd.v1.GetHeadResponse"> & {
    * @generated from field: string model_hash = 3;
    */
   modelHash: string;
+
+  /**
+   * Feedback scored against what was served, over the last --live-window answered predictions.
+   *
+   * @generated from field: bertd.v1.LiveMetrics live = 50;
+   */
+  live?: LiveMetrics | undefined;
+
+  /**
+   * @generated from field: bertd.v1.HeadPolicy policy = 51;
+   */
+  policy?: HeadPolicy | undefined;
 };
 
 /**
@@ -791,6 +840,306 @@ export type SetActiveVersionResponse = Message<"bertd.v1.SetActiveVersionRespons
  */
 export const SetActiveVersionResponseSchema: GenMessage<SetActiveVersionResponse> = /*@__PURE__*/
   messageDesc(file_bertd_v1_heads, 20);
+
+/**
+ * How a head learns from feedback. The replica holding the head's lease trains feedback as it
+ * arrives and publishes a new immutable version when publish_every_examples new examples were logged
+ * since the last publication, or publish_every_seconds passed with at least one (either may be 0,
+ * not both when continuous).
+ *
+ * @generated from message bertd.v1.HeadPolicy
+ */
+export type HeadPolicy = Message<"bertd.v1.HeadPolicy"> & {
+  /**
+   * @generated from field: bool continuous = 1;
+   */
+  continuous: boolean;
+
+  /**
+   * @generated from field: uint32 publish_every_examples = 2;
+   */
+  publishEveryExamples: number;
+
+  /**
+   * @generated from field: uint32 publish_every_seconds = 3;
+   */
+  publishEverySeconds: number;
+
+  /**
+   * IF_BETTER (default): compared on the head's holdout with the active version.
+   *
+   * @generated from field: bertd.v1.Promotion promotion = 4;
+   */
+  promotion: Promotion;
+
+  /**
+   * > 0: a candidate that passes promotion is first stored unpromoted and scored in shadow on the
+   * next shadow_examples feedback items; it becomes active when its accuracy on them is at least
+   * what the active version served for the same items (docs/feedback.md).
+   *
+   * @generated from field: uint32 shadow_examples = 5;
+   */
+  shadowExamples: number;
+};
+
+/**
+ * Describes the message bertd.v1.HeadPolicy.
+ * Use `create(HeadPolicySchema)` to create a new message.
+ */
+export const HeadPolicySchema: GenMessage<HeadPolicy> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_heads, 21);
+
+/**
+ * @generated from message bertd.v1.FeedbackItem
+ */
+export type FeedbackItem = Message<"bertd.v1.FeedbackItem"> & {
+  /**
+   * Answer a prediction: its id (from Classify or Tag) and its true labels (TOKEN heads: one tag per word).
+   *
+   * @generated from field: string prediction_id = 1;
+   */
+  predictionId: string;
+
+  /**
+   * @generated from field: repeated string labels = 2;
+   */
+  labels: string[];
+
+  /**
+   * With prediction_id: optional, the head the client believes made the prediction (checked).
+   * Without: a full example {head, text, labels}.
+   *
+   * @generated from field: string head = 3;
+   */
+  head: string;
+
+  /**
+   * @generated from field: string text = 4;
+   */
+  text: string;
+
+  /**
+   * A full example's id in the head's log (default: "text:" + SHA-256 of the text, so the same text counts once).
+   *
+   * @generated from field: string id = 5;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message bertd.v1.FeedbackItem.
+ * Use `create(FeedbackItemSchema)` to create a new message.
+ */
+export const FeedbackItemSchema: GenMessage<FeedbackItem> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_heads, 22);
+
+/**
+ * @generated from message bertd.v1.FeedbackResult
+ */
+export type FeedbackResult = Message<"bertd.v1.FeedbackResult"> & {
+  /**
+   * @generated from field: bertd.v1.FeedbackOutcome outcome = 1;
+   */
+  outcome: FeedbackOutcome;
+
+  /**
+   * Why, for every outcome but ACCEPTED.
+   *
+   * @generated from field: string detail = 2;
+   */
+  detail: string;
+
+  /**
+   * @generated from field: string head = 3;
+   */
+  head: string;
+
+  /**
+   * The id the example has in the head's log (the prediction id for answered predictions).
+   *
+   * @generated from field: string example_id = 4;
+   */
+  exampleId: string;
+
+  /**
+   * Answered predictions: the version that served it, and whether what it served was right.
+   *
+   * @generated from field: uint32 served_version = 5;
+   */
+  servedVersion: number;
+
+  /**
+   * @generated from field: bool served_correct = 6;
+   */
+  servedCorrect: boolean;
+};
+
+/**
+ * Describes the message bertd.v1.FeedbackResult.
+ * Use `create(FeedbackResultSchema)` to create a new message.
+ */
+export const FeedbackResultSchema: GenMessage<FeedbackResult> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_heads, 23);
+
+/**
+ * @generated from message bertd.v1.FeedbackRequest
+ */
+export type FeedbackRequest = Message<"bertd.v1.FeedbackRequest"> & {
+  /**
+   * @generated from field: repeated bertd.v1.FeedbackItem items = 1;
+   */
+  items: FeedbackItem[];
+};
+
+/**
+ * Describes the message bertd.v1.FeedbackRequest.
+ * Use `create(FeedbackRequestSchema)` to create a new message.
+ */
+export const FeedbackRequestSchema: GenMessage<FeedbackRequest> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_heads, 24);
+
+/**
+ * @generated from message bertd.v1.FeedbackResponse
+ */
+export type FeedbackResponse = Message<"bertd.v1.FeedbackResponse"> & {
+  /**
+   * One per item, in order.
+   *
+   * @generated from field: repeated bertd.v1.FeedbackResult results = 1;
+   */
+  results: FeedbackResult[];
+
+  /**
+   * @generated from field: uint64 accepted = 2;
+   */
+  accepted: bigint;
+};
+
+/**
+ * Describes the message bertd.v1.FeedbackResponse.
+ * Use `create(FeedbackResponseSchema)` to create a new message.
+ */
+export const FeedbackResponseSchema: GenMessage<FeedbackResponse> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_heads, 25);
+
+/**
+ * @generated from message bertd.v1.FeedbackStreamRequest
+ */
+export type FeedbackStreamRequest = Message<"bertd.v1.FeedbackStreamRequest"> & {
+  /**
+   * Echoed in the response.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: repeated bertd.v1.FeedbackItem items = 2;
+   */
+  items: FeedbackItem[];
+};
+
+/**
+ * Describes the message bertd.v1.FeedbackStreamRequest.
+ * Use `create(FeedbackStreamRequestSchema)` to create a new message.
+ */
+export const FeedbackStreamRequestSchema: GenMessage<FeedbackStreamRequest> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_heads, 26);
+
+/**
+ * @generated from message bertd.v1.FeedbackStreamResponse
+ */
+export type FeedbackStreamResponse = Message<"bertd.v1.FeedbackStreamResponse"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: repeated bertd.v1.FeedbackResult results = 2;
+   */
+  results: FeedbackResult[];
+
+  /**
+   * @generated from field: uint64 accepted = 3;
+   */
+  accepted: bigint;
+};
+
+/**
+ * Describes the message bertd.v1.FeedbackStreamResponse.
+ * Use `create(FeedbackStreamResponseSchema)` to create a new message.
+ */
+export const FeedbackStreamResponseSchema: GenMessage<FeedbackStreamResponse> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_heads, 27);
+
+/**
+ * Accuracy of what was served, judged by feedback. For TOKEN heads per word.
+ *
+ * @generated from message bertd.v1.LiveMetrics
+ */
+export type LiveMetrics = Message<"bertd.v1.LiveMetrics"> & {
+  /**
+   * @generated from field: uint64 examples = 1;
+   */
+  examples: bigint;
+
+  /**
+   * @generated from field: double accuracy = 2;
+   */
+  accuracy: number;
+
+  /**
+   * @generated from field: double macro_f1 = 3;
+   */
+  macroF1: number;
+};
+
+/**
+ * Describes the message bertd.v1.LiveMetrics.
+ * Use `create(LiveMetricsSchema)` to create a new message.
+ */
+export const LiveMetricsSchema: GenMessage<LiveMetrics> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_heads, 28);
+
+/**
+ * @generated from message bertd.v1.SetHeadPolicyRequest
+ */
+export type SetHeadPolicyRequest = Message<"bertd.v1.SetHeadPolicyRequest"> & {
+  /**
+   * @generated from field: string head = 1;
+   */
+  head: string;
+
+  /**
+   * @generated from field: bertd.v1.HeadPolicy policy = 2;
+   */
+  policy?: HeadPolicy | undefined;
+};
+
+/**
+ * Describes the message bertd.v1.SetHeadPolicyRequest.
+ * Use `create(SetHeadPolicyRequestSchema)` to create a new message.
+ */
+export const SetHeadPolicyRequestSchema: GenMessage<SetHeadPolicyRequest> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_heads, 29);
+
+/**
+ * @generated from message bertd.v1.SetHeadPolicyResponse
+ */
+export type SetHeadPolicyResponse = Message<"bertd.v1.SetHeadPolicyResponse"> & {
+  /**
+   * @generated from field: bertd.v1.HeadPolicy policy = 1;
+   */
+  policy?: HeadPolicy | undefined;
+};
+
+/**
+ * Describes the message bertd.v1.SetHeadPolicyResponse.
+ * Use `create(SetHeadPolicyResponseSchema)` to create a new message.
+ */
+export const SetHeadPolicyResponseSchema: GenMessage<SetHeadPolicyResponse> = /*@__PURE__*/
+  messageDesc(file_bertd_v1_heads, 30);
 
 /**
  * @generated from enum bertd.v1.HeadType
@@ -1026,6 +1375,71 @@ export const ClassWeightingSchema: GenEnum<ClassWeighting> = /*@__PURE__*/
   enumDesc(file_bertd_v1_heads, 6);
 
 /**
+ * @generated from enum bertd.v1.FeedbackOutcome
+ */
+export enum FeedbackOutcome {
+  /**
+   * @generated from enum value: FEEDBACK_OUTCOME_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Durably in the head's example log.
+   *
+   * @generated from enum value: FEEDBACK_OUTCOME_ACCEPTED = 1;
+   */
+  ACCEPTED = 1,
+
+  /**
+   * No such prediction (never issued, or by a replica that did not keep it).
+   *
+   * @generated from enum value: FEEDBACK_OUTCOME_UNKNOWN_ID = 2;
+   */
+  UNKNOWN_ID = 2,
+
+  /**
+   * Older than --feedback-window, pushed out by --feedback-max-predictions, or lost with a restart.
+   *
+   * @generated from enum value: FEEDBACK_OUTCOME_EXPIRED = 3;
+   */
+  EXPIRED = 3,
+
+  /**
+   * A label the head does not know (and it does not allow new labels), or the wrong number of labels.
+   *
+   * @generated from enum value: FEEDBACK_OUTCOME_INVALID_LABEL = 4;
+   */
+  INVALID_LABEL = 4,
+
+  /**
+   * This prediction (or this full example's id) was already answered: counted once, the first answer kept.
+   *
+   * @generated from enum value: FEEDBACK_OUTCOME_DUPLICATE = 5;
+   */
+  DUPLICATE = 5,
+
+  /**
+   * The item names a head and the prediction was made by another one.
+   *
+   * @generated from enum value: FEEDBACK_OUTCOME_WRONG_HEAD = 6;
+   */
+  WRONG_HEAD = 6,
+
+  /**
+   * Malformed: neither a prediction_id nor a full example, empty text, unknown head.
+   *
+   * @generated from enum value: FEEDBACK_OUTCOME_INVALID = 7;
+   */
+  INVALID = 7,
+}
+
+/**
+ * Describes the enum bertd.v1.FeedbackOutcome.
+ */
+export const FeedbackOutcomeSchema: GenEnum<FeedbackOutcome> = /*@__PURE__*/
+  enumDesc(file_bertd_v1_heads, 7);
+
+/**
  * Heads teaches, lists and manages task heads on top of the frozen encoder.
  *
  * @generated from service bertd.v1.Heads
@@ -1075,6 +1489,37 @@ export const Heads: GenService<{
     methodKind: "unary";
     input: typeof SetActiveVersionRequestSchema;
     output: typeof SetActiveVersionResponseSchema;
+  },
+  /**
+   * Feedback answers served predictions (by prediction_id) or adds full examples: each accepted item
+   * is durably in the head's example log when the response comes (the same promise as Adapt).
+   *
+   * @generated from rpc bertd.v1.Heads.Feedback
+   */
+  feedback: {
+    methodKind: "unary";
+    input: typeof FeedbackRequestSchema;
+    output: typeof FeedbackResponseSchema;
+  },
+  /**
+   * The same, as a stream: each request's items are answered by one response with the same id.
+   *
+   * @generated from rpc bertd.v1.Heads.FeedbackStream
+   */
+  feedbackStream: {
+    methodKind: "bidi_streaming";
+    input: typeof FeedbackStreamRequestSchema;
+    output: typeof FeedbackStreamResponseSchema;
+  },
+  /**
+   * SetHeadPolicy makes a head learn continuously from feedback (or stops it).
+   *
+   * @generated from rpc bertd.v1.Heads.SetHeadPolicy
+   */
+  setHeadPolicy: {
+    methodKind: "unary";
+    input: typeof SetHeadPolicyRequestSchema;
+    output: typeof SetHeadPolicyResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_bertd_v1_heads, 0);

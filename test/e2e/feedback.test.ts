@@ -1,0 +1,265 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { FeedbackOutcome, FeedbackStreamRequestSchema, Promotion, type FeedbackStreamResponse } from "../../src/gen/bertd/v1/heads_pb.js";
+import { adapt, toyExamples } from "../helpers/adapt-client.js";
+import { until } from "../helpers/adapt-stream.js";
+import { startCli } from "../helpers/cli-process.js";
+import { throwawayDatabase, type ThrowawayDatabase } from "../helpers/postgres.js";
+import { startServer, type ServerProcess } from "../helpers/server-process.js";
+
+const LABELS = ["sport", "food"];
+const HYPER = { seed: 5n, replayPasses: 2, holdoutFraction: 0.2, learningRate: 0.02 };
+
+interface Served {
+  id: string;
+  text: string;
+  truth: string;
+  served: string;
+  version: number;
+}
+
+/** Classifies the texts and returns what was served for each, with its prediction id. */
+async function classifyAll(server: ServerProcess, head: string, examples: { text: string; labels: string[] }[]): Promise<Served[]> {
+  const response = await server.encoder().unary("classify")({ head, inputs: examples.map((e) => e.text), topK: 1 });
+  return response.predictions.map((p, i) => ({ id: p.predictionId, text: examples[i].text, truth: examples[i].labels[0], served: p.labels[0].label, version: response.headVersion }));
+}
+
+/** The served predictions' accuracy, computed here, independently of the server. */
+function accuracyOf(served: Served[]): number {
+  return served.filter((s) => s.served === s.truth).length / served.length;
+}
+
+async function metricValue(server: ServerProcess, name: string, labels: string): Promise<number | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+describe("feedback on served predictions (embedded store)", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "bertd-feedback-"));
+  let server: ServerProcess;
+  const start = (): Promise<ServerProcess> => startServer(["--data-dir", dataDir, "--no-warmup", "--continuous-poll-ms", "200"]);
+  before(async () => {
+    server = await start();
+    const first = await adapt(server.heads(), { head: "topics", labels: LABELS, hyperparameters: HYPER }, toyExamples(40, LABELS, "seed", 3));
+    assert.equal(first.committed[0].version, 1);
+    await adapt(server.heads(), { head: "other", labels: ["x", "y"], hyperparameters: HYPER }, [
+      { id: "o1", text: "alpha", labels: ["x"] },
+      { id: "o2", text: "beta", labels: ["y"] },
+    ]);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  let served: Served[] = [];
+
+  it("gives every Classify and Tag result a prediction id, and none for the same text twice", async () => {
+    served = await classifyAll(server, "topics", toyExamples(60, LABELS, "live", 11));
+    assert.equal(served.length, 60);
+    assert.equal(new Set(served.map((s) => s.id)).size, 60);
+    for (const s of served) assert.match(s.id, /^p1\./);
+  });
+
+  it("accepts answers durably, per item, and scores them against what was served", async () => {
+    const heads = server.heads();
+    const answer = served.slice(0, 30);
+    const response = await heads.unary("feedback")({
+      items: [
+        ...answer.map((s) => ({ predictionId: s.id, labels: [s.truth] })),
+        { predictionId: answer[0].id, labels: [answer[0].truth] },
+        { predictionId: `p1.zz.${Date.now().toString(36)}.AAAAAAAAAAAAAAAA`, labels: ["sport"] },
+        { predictionId: "not an id", labels: ["sport"] },
+        { predictionId: served[30].id, labels: ["music"] },
+        { predictionId: served[31].id, labels: ["sport", "food"] },
+        { predictionId: served[32].id, labels: ["sport"], head: "other" },
+        { head: "topics", text: "goal goal referee", labels: ["sport"] },
+        { head: "nosuchhead", text: "x", labels: ["sport"] },
+        { labels: ["sport"] },
+      ],
+    });
+    const outcomes = response.results.map((r) => r.outcome);
+    assert.deepEqual(outcomes.slice(0, 30), Array(30).fill(FeedbackOutcome.ACCEPTED));
+    assert.equal(outcomes[30], FeedbackOutcome.DUPLICATE, response.results[30].detail);
+    assert.equal(outcomes[31], FeedbackOutcome.UNKNOWN_ID);
+    assert.equal(outcomes[32], FeedbackOutcome.UNKNOWN_ID);
+    assert.equal(outcomes[33], FeedbackOutcome.INVALID_LABEL);
+    assert.match(response.results[33].detail, /"music" is not one of the head's labels/);
+    assert.equal(outcomes[34], FeedbackOutcome.INVALID_LABEL);
+    assert.match(response.results[34].detail, /exactly one label/);
+    assert.equal(outcomes[35], FeedbackOutcome.WRONG_HEAD);
+    assert.match(response.results[35].detail, /made by head "topics", not "other"/);
+    assert.equal(outcomes[36], FeedbackOutcome.ACCEPTED);
+    assert.match(response.results[36].exampleId, /^text:/);
+    assert.equal(outcomes[37], FeedbackOutcome.INVALID);
+    assert.match(response.results[37].detail, /head "nosuchhead" does not exist/);
+    assert.equal(outcomes[38], FeedbackOutcome.INVALID);
+    assert.equal(response.accepted, 31n);
+    for (let i = 0; i < 30; i++) {
+      assert.equal(response.results[i].servedVersion, 1);
+      assert.equal(response.results[i].servedCorrect, answer[i].served === answer[i].truth);
+    }
+    // Answered again later: counted once.
+    const again = await heads.unary("feedback")({ items: [{ predictionId: answer[5].id, labels: [answer[5].truth === "sport" ? "food" : "sport"] }] });
+    assert.equal(again.results[0].outcome, FeedbackOutcome.DUPLICATE);
+    assert.match(again.results[0].detail, /counts once/);
+  });
+
+  it("takes feedback on a stream, one response per request", async () => {
+    const call = server.heads().stream("feedbackStream");
+    const responses: FeedbackStreamResponse[] = [];
+    const ended = new Promise<void>((resolve, reject) => {
+      call.on("data", (r: FeedbackStreamResponse) => responses.push(r));
+      call.on("error", reject);
+      call.on("end", resolve);
+    });
+    const rest = served.slice(30);
+    for (let i = 0; i < rest.length; i += 10) {
+      call.write(create(FeedbackStreamRequestSchema, { id: `batch-${i}`, items: rest.slice(i, i + 10).map((s) => ({ predictionId: s.id, labels: [s.truth], head: "topics" })) }));
+    }
+    call.end();
+    await ended;
+    assert.deepEqual(responses.map((r) => r.id), ["batch-0", "batch-10", "batch-20"]);
+    assert.ok(responses.every((r) => r.results.every((x) => x.outcome === FeedbackOutcome.ACCEPTED)), JSON.stringify(responses.map((r) => r.results.map((x) => x.detail))));
+  });
+
+  it("reports live accuracy equal to the accuracy of what was served, in GetHead and Prometheus", async () => {
+    const head = await server.heads().unary("getHead")({ head: "topics" });
+    assert.equal(head.live?.examples, 60n);
+    assert.ok(Math.abs(head.live.accuracy - accuracyOf(served)) < 1e-12, `${head.live.accuracy} vs ${accuracyOf(served)}`);
+    const v1 = head.versions.find((v) => v.version === 1)!;
+    assert.equal(v1.live?.examples, 60n);
+    await until("the live gauge", 5000, async () => {
+      const value = await metricValue(server, "bertd_head_live_accuracy", 'head="topics"');
+      return value !== undefined && Math.abs(value - accuracyOf(served)) < 1e-9 ? true : undefined;
+    });
+    assert.equal(await metricValue(server, "bertd_feedback_total", 'outcome="accepted"'), 61);
+  });
+
+  it("publishes a new version by policy as feedback arrives, and rollback still works", async () => {
+    const heads = server.heads();
+    const set = await heads.unary("setHeadPolicy")({ head: "topics", policy: { continuous: true, publishEveryExamples: 20, promotion: Promotion.ALWAYS } });
+    assert.equal(set.policy?.publishEveryExamples, 20);
+    const more = await classifyAll(server, "topics", toyExamples(40, LABELS, "more", 17));
+    const response = await heads.unary("feedback")({ items: more.map((s) => ({ predictionId: s.id, labels: [s.truth] })) });
+    assert.equal(response.accepted, 40n);
+    const head = await until("a version published by the policy", 30_000, async () => {
+      const h = await heads.unary("getHead")({ head: "topics" });
+      return h.head!.latestVersion >= 2 ? h : undefined;
+    });
+    assert.equal(head.head!.activeVersion, head.head!.latestVersion, "promotion ALWAYS");
+    assert.ok(head.policy?.continuous);
+    const newest = head.versions.at(-1)!;
+    assert.ok(newest.trainedExamples > 40n, `the new version replayed the log with the feedback (${newest.trainedExamples} examples)`);
+    served.push(...more);
+    const rolled = await heads.unary("setActiveVersion")({ head: "topics", version: 1 });
+    assert.equal(rolled.activeVersion, 1);
+    assert.equal((await server.encoder().unary("classify")({ head: "topics", inputs: ["goal"] })).headVersion, 1);
+    await heads.unary("setHeadPolicy")({ head: "topics", policy: { continuous: false } });
+  });
+
+  it("loses no acknowledged feedback when killed, and answers old ids EXPIRED after the restart", async () => {
+    const pending = await classifyAll(server, "topics", toyExamples(4, LABELS, "late", 23));
+    const acked = await server.heads().unary("feedback")({ items: [{ predictionId: pending[0].id, labels: [pending[0].truth] }] });
+    assert.equal(acked.accepted, 1n);
+    served.push(pending[0]);
+    await server.stop("SIGKILL");
+    server = await start();
+    const heads = server.heads();
+    const head = await heads.unary("getHead")({ head: "topics" });
+    assert.equal(head.live?.examples, BigInt(served.length));
+    assert.ok(Math.abs(head.live.accuracy - accuracyOf(served)) < 1e-12);
+    const replies = await heads.unary("feedback")({ items: [...served.map((s) => ({ predictionId: s.id, labels: [s.truth] })), { predictionId: pending[1].id, labels: [pending[1].truth] }] });
+    assert.ok(replies.results.slice(0, served.length).every((r) => r.outcome === FeedbackOutcome.DUPLICATE), "every acknowledged answer is still in the log");
+    assert.equal(replies.results.at(-1)!.outcome, FeedbackOutcome.EXPIRED);
+    assert.match(replies.results.at(-1)!.detail, /before this server restarted/);
+  });
+
+  it("shows prediction ids in `bertd classify --json` and takes `bertd feedback ID LABEL`", async () => {
+    const env = { BERTD_ADDRESS: server.address };
+    const classified = await startCli(["classify", "--head", "topics", "--json", "soup and butter"], env).output;
+    assert.equal(classified.code, 0, classified.stderr);
+    const line = JSON.parse(classified.stdout.trim()) as { predictionId: string };
+    assert.match(line.predictionId, /^p1\./);
+    const answered = await startCli(["feedback", line.predictionId, "food", "--json"], env).output;
+    assert.equal(answered.code, 0, answered.stderr);
+    assert.equal((JSON.parse(answered.stdout.trim()) as { outcome: string }).outcome, "accepted");
+    const unknown = await startCli(["feedback", `p1.zz.${Date.now().toString(36)}.AAAAAAAAAAAAAAAA`, "food"], env).output;
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stdout, /unknown_id/);
+    const shown = await startCli(["heads", "show", "topics"], env).output;
+    assert.match(shown.stdout, /live \(feedback on served predictions\): accuracy/);
+  });
+});
+
+describe("expiry by age and by size", () => {
+  let server: ServerProcess;
+  before(async () => {
+    server = await startServer(["--no-warmup", "--feedback-window", "2", "--feedback-max-predictions", "5"]);
+    await adapt(server.heads(), { head: "t", labels: LABELS, hyperparameters: HYPER }, toyExamples(20, LABELS, "s"));
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("answers an id pushed out by newer predictions, and one older than the window, EXPIRED per item", async () => {
+    const served = await classifyAll(server, "t", toyExamples(8, LABELS, "e"));
+    const pushed = await server.heads().unary("feedback")({ items: [{ predictionId: served[0].id, labels: [served[0].truth] }, { predictionId: served[7].id, labels: [served[7].truth] }] });
+    assert.equal(pushed.results[0].outcome, FeedbackOutcome.EXPIRED);
+    assert.match(pushed.results[0].detail, /pushed out by newer ones/);
+    assert.equal(pushed.results[1].outcome, FeedbackOutcome.ACCEPTED);
+    await new Promise((resolve) => setTimeout(resolve, 2200));
+    const old = await server.heads().unary("feedback")({ items: [{ predictionId: served[6].id, labels: [served[6].truth] }] });
+    assert.equal(old.results[0].outcome, FeedbackOutcome.EXPIRED);
+    assert.match(old.results[0].detail, /older than --feedback-window/);
+  });
+});
+
+describe("feedback across replicas sharing PostgreSQL", () => {
+  let db: ThrowawayDatabase;
+  let a: ServerProcess;
+  let b: ServerProcess;
+  before(async () => {
+    db = await throwawayDatabase();
+    const start = (): Promise<ServerProcess> => startServer(["--store", db.url, "--no-warmup", "--continuous-poll-ms", "200", "--store-poll-interval-ms", "1000"]);
+    [a, b] = await Promise.all([start(), start()]);
+    await adapt(a.heads(), { head: "shared", labels: LABELS, hyperparameters: HYPER }, toyExamples(40, LABELS, "seed", 3));
+  });
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+    await db?.drop();
+  });
+
+  it("accepts on one replica feedback for predictions made on the other, counts duplicates once across them, and both report the same live accuracy", async () => {
+    await until("replica b to serve the head", 5000, async () => (await b.encoder().unary("classify")({ head: "shared", inputs: ["x"] }).catch(() => undefined)) && true);
+    const onA = await classifyAll(a, "shared", toyExamples(30, LABELS, "ra", 5));
+    const onB = await classifyAll(b, "shared", toyExamples(30, LABELS, "rb", 7));
+    const toB = await b.heads().unary("feedback")({ items: onA.map((s) => ({ predictionId: s.id, labels: [s.truth] })) });
+    assert.ok(toB.results.every((r) => r.outcome === FeedbackOutcome.ACCEPTED), JSON.stringify(toB.results.map((r) => r.detail)));
+    const toA = await a.heads().unary("feedback")({ items: [...onB.map((s) => ({ predictionId: s.id, labels: [s.truth] })), { predictionId: onA[0].id, labels: [onA[0].truth] }] });
+    assert.deepEqual(toA.results.slice(0, 30).map((r) => r.outcome), Array(30).fill(FeedbackOutcome.ACCEPTED));
+    assert.equal(toA.results[30].outcome, FeedbackOutcome.DUPLICATE);
+    const all = [...onA, ...onB];
+    for (const server of [a, b]) {
+      const head = await server.heads().unary("getHead")({ head: "shared" });
+      assert.equal(head.live?.examples, 60n);
+      assert.ok(Math.abs(head.live.accuracy - accuracyOf(all)) < 1e-12);
+    }
+  });
+
+  it("publishes by policy on whichever replica holds the lease, and both serve it", async () => {
+    await b.heads().unary("setHeadPolicy")({ head: "shared", policy: { continuous: true, publishEveryExamples: 10, promotion: Promotion.ALWAYS } });
+    const more = await classifyAll(a, "shared", toyExamples(12, LABELS, "rc", 9));
+    await b.heads().unary("feedback")({ items: more.map((s) => ({ predictionId: s.id, labels: [s.truth] })) });
+    await until("both replicas to serve a version published by the policy", 30_000, async () => {
+      const va = (await a.encoder().unary("classify")({ head: "shared", inputs: ["x"] })).headVersion;
+      const vb = (await b.encoder().unary("classify")({ head: "shared", inputs: ["x"] })).headVersion;
+      return va >= 2 && vb >= 2 ? true : undefined;
+    }, 200);
+  });
+});

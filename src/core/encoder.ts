@@ -10,7 +10,7 @@ import { hashModel, type ModelDirectory } from "./model-directory.js";
 import { headIdentity, type HeadIdentity } from "./model-identity.js";
 import { encodePairs, type PairTruncation, type TextPair } from "./pair-inputs.js";
 import { LOGITS, PoolingMode, TOKEN_STATES, finishVector, poolingName, type Readout } from "./pooling.js";
-import { BertTokenizer, truncateIds } from "./tokenizer/index.js";
+import { loadTokenizer, truncateIds, type Tokenizer } from "./tokenizer/index.js";
 import { alignWords, type AlignedWords, type WordSplit } from "./words.js";
 
 export type TruncationSide = "right" | "left" | "none";
@@ -93,7 +93,7 @@ export interface StageTimes {
 export class EncoderModel {
   private constructor(
     private readonly options: EncoderModelOptions,
-    readonly tokenizer: BertTokenizer,
+    readonly tokenizer: Tokenizer,
     private readonly pool: WorkerPool,
     readonly batcher: Batcher,
     readonly info: ModelInfo,
@@ -101,7 +101,7 @@ export class EncoderModel {
 
   static async open(options: EncoderModelOptions): Promise<EncoderModel> {
     const { model } = options;
-    const tokenizer = BertTokenizer.fromDirectory(model.dir);
+    const tokenizer = loadTokenizer(model.dir);
     const [pool, hash] = await Promise.all([
       WorkerPool.start(
         options.workers,
@@ -131,7 +131,7 @@ export class EncoderModel {
       await pool.close();
       throw new Error(`${model.modelPath} outputs logits but config.json has no id2label: a classifier-only export needs its labels`);
     }
-    const limits = [model.maxPositionEmbeddings, tokenizer.config.modelMaxLength, options.maxSequenceLength || undefined];
+    const limits = [model.maxPositionEmbeddings, tokenizer.modelMaxLength, options.maxSequenceLength || undefined];
     const maxSequenceLength = Math.min(...limits.filter((n): n is number => typeof n === "number" && n > 0), 512);
     const poolingModes: PoolingMode[] = hasHiddenStates ? [PoolingMode.cls, PoolingMode.mean, PoolingMode.max] : [];
     if (hasPooler) poolingModes.push(PoolingMode.pooler);
@@ -353,9 +353,10 @@ export class EncoderModel {
     const onGpu = this.info.provider.startsWith("cuda");
     const { maxBatchTokens, maxBatchSize } = this.options.limits;
     for (const length of buckets) {
-      const sequence = new Int32Array(length).fill(this.tokenizer.unkId);
-      sequence[0] = this.tokenizer.clsId;
-      sequence[length - 1] = this.tokenizer.sepId;
+      const { unk, cls, sep } = this.tokenizer.specialIds;
+      const sequence = new Int32Array(length).fill(unk);
+      sequence[0] = cls;
+      sequence[length - 1] = sep;
       const rows = onGpu ? [1, Math.max(1, Math.min(maxBatchSize, Math.floor(maxBatchTokens / length)))] : [1];
       for (const count of new Set(rows)) {
         const batch = Array.from({ length: count }, () => sequence);

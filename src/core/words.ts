@@ -1,4 +1,4 @@
-import type { BertTokenizer } from "./tokenizer/index.js";
+import type { Tokenizer } from "./tokenizer/index.js";
 
 /** A text cut into words, with each word's [start, end) in UTF-16 code units of `text`. */
 export interface WordSplit {
@@ -71,7 +71,7 @@ export function joinWords(words: readonly string[]): WordSplit {
  * so a word whose first piece falls beyond the cut has none, while a word cut after its first piece
  * keeps it.
  */
-export function alignWords(tokenizer: BertTokenizer, split: WordSplit, maxLength: number): AlignedWords {
+export function alignWords(tokenizer: Tokenizer, split: WordSplit, maxLength: number): AlignedWords {
   const encoded = tokenizer.encode(split.text, { addSpecialTokens: true, offsets: true });
   const offsets = encoded.offsets!;
   let ids = encoded.ids;

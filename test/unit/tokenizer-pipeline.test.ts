@@ -370,12 +370,12 @@ describe("loading: stages chosen by tokenizer.json", () => {
 
   test("an unknown component is a load error naming it", () => {
     const cases: [Json, RegExp][] = [
-      [{ model: { type: "Unigram", vocab: [] } }, /model type "Unigram" is not supported/],
-      [{ model: { ...(tokenizerJson.model as Json), type: "BPE" } }, /model type "BPE" is not supported/],
-      [{ normalizer: { type: "Precompiled" } }, /normalizer "Precompiled" is not supported/],
-      [{ pre_tokenizer: { type: "Metaspace" } }, /pre_tokenizer "Metaspace" is not supported/],
-      [{ post_processor: { type: "RobertaProcessing" } }, /post_processor "RobertaProcessing" is not supported/],
-      [{ decoder: { type: "ByteLevel" } }, /decoder "ByteLevel" is not supported/],
+      [{ model: { type: "WordLevel", vocab: {} } }, /model type "WordLevel" is not supported/],
+      [{ model: { type: "Unigram", vocab: [] } }, /Unigram model.vocab must be a non-empty array/],
+      [{ normalizer: { type: "Prepend" } }, /normalizer "Prepend" is not supported/],
+      [{ pre_tokenizer: { type: "Digits" } }, /pre_tokenizer "Digits" is not supported/],
+      [{ post_processor: { type: "Whatever" } }, /post_processor "Whatever" is not supported/],
+      [{ decoder: { type: "CTC" } }, /decoder "CTC" is not supported/],
       [{ post_processor: { type: "TemplateProcessing", single: [{ Sequence: { id: "A", type_id: 0 } }], pair: [{ Sequence: { id: "A", type_id: 0 } }] } }, /pair has no sequence B/],
     ];
     for (const [parts, message] of cases) {

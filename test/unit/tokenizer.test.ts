@@ -169,15 +169,15 @@ describe("loading", () => {
     assert.throws(() => BertTokenizer.fromDirectory(missing), (e: unknown) => e instanceof TokenizerLoadError && e.message.includes(missing));
     const empty = join(tmp, "empty");
     mkdirSync(empty);
-    assert.throws(() => BertTokenizer.fromDirectory(empty), /neither .*tokenizer\.json nor .*vocab\.txt exists/);
+    assert.throws(() => BertTokenizer.fromDirectory(empty), /none of tokenizer\.json, sentencepiece\.bpe\.model, spiece\.model or vocab\.txt exists/);
     const broken = join(tmp, "broken");
     mkdirSync(broken);
     writeFileSync(join(broken, "tokenizer.json"), "{ not json");
     assert.throws(() => BertTokenizer.fromDirectory(broken), /broken[\\/]tokenizer\.json is not valid JSON/);
     const bpe = join(tmp, "bpe");
     mkdirSync(bpe);
-    writeFileSync(join(bpe, "tokenizer.json"), JSON.stringify({ ...tokenizerJson, model: { type: "BPE", vocab: {} } }));
-    assert.throws(() => BertTokenizer.fromDirectory(bpe), /bpe[\\/]tokenizer\.json: model type "BPE" is not supported/);
+    writeFileSync(join(bpe, "tokenizer.json"), JSON.stringify({ ...tokenizerJson, model: { type: "WordLevel", vocab: {} } }));
+    assert.throws(() => BertTokenizer.fromDirectory(bpe), /bpe[\\/]tokenizer\.json: model type "WordLevel" is not supported/);
     assert.throws(() => BertTokenizer.fromVocab(["a", "b"]), /\[UNK\].*not in the vocabulary/);
   });
 });

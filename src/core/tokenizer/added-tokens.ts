@@ -1,4 +1,3 @@
-import { isJsWhitespace } from "./normalizers/bert-normalizer.js";
 import type { AddedTokenSpec } from "./types.js";
 
 /** A piece of text between added tokens ([start, end) of the text), or one added token. */
@@ -14,10 +13,9 @@ interface TrieNode {
 }
 
 /**
- * transformers.js's DictionarySplitter: at each position the longest added-token content that
- * starts there (leftmost-longest, case-sensitive, on UTF-16 units), then its lstrip/rstrip, which
- * trim JS whitespace off the neighbouring text. single_word is not applied (transformers.js
- * ignores it too).
+ * Hugging Face's AddedVocabulary matching: at each position the longest added-token content that
+ * starts there (leftmost-longest, case-sensitive, on UTF-16 units); single_word, lstrip and rstrip
+ * as added_vocabulary.rs (the stripped whitespace belongs to the token and its offsets).
  */
 export class AddedTokenSplitter {
   private readonly root: TrieNode = { next: new Map(), match: null };
@@ -75,22 +73,35 @@ export class AddedTokenSplitter {
         i++;
         continue;
       }
-      if (i > textStart) segments.push({ start: textStart, end: i, token: null });
-      segments.push({ start: i, end: i + match.length, token });
-      i += match.length;
+      let tokenStart = i;
+      let tokenEnd = i + match.length;
+      // added_vocabulary.rs find_matches: single_word needs no word char on either side; lstrip and
+      // rstrip take the neighbouring whitespace into the token (never into an earlier token).
+      if (token.singleWord && ((i > start && WORD_END_RE.test(text.slice(Math.max(start, i - 2), i))) || (tokenEnd < end && WORD_START_RE.test(text.slice(tokenEnd, tokenEnd + 2))))) {
+        i++;
+        continue;
+      }
+      if (token.lstrip) while (tokenStart > textStart && isRustSpace(text, tokenStart - 1)) tokenStart--;
+      if (token.rstrip) while (tokenEnd < end && isRustSpace(text, tokenEnd)) tokenEnd++;
+      if (tokenStart > textStart) segments.push({ start: textStart, end: tokenStart, token: null });
+      segments.push({ start: tokenStart, end: tokenEnd, token });
+      i = tokenEnd;
       textStart = i;
     }
     if (textStart < end) segments.push({ start: textStart, end, token: null });
-    for (let k = 0; k < segments.length; k++) {
-      const token = segments[k].token;
-      if (!token) continue;
-      const before = segments[k - 1];
-      if (token.lstrip && before && !before.token) while (before.end > before.start && isJsWhitespace(text.charCodeAt(before.end - 1))) before.end--;
-      const after = segments[k + 1];
-      if (token.rstrip && after && !after.token) while (after.start < after.end && isJsWhitespace(text.charCodeAt(after.start))) after.start++;
-    }
     return segments;
   }
+}
+
+const W = "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}";
+const WORD_END_RE = new RegExp(`[${W}]$`, "u");
+const WORD_START_RE = new RegExp(`^[${W}]`, "u");
+const SPACE_RE = /\p{White_Space}/u;
+
+/** Rust's char::is_whitespace on the (BMP) unit at i. */
+function isRustSpace(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  return c < 0x80 ? c === 0x20 || (c >= 0x09 && c <= 0x0d) : SPACE_RE.test(text[i]);
 }
 
 /**

@@ -38,8 +38,8 @@ import { CLASS_DROP, CLASS_SEPARATOR, CLASS_STANDALONE, CLASS_WORD, charClasses 
 import { createDecoder, type Decoder } from "./decoders/index.js";
 import { TokenizerLoadError } from "./errors.js";
 import { specFromDirectory, specFromTokenizerJson, specFromVocabList, type TokenizerSpec } from "./loader.js";
-import { wordPieceFromSpec, type WordPiece } from "./models/wordpiece.js";
-import { normalizeAligned, normalizeExact, type NormalizerFlags } from "./normalizers/bert-normalizer.js";
+import { wordPieceFromSpec, type WordPiece, type WordPieceSpec } from "./models/wordpiece.js";
+import { normalizeAligned, normalizeExact, type BertNormalizerSpec, type NormalizerFlags } from "./normalizers/bert-normalizer.js";
 import { Template } from "./post-processors/template.js";
 import { PRE_TOKENIZE_RE } from "./pre-tokenizers/bert-pre-tokenizer.js";
 import type { DecodeOptions, Encoding, EncodingOptions, SpecialTokenIds, Tokenizer } from "./tokenizer.js";
@@ -96,7 +96,7 @@ export class BertTokenizer implements Tokenizer {
 
   constructor(spec: TokenizerSpec, options: BertTokenizerOptions = {}, internals: BertTokenizerInternals = {}) {
     if (!BertTokenizer.supports(spec)) throw new TokenizerLoadError("BertTokenizer needs BertNormalizer (or none), BertPreTokenizer and WordPiece: use PipelineTokenizer");
-    const normalizer = spec.normalizer;
+    const normalizer = spec.normalizer as BertNormalizerSpec | null;
     this.flags = {
       cleanText: normalizer?.cleanText ?? false,
       handleChineseChars: normalizer?.handleChineseChars ?? false,
@@ -106,8 +106,8 @@ export class BertTokenizer implements Tokenizer {
     const names = spec.specialTokens;
     this.config = Object.freeze({
       ...this.flags,
-      maxInputCharsPerWord: spec.model.maxInputCharsPerWord,
-      continuingSubwordPrefix: spec.model.continuingSubwordPrefix,
+      maxInputCharsPerWord: (spec.model as WordPieceSpec).maxInputCharsPerWord,
+      continuingSubwordPrefix: (spec.model as WordPieceSpec).continuingSubwordPrefix,
       unkToken: names.unk,
       clsToken: names.cls,
       sepToken: names.sep,
@@ -120,7 +120,7 @@ export class BertTokenizer implements Tokenizer {
     this.vocabulary = new Vocabulary(spec.model.vocab, spec.model.unkToken, this.added);
     this.vocabSize = this.vocabulary.size;
     const resolve = (token: string): number => this.vocabulary.resolve(token);
-    this.model = wordPieceFromSpec(spec.model, resolve);
+    this.model = wordPieceFromSpec(spec.model as WordPieceSpec, resolve);
     this.specialIds = this.vocabulary.specialIds(names);
     ({ unk: this.unkId, cls: this.clsId, sep: this.sepId, pad: this.padId, mask: this.maskId } = this.specialIds);
     this.template = new Template(spec.postProcessor, resolve);

@@ -13,10 +13,14 @@ import { modelSpecFromJson, type ModelSpec } from "./models/index.js";
 import { normalizerSpecFromJson, type NormalizerSpec } from "./normalizers/index.js";
 import { bertTemplate, templateSpecFromJson, type TemplateSpec } from "./post-processors/template.js";
 import { preTokenizerSpecFromJson, type PreTokenizerSpec } from "./pre-tokenizers/index.js";
+import { readSentencePieceModel, xlmRobertaTokenizerJson } from "./sentencepiece.js";
 import { DEFAULT_CONFIG, type AddedTokenSpec, type TokenizerConfig } from "./types.js";
 import type { SpecialTokenNames } from "./vocabulary.js";
 
 export { TokenizerLoadError } from "./errors.js";
+
+/** SentencePiece model files read when a directory has no tokenizer.json (XLM-R's, then T5/ALBERT's name). */
+export const SENTENCEPIECE_FILES = ["sentencepiece.bpe.model", "spiece.model"];
 
 /** Everything a tokenizer is built from: each pipeline stage's settings, as plain data. */
 export interface TokenizerSpec {
@@ -87,8 +91,25 @@ export function specFromTokenizerJson(tokenizerJson: unknown, tokenizerConfig: u
     postProcessor,
     decoder,
     addedTokens,
-    specialTokens: { unk: model.unkToken, cls: names.clsToken, sep: names.sepToken, pad: names.padToken, mask: names.maskToken },
+    specialTokens: specialNames(model, addedTokens, postProcessor, names),
     modelMaxLength: names.modelMaxLength,
+  };
+}
+
+/**
+ * The special tokens by role: tokenizer_config.json's names when the vocabulary has them, else
+ * SentencePiece's (<s>, </s>, <pad>, <unk>, <mask>), else the single template's first and last tokens.
+ */
+function specialNames(model: ModelSpec, added: readonly AddedTokenSpec[], template: TemplateSpec, names: ReturnType<typeof configTokens>): SpecialTokenNames {
+  const has = (token: string): boolean => model.vocab.has(token) || added.some((t) => t.content === token);
+  const pick = (...candidates: (string | undefined)[]): string => candidates.find((c): c is string => c !== undefined && c !== "" && has(c)) ?? candidates[0] ?? "";
+  const specials = template.single.flatMap((piece) => (piece.kind === "special" ? piece.tokens : []));
+  return {
+    unk: pick(model.unkToken, names.unkToken, "<unk>"),
+    cls: pick(names.clsToken, "<s>", specials[0]),
+    sep: pick(names.sepToken, "</s>", specials[specials.length - 1]),
+    pad: pick(names.padToken, "<pad>", names.unkToken, "<unk>"),
+    mask: pick(names.maskToken, "<mask>", names.unkToken, "<unk>"),
   };
 }
 
@@ -158,8 +179,14 @@ export function specFromDirectory(dir: string): TokenizerSpec {
   const tokenizerConfig = existsSync(configPath) ? readJsonFile(configPath) : {};
   if (!isObject(tokenizerConfig)) throw new TokenizerLoadError(`${configPath}: expected a JSON object`);
   if (existsSync(tokenizerJsonPath)) return specFromTokenizerJson(readJsonFile(tokenizerJsonPath), tokenizerConfig, tokenizerJsonPath);
+  const spmPath = SENTENCEPIECE_FILES.map((name) => join(root, name)).find((path) => existsSync(path));
+  if (spmPath) {
+    // No tokenizer.json: convert the SentencePiece model as transformers' XLMRobertaConverter does.
+    const converted = xlmRobertaTokenizerJson(readSentencePieceModel(spmPath));
+    return specFromTokenizerJson(converted.tokenizerJson, { ...converted.tokenizerConfig, ...tokenizerConfig }, spmPath);
+  }
   if (!existsSync(vocabPath)) {
-    throw new TokenizerLoadError(`no tokenizer in ${root}: neither ${tokenizerJsonPath} nor ${vocabPath} exists`);
+    throw new TokenizerLoadError(`no tokenizer in ${root}: none of tokenizer.json, ${SENTENCEPIECE_FILES.join(", ")} or vocab.txt exists`);
   }
   let text: string;
   try {

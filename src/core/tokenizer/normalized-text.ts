@@ -16,6 +16,11 @@ export class NormalizedText {
     return new NormalizedText(original.slice(start, end), start, null, null);
   }
 
+  /** A text with explicit per-unit alignments to the original. */
+  static aligned(text: string, starts: Uint32Array, ends: Uint32Array): NormalizedText {
+    return new NormalizedText(text, 0, starts, ends);
+  }
+
   /** Original offset where unit k of the text starts. */
   start(k: number): number {
     return this.starts ? this.starts[k] : this.base + k;
@@ -48,5 +53,65 @@ export class NormalizedText {
       ends[k] = this.end(to[k] - 1);
     }
     return new NormalizedText(text, 0, starts, ends);
+  }
+}
+
+/** One output character of a Rust-style transform and its change: 0 replaces, 1 inserts, -n also removes n more. */
+export type CharChange = readonly [string, number] | readonly [string, number, number];
+
+/**
+ * Hugging Face's NormalizedString::transform over the whole text (normalizer.rs transform_range),
+ * alignment quirks included: an inserted char takes the previous char's alignment, a replacing one
+ * the alignment of the char it consumes; `initialOffset` chars are removed first, and an entry's
+ * optional third number removes that many chars before it (NormalizedString::replace).
+ */
+export function transformText(input: NormalizedText, dest: readonly CharChange[], initialOffset: number): NormalizedText {
+  // The input's chars (code points) and their alignments.
+  const text = input.text;
+  const charStarts: number[] = [];
+  const charEnds: number[] = [];
+  for (let i = 0; i < text.length; ) {
+    const cp = text.codePointAt(i)!;
+    const len = cp > 0xffff ? 2 : 1;
+    charStarts.push(input.start(i));
+    charEnds.push(input.end(i + len - 1));
+    i += len;
+  }
+  let out = "";
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let next = initialOffset; // next input char to consume
+  for (const [c, change, skip] of dest) {
+    if (skip) next += skip;
+    let start: number;
+    let end: number;
+    if (change > 0) {
+      if (next < 1) [start, end] = [0, 0];
+      else [start, end] = [charStarts[next - 1], charEnds[next - 1]];
+    } else {
+      const at = Math.min(next, charStarts.length - 1);
+      [start, end] = at >= 0 ? [charStarts[at], charEnds[at]] : [0, 0];
+      next += 1 - change;
+    }
+    out += c;
+    for (let k = 0; k < c.length; k++) {
+      starts.push(start);
+      ends.push(end);
+    }
+  }
+  return NormalizedText.aligned(out, Uint32Array.from(starts), Uint32Array.from(ends));
+}
+
+/** precompiled.rs `replace`: `replacement`'s chars for `old`'s; extra chars inserted, fewer ones removing from the last. */
+export function pushReplacement(dest: CharChange[], old: string, replacement: string): void {
+  let oldCount = 0;
+  for (const _ of old) oldCount++;
+  const chars = [...replacement];
+  for (const c of chars) dest.push([c, 0]);
+  const diff = chars.length - oldCount;
+  if (diff > 0) for (let k = dest.length - diff; k < dest.length; k++) dest[k] = [dest[k][0], 1];
+  else if (diff < 0 && dest.length > 0) {
+    const last = dest[dest.length - 1];
+    dest[dest.length - 1] = [last[0], last[1] + diff, last[2] ?? 0];
   }
 }

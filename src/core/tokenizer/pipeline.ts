@@ -22,7 +22,7 @@ import { Template } from "./post-processors/template.js";
 import { createPreTokenizer, type PreTokenizer } from "./pre-tokenizers/index.js";
 import type { DecodeOptions, Encoding, EncodingOptions, SpecialTokenIds, Tokenizer } from "./tokenizer.js";
 import type { TokenSequence } from "./truncation.js";
-import type { EncodeOptions, Encoded } from "./types.js";
+import type { AddedTokenSpec, EncodeOptions, Encoded } from "./types.js";
 import { Vocabulary } from "./vocabulary.js";
 
 /** Collects a sequence's tokens with their original offsets and words. */
@@ -30,6 +30,7 @@ class SequenceBuilder {
   private readonly ids: number[] = [];
   private readonly offsets: number[] = [];
   private readonly words: number[] = [];
+  private readonly texts: (string | null)[] = [];
   private word = 0;
 
   /** A token of the current word. */
@@ -37,20 +38,22 @@ class SequenceBuilder {
     this.ids.push(id);
     this.offsets.push(start, end);
     this.words.push(this.word);
+    this.texts.push(null);
   }
 
   endWord(): void {
     this.word++;
   }
 
-  /** A word of one token (an added token). */
-  pushWord(id: number, start: number, end: number): void {
+  /** A word of one token (an added token, named by the text it matched). */
+  pushWord(id: number, start: number, end: number, text: string | null = null): void {
     this.push(id, start, end);
+    this.texts[this.texts.length - 1] = text;
     this.endWord();
   }
 
   build(): TokenSequence {
-    return { ids: Int32Array.from(this.ids), offsets: Uint32Array.from(this.offsets), words: Uint32Array.from(this.words) };
+    return { ids: Int32Array.from(this.ids), offsets: Uint32Array.from(this.offsets), words: Uint32Array.from(this.words), texts: this.texts };
   }
 }
 
@@ -75,7 +78,7 @@ export class PipelineTokenizer implements Tokenizer {
     this.vocabulary = new Vocabulary(spec.model.vocab, spec.model.unkToken, this.added);
     const resolve = (token: string): number => this.vocabulary.resolve(token);
     this.model = createModel(spec.model, resolve);
-    this.template = new Template(spec.postProcessor, resolve);
+    this.template = new Template(spec.postProcessor, resolve, (id) => this.vocabulary.idToToken(id));
     this.decoder = createDecoder(spec.decoder);
     this.vocabSize = this.vocabulary.size;
     this.specialIds = this.vocabulary.specialIds(spec.specialTokens);
@@ -115,14 +118,20 @@ export class PipelineTokenizer implements Tokenizer {
     return this.decoder.decode(this.vocabulary.tokensOf(ids, options?.skipSpecialTokens ?? false));
   }
 
+  /** A section that is exactly an added token's content (not one single_word refused). */
+  private exactToken(section: string): AddedTokenSpec | undefined {
+    const token = this.added.map.get(section);
+    return token && !token.singleWord ? token : undefined;
+  }
+
   /** One text's tokens, before the template. */
   private tokenize(text: string): TokenSequence {
     if (typeof text !== "string") throw new TypeError(`encode() needs a string, got ${typeof text}`);
     const out = new SequenceBuilder();
     for (const section of this.added.splitRaw(text, 0, text.length)) {
       if (!section.token && section.end <= section.start) continue;
-      const token = section.token ?? this.added.map.get(text.slice(section.start, section.end));
-      if (token) out.pushWord(token.id, section.start, section.end);
+      const token = section.token ?? this.exactToken(text.slice(section.start, section.end));
+      if (token) out.pushWord(token.id, section.start, section.end, text.slice(section.start, section.end));
       else this.tokenizeSection(NormalizedText.original(text, section.start, section.end), out);
     }
     return out.build();
@@ -133,9 +142,9 @@ export class PipelineTokenizer implements Tokenizer {
     if (normalized.text.length === 0) return;
     for (const sub of this.added.splitNormalized(normalized.text)) {
       if (sub.end <= sub.start) continue;
-      const token = sub.token ?? this.added.map.get(normalized.text.slice(sub.start, sub.end));
+      const token = sub.token ?? this.exactToken(normalized.text.slice(sub.start, sub.end));
       if (token) {
-        out.pushWord(token.id, ...normalized.originalRange(sub.start, sub.end));
+        out.pushWord(token.id, ...normalized.originalRange(sub.start, sub.end), normalized.text.slice(sub.start, sub.end));
         continue;
       }
       for (const word of this.preTokenizer.preTokenize(normalized.slice(sub.start, sub.end))) {

@@ -12,10 +12,12 @@ export interface TokenSequence {
   readonly offsets: Uint32Array;
   /** Per token, the index of the word (pre-token, or added token) it came from. */
   readonly words: Uint32Array;
+  /** Per token, the original text an added token matched (lstrip/rstrip spaces included), else null. */
+  readonly texts?: readonly (string | null)[];
 }
 
 function keep(sequence: TokenSequence, from: number, to: number): TokenSequence {
-  return { ids: sequence.ids.slice(from, to), offsets: sequence.offsets.slice(2 * from, 2 * to), words: sequence.words.slice(from, to) };
+  return { ids: sequence.ids.slice(from, to), offsets: sequence.offsets.slice(2 * from, 2 * to), words: sequence.words.slice(from, to), texts: sequence.texts?.slice(from, to) };
 }
 
 function cut(sequence: TokenSequence, length: number, direction: TruncationDirection): TokenSequence {

@@ -47,7 +47,7 @@ export interface AddedTokenSpec {
   normalized: boolean;
   lstrip: boolean;
   rstrip: boolean;
-  /** Read but, like transformers.js, not applied. */
+  /** Matched only with no word character on either side. */
   singleWord: boolean;
 }
 

@@ -24,9 +24,8 @@ export class Vocabulary {
     unkToken: string,
     private readonly added: AddedVocabulary,
   ) {
-    const unk = modelVocab.get(unkToken);
-    if (unk === undefined) throw new TokenizerLoadError(`the unknown token ${JSON.stringify(unkToken)} is not in the vocabulary`);
-    this.modelUnkId = unk;
+    // A model without an unknown token (byte-level BPE) has -1 here: resolve() then throws for a stranger.
+    this.modelUnkId = modelVocab.get(unkToken) ?? -1;
     this.ids = new Map(modelVocab);
     for (const [token, id] of modelVocab) this.tokens[id] = token;
     for (const token of added.tokens) {
@@ -58,7 +57,9 @@ export class Vocabulary {
 
   /** transformers.js's convert_tokens_to_ids: the added tokens first, then the vocabulary, else the model's unknown token. */
   resolve(token: string): number {
-    return this.added.map.get(token)?.id ?? this.ids.get(token) ?? this.modelUnkId;
+    const id = this.added.map.get(token)?.id ?? this.ids.get(token) ?? this.modelUnkId;
+    if (id < 0) throw new TokenizerLoadError(`the token ${JSON.stringify(token)} is not in the vocabulary (and the model has no unknown token)`);
+    return id;
   }
 
   specialIds(names: SpecialTokenNames): SpecialTokenIds {

@@ -2,14 +2,18 @@
 import { TokenizerLoadError } from "../errors.js";
 import { isObject, type Json } from "../json.js";
 import { DEFAULT_CONFIG } from "../types.js";
+import { Bpe, bpeSpec, type BpeSpec } from "./bpe.js";
 import type { TokenizerModel } from "./model.js";
+import { Unigram, unigramSpec, type UnigramSpec } from "./unigram.js";
 import { wordPieceFromSpec, type WordPieceSpec } from "./wordpiece.js";
 
 export type { ModelPiece, TokenizerModel } from "./model.js";
 export { WordPiece, type WordPieceSpec } from "./wordpiece.js";
+export { Unigram, type UnigramSpec } from "./unigram.js";
+export { Bpe, type BpeSpec } from "./bpe.js";
 
-/** Every model type bertd implements (Unigram and BPE come later). */
-export type ModelSpec = WordPieceSpec;
+/** Every model type bertd implements. */
+export type ModelSpec = WordPieceSpec | UnigramSpec | BpeSpec;
 
 function vocabOf(model: Json, source: string): Map<string, number> {
   if (!isObject(model.vocab)) throw new TokenizerLoadError(`${source}: model.vocab must be an object of token → id`);
@@ -40,12 +44,18 @@ export function modelSpecFromJson(model: unknown, unkToken: string, source: stri
       maxInputCharsPerWord: typeof maxChars === "number" && maxChars >= 0 ? maxChars : DEFAULT_CONFIG.maxInputCharsPerWord,
     };
   }
-  throw new TokenizerLoadError(`${source}: model type ${JSON.stringify(model.type)} is not supported (only WordPiece)`);
+  if (model.type === "Unigram") return unigramSpec(model, source);
+  if (model.type === "BPE") return bpeSpec(model, vocabOf(model, source), source);
+  throw new TokenizerLoadError(`${source}: model type ${JSON.stringify(model.type)} is not supported (WordPiece, Unigram or BPE)`);
 }
 
 export function createModel(spec: ModelSpec, resolve: (token: string) => number): TokenizerModel {
   switch (spec.type) {
     case "WordPiece":
       return wordPieceFromSpec(spec, resolve);
+    case "Unigram":
+      return new Unigram(spec, resolve);
+    case "BPE":
+      return new Bpe(spec, resolve);
   }
 }

@@ -20,6 +20,8 @@ export interface TemplateSpec {
   readonly single: readonly TemplatePiece[];
   /** null when the file's TemplateProcessing has no pair template. */
   readonly pair: readonly TemplatePiece[] | null;
+  /** Byte-level offset trimming (RobertaProcessing / ByteLevel trim_offsets), or none. */
+  readonly trim?: { readonly addPrefixSpace: boolean } | null;
 }
 
 const A0: TemplatePiece = { kind: "sequence", sequence: "A", typeId: 0 };
@@ -73,26 +75,63 @@ function templateItems(items: unknown, which: "single" | "pair", specialTokens: 
   return pieces;
 }
 
+const SUPPORTED = "TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence or none";
+
+function tokenOfPair(value: unknown, what: string, source: string): string {
+  if (!Array.isArray(value) || typeof value[0] !== "string") throw new TokenizerLoadError(`${source}: ${what} needs [token, id]`);
+  return value[0];
+}
+
+function oneProcessor(postProcessor: Json, source: string): TemplateSpec | { trim: { addPrefixSpace: boolean } | null } {
+  switch (postProcessor.type) {
+    case "TemplateProcessing": {
+      const special = postProcessor.special_tokens;
+      return {
+        source: "TemplateProcessing",
+        single: templateItems(postProcessor.single, "single", special, source),
+        pair: postProcessor.pair === undefined || postProcessor.pair === null ? null : templateItems(postProcessor.pair, "pair", special, source),
+      };
+    }
+    case "BertProcessing":
+      return bertTemplate(tokenOfPair(postProcessor.cls, "BertProcessing cls", source), tokenOfPair(postProcessor.sep, "BertProcessing sep", source), "BertProcessing");
+    case "RobertaProcessing": {
+      const cls = tokenOfPair(postProcessor.cls, "RobertaProcessing cls", source);
+      const sep = tokenOfPair(postProcessor.sep, "RobertaProcessing sep", source);
+      const special = (token: string): TemplatePiece => ({ kind: "special", tokens: [token], typeId: 0 });
+      const trim = postProcessor.trim_offsets !== false;
+      return {
+        source: "RobertaProcessing",
+        single: [special(cls), A0, special(sep)],
+        // roberta.rs: <s> A </s> </s> B </s>, every type id 0.
+        pair: [special(cls), A0, special(sep), special(sep), { kind: "sequence", sequence: "B", typeId: 0 }, special(sep)],
+        trim: trim ? { addPrefixSpace: postProcessor.add_prefix_space !== false } : null,
+      };
+    }
+    case "ByteLevel":
+      return { trim: postProcessor.trim_offsets !== false ? { addPrefixSpace: postProcessor.add_prefix_space !== false } : null };
+  }
+  throw new TokenizerLoadError(`${source}: post_processor ${JSON.stringify(postProcessor.type)} is not supported (${SUPPORTED})`);
+}
+
 /** tokenizer.json's "post_processor"; an unknown type is a load error naming it. */
 export function templateSpecFromJson(postProcessor: unknown, source: string): TemplateSpec {
-  if (postProcessor === null || postProcessor === undefined) return { source: "none", single: [A0], pair: [A0, B1] };
+  const none: TemplateSpec = { source: "none", single: [A0], pair: [A0, B1] };
+  if (postProcessor === null || postProcessor === undefined) return none;
   if (!isObject(postProcessor)) throw new TokenizerLoadError(`${source}: post_processor must be an object`);
-  if (postProcessor.type === "TemplateProcessing") {
-    const special = postProcessor.special_tokens;
-    return {
-      source: "TemplateProcessing",
-      single: templateItems(postProcessor.single, "single", special, source),
-      pair: postProcessor.pair === undefined || postProcessor.pair === null ? null : templateItems(postProcessor.pair, "pair", special, source),
-    };
+  const parts = postProcessor.type === "Sequence" ? postProcessor.processors : [postProcessor];
+  if (!Array.isArray(parts)) throw new TokenizerLoadError(`${source}: post_processor Sequence needs "processors"`);
+  let template: TemplateSpec | null = null;
+  let trim: { addPrefixSpace: boolean } | null = null;
+  for (const part of parts as unknown[]) {
+    if (!isObject(part)) throw new TokenizerLoadError(`${source}: post_processor ${JSON.stringify(part)} is not supported (${SUPPORTED})`);
+    const spec = oneProcessor(part, source);
+    if ("single" in spec) {
+      if (template) throw new TokenizerLoadError(`${source}: a post_processor Sequence with two templates is not supported`);
+      template = spec;
+      trim = spec.trim ?? trim;
+    } else trim = spec.trim ?? trim;
   }
-  if (postProcessor.type === "BertProcessing") {
-    const { cls, sep } = postProcessor;
-    if (!Array.isArray(cls) || typeof cls[0] !== "string" || !Array.isArray(sep) || typeof sep[0] !== "string") {
-      throw new TokenizerLoadError(`${source}: BertProcessing needs cls and sep as [token, id]`);
-    }
-    return bertTemplate(cls[0], sep[0], "BertProcessing");
-  }
-  throw new TokenizerLoadError(`${source}: post_processor ${JSON.stringify(postProcessor.type)} is not supported (TemplateProcessing, BertProcessing or none)`);
+  return { ...(template ?? none), trim };
 }
 
 type ResolvedPiece = { readonly kind: "special"; readonly ids: Int32Array; readonly typeId: number } | { readonly kind: "sequence"; readonly index: 0 | 1; readonly typeId: number };
@@ -105,7 +144,15 @@ export class Template {
   readonly prefixIds: Int32Array;
   readonly suffixIds: Int32Array;
 
-  constructor(spec: TemplateSpec, resolve: (token: string) => number) {
+  private readonly trim: { readonly addPrefixSpace: boolean } | null;
+
+  /** `tokenOf` (id → token) is needed only for offset trimming. */
+  constructor(
+    spec: TemplateSpec,
+    resolve: (token: string) => number,
+    private readonly tokenOf: (id: number) => string = String,
+  ) {
+    this.trim = spec.trim ?? null;
     const resolved = (pieces: readonly TemplatePiece[]): ResolvedPiece[] =>
       pieces.map((piece) =>
         piece.kind === "special"
@@ -141,6 +188,10 @@ export class Template {
     if (second && !this.pair) throw new PairNotSupportedError("the tokenizer's post_processor has no pair template");
     if (options.truncation) {
       [first, second] = truncateSequences(first, second, options.truncation, addSpecialTokens ? this.addedTokens(second !== null) : 0);
+    }
+    if (this.trim) {
+      first = trimOffsets(first, this.trim.addPrefixSpace, this.tokenOf);
+      second = second && trimOffsets(second, this.trim.addPrefixSpace, this.tokenOf);
     }
     return this.apply(first, second, addSpecialTokens);
   }
@@ -181,4 +232,29 @@ export class Template {
     }
     return { ids, typeIds, attentionMask: new Uint8Array(length).fill(1), offsets, specialTokensMask, sequenceIds };
   }
+}
+
+const SPACE_RE = /^[\u0120\p{White_Space}]$/u;
+
+/** byte_level.rs process_offsets: leading and trailing Ġ/whitespace chars of each token leave its offsets. */
+function trimOffsets(sequence: TokenSequence, addPrefixSpace: boolean, tokenOf: (id: number) => string): TokenSequence {
+  const offsets = sequence.offsets.slice();
+  for (let i = 0; i < sequence.ids.length; i++) {
+    const chars = [...(sequence.texts?.[i] ?? tokenOf(sequence.ids[i]))];
+    let leading = 0;
+    while (leading < chars.length && SPACE_RE.test(chars[leading])) leading++;
+    let trailing = 0;
+    while (trailing < chars.length && SPACE_RE.test(chars[chars.length - 1 - trailing])) trailing++;
+    if (leading === 0 && trailing === 0) continue;
+    let start = offsets[2 * i];
+    let end = offsets[2 * i + 1];
+    if (leading > 0) {
+      if ((i === 0 || start === 0) && addPrefixSpace && leading === 1) leading = 0;
+      start = Math.min(start + leading, end);
+    }
+    if (trailing > 0 && end >= trailing) end = Math.max(end - trailing, start);
+    offsets[2 * i] = start;
+    offsets[2 * i + 1] = end;
+  }
+  return { ...sequence, offsets };
 }

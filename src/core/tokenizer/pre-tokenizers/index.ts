@@ -1,13 +1,23 @@
 /** The pre-tokenizer stage, selected by tokenizer.json's pre_tokenizer.type. */
 import { TokenizerLoadError } from "../errors.js";
-import { isObject, typeOf } from "../json.js";
+import { isObject, typeOf, type Json } from "../json.js";
 import type { NormalizedText } from "../normalized-text.js";
 import { BertPreTokenizer, type BertPreTokenizerSpec } from "./bert-pre-tokenizer.js";
+import { ByteLevel, byteLevelSpec, type ByteLevelSpec } from "./byte-level.js";
+import { Metaspace, metaspaceSpec, type MetaspaceSpec } from "./metaspace.js";
+import { Split, splitSpec, Whitespace, type SplitSpec, type WhitespaceSpec } from "./whitespace.js";
 
 export { BertPreTokenizer, type BertPreTokenizerSpec } from "./bert-pre-tokenizer.js";
+export { ByteLevel, type ByteLevelSpec } from "./byte-level.js";
+export { Metaspace, type MetaspaceSpec } from "./metaspace.js";
+
+export interface SequencePreTokenizerSpec {
+  readonly type: "Sequence";
+  readonly pretokenizers: readonly PreTokenizerSpec[];
+}
 
 /** Every pre-tokenizer bertd implements. */
-export type PreTokenizerSpec = BertPreTokenizerSpec;
+export type PreTokenizerSpec = BertPreTokenizerSpec | MetaspaceSpec | WhitespaceSpec | SplitSpec | ByteLevelSpec | SequencePreTokenizerSpec;
 
 export interface PreTokenizer {
   readonly type: string;
@@ -15,15 +25,60 @@ export interface PreTokenizer {
   preTokenize(input: NormalizedText): NormalizedText[];
 }
 
+const SUPPORTED = "BertPreTokenizer, Metaspace, Whitespace, WhitespaceSplit, Split, ByteLevel or Sequence";
+
+function specOf(json: unknown, source: string): PreTokenizerSpec {
+  if (isObject(json)) {
+    const j: Json = json;
+    switch (j.type) {
+      case "BertPreTokenizer":
+        return { type: "BertPreTokenizer" };
+      case "Metaspace":
+        return metaspaceSpec(j, source);
+      case "Whitespace":
+      case "WhitespaceSplit":
+        return { type: j.type };
+      case "Split":
+        return splitSpec(j, source);
+      case "ByteLevel":
+        return byteLevelSpec(j, source);
+      case "Sequence":
+        if (!Array.isArray(j.pretokenizers)) throw new TokenizerLoadError(`${source}: pre_tokenizer Sequence needs "pretokenizers"`);
+        return { type: "Sequence", pretokenizers: (j.pretokenizers as unknown[]).map((p) => specOf(p, source)) };
+    }
+  }
+  throw new TokenizerLoadError(`${source}: pre_tokenizer ${JSON.stringify(typeOf(json))} is not supported (${SUPPORTED})`);
+}
+
 /** tokenizer.json's "pre_tokenizer"; an unknown type (or none) is a load error naming it. */
 export function preTokenizerSpecFromJson(preTokenizer: unknown, source: string): PreTokenizerSpec {
-  if (isObject(preTokenizer) && preTokenizer.type === "BertPreTokenizer") return { type: "BertPreTokenizer" };
-  throw new TokenizerLoadError(`${source}: pre_tokenizer ${JSON.stringify(typeOf(preTokenizer))} is not supported (only BertPreTokenizer)`);
+  return specOf(preTokenizer, source);
+}
+
+class SequencePreTokenizer implements PreTokenizer {
+  readonly type = "Sequence";
+  constructor(private readonly stages: readonly PreTokenizer[]) {}
+  preTokenize(input: NormalizedText): NormalizedText[] {
+    let words = [input];
+    for (const stage of this.stages) words = words.flatMap((word) => stage.preTokenize(word));
+    return words;
+  }
 }
 
 export function createPreTokenizer(spec: PreTokenizerSpec): PreTokenizer {
   switch (spec.type) {
     case "BertPreTokenizer":
       return new BertPreTokenizer();
+    case "Metaspace":
+      return new Metaspace(spec);
+    case "Whitespace":
+    case "WhitespaceSplit":
+      return new Whitespace(spec.type);
+    case "Split":
+      return new Split(spec);
+    case "ByteLevel":
+      return new ByteLevel(spec);
+    case "Sequence":
+      return new SequencePreTokenizer(spec.pretokenizers.map(createPreTokenizer));
   }
 }

@@ -1,0 +1,58 @@
+/** Metaspace (tokenizers/src/pre_tokenizers/metaspace.rs): ' ' → ▁, a ▁ prepended, split before each ▁. */
+import { TokenizerLoadError } from "../errors.js";
+import { bool, type Json } from "../json.js";
+import { transformText, type CharChange, type NormalizedText } from "../normalized-text.js";
+
+export type PrependScheme = "always" | "first" | "never";
+
+export interface MetaspaceSpec {
+  readonly type: "Metaspace";
+  readonly replacement: string;
+  readonly prependScheme: PrependScheme;
+  readonly split: boolean;
+}
+
+export function metaspaceSpec(json: Json, source: string): MetaspaceSpec {
+  const replacement = json.replacement ?? "▁";
+  if (typeof replacement !== "string" || [...replacement].length !== 1) throw new TokenizerLoadError(`${source}: Metaspace.replacement must be one character`);
+  let prependScheme: PrependScheme;
+  if (json.prepend_scheme === undefined || json.prepend_scheme === null) {
+    // Files before prepend_scheme: add_prefix_space true (the default) means always.
+    prependScheme = bool(json.add_prefix_space, true, "Metaspace.add_prefix_space", source) ? "always" : "never";
+  } else if (json.prepend_scheme === "always" || json.prepend_scheme === "first" || json.prepend_scheme === "never") {
+    prependScheme = json.prepend_scheme;
+  } else throw new TokenizerLoadError(`${source}: Metaspace.prepend_scheme ${JSON.stringify(json.prepend_scheme)} is not always, first or never`);
+  return { type: "Metaspace", replacement, prependScheme, split: bool(json.split, true, "Metaspace.split", source) };
+}
+
+export class Metaspace {
+  readonly type = "Metaspace";
+  constructor(private readonly spec: MetaspaceSpec) {}
+
+  preTokenize(input: NormalizedText): NormalizedText[] {
+    const { replacement, prependScheme } = this.spec;
+    let text = input;
+    if (text.text.includes(" ")) {
+      const dest: CharChange[] = [];
+      for (const c of text.text) dest.push([c === " " ? replacement : c, 0]);
+      text = transformText(text, dest, 0);
+    }
+    if (text.text.length > 0 && !text.text.startsWith(replacement) && (prependScheme === "always" || (prependScheme === "first" && text.start(0) === 0))) {
+      // NormalizedString::prepend: the new char and the first one both keep the first char's alignment.
+      const first = String.fromCodePoint(text.text.codePointAt(0)!);
+      const dest: CharChange[] = [[replacement, 0], [first, 1]];
+      for (const c of text.text.slice(first.length)) dest.push([c, 0]);
+      text = transformText(text, dest, 0);
+    }
+    if (!this.spec.split) return text.text.length > 0 ? [text] : [];
+    const words: NormalizedText[] = [];
+    let start = 0;
+    const s = text.text;
+    for (let i = s.indexOf(replacement, 1); i >= 0; i = s.indexOf(replacement, i + 1)) {
+      if (i > start) words.push(text.slice(start, i));
+      start = i;
+    }
+    if (s.length > start) words.push(text.slice(start, s.length));
+    return words;
+  }
+}

@@ -105,8 +105,8 @@ describe("bertd tag and bertd teach --type token", () => {
     assert.match(again.stdout, /^examples: 0 accepted, 200 duplicate, 0 rejected; prequential span F1 [\d.]+, word accuracy [\d.]+$/m);
     const show = await bertd("heads", "show", "toy");
     assert.match(show.stdout, /^head toy: token, active v2 of 2/m);
-    assert.match(show.stdout, / span F1\n/);
-    assert.match(show.stdout, /^\* 2 .* 1\.0000$/m);
+    assert.match(show.stdout, / span F1  live  live acc\.\n/);
+    assert.match(show.stdout, /^\* 2 .* 1\.0000 +0$/m);
 
     const pinned = jsonLines<TagLine>(await bertd("tag", "--head", "toy", "--json", "--version", "1", "Bob Jones"));
     assert.equal(pinned[0].version, 1);

@@ -86,6 +86,6 @@ describe("--precision", () => {
   it("an explicit precision whose file is missing stops the start naming the file", async () => {
     const { code, stderr } = await startFailure(["--precision", "fp16"]);
     assert.notEqual(code, 0);
-    assert.match(stderr, /has no model_fp16\.onnx or onnx\/model_fp16\.onnx for --precision fp16/);
+    assert.match(stderr, /has no model_fp16\.onnx or onnx\/model_fp16\.onnx\b.* for --precision fp16/);
   });
 });

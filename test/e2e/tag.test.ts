@@ -125,7 +125,9 @@ describe("TOKEN heads: Adapt over words and tags, Encoder.Tag", () => {
     await server.stop();
     server = await startServer(["--data-dir", dataDir]);
     const restarted = await tag({ head: "toy", texts: [text] });
-    assert.deepEqual(restarted, before);
+    // Prediction ids are new per call; everything else is the same.
+    const withoutIds = (response: typeof before) => ({ ...response, results: response.results.map((r) => ({ ...r, predictionId: "" })) });
+    assert.deepEqual(withoutIds(restarted), withoutIds(before));
     const more = await adapt(
       server.heads(),
       { ...CONFIG, startFrom: StartFrom.ACTIVE, promotion: Promotion.ALWAYS },

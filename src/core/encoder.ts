@@ -3,7 +3,7 @@ import type { Device } from "../backends/onnx/device.js";
 import type { Weights } from "../backends/onnx/model-files.js";
 import { ONNXRUNTIME_VERSION } from "../backends/onnx/session.js";
 import { WorkerPool } from "../backends/onnx/worker-pool.js";
-import { Batcher, type BatcherLimits, type BatcherObserver, type Priority } from "./batcher.js";
+import { Batcher, type BatcherLimits, type BatcherObserver, type Priority, type SequenceInput } from "./batcher.js";
 import { InputTooLongError, failedPrecondition, invalidArgument } from "./errors.js";
 import { type TestFaults, workerFaults } from "./faults.js";
 import { hashModel, type ModelDirectory } from "./model-directory.js";
@@ -239,14 +239,8 @@ export class EncoderModel {
   async pairReadouts(pairs: readonly TextPair[], mode: Readout, truncation: Partial<PairTruncation>, call: CallOptions = {}, options: { unlimited?: boolean; field?: string } = {}): Promise<{ readouts: Float32Array[]; inputTokens: number; times: StageTimes }> {
     const started = performance.now();
     const { inputs, tokens } = this.tokenizePairs(pairs, truncation, options);
-    const tokenized = performance.now();
-    const batch: { dispatched?: number; done?: number } = {};
-    const readouts = await this.batcher.submit(
-      inputs.map(({ ids, typeIds }) => ({ ids, typeIds, mode })),
-      { ...call, times: batch },
-    );
-    const dispatched = batch.dispatched ?? tokenized;
-    return { readouts, inputTokens: tokens, times: { tokenize: [started, tokenized], queue: [tokenized, dispatched], inference: [dispatched, batch.done ?? performance.now()] } };
+    const { rows: readouts, times } = await this.submitTimed(inputs.map(({ ids, typeIds }) => ({ ids, typeIds, mode })), call, started);
+    return { readouts, inputTokens: tokens, times };
   }
 
   async embed(inputs: readonly string[], options: EmbedOptions, call: CallOptions = {}): Promise<Embedded> {
@@ -266,14 +260,8 @@ export class EncoderModel {
   async readouts(inputs: readonly string[], mode: Readout, truncation: TruncationSide | undefined, call: CallOptions = {}): Promise<{ readouts: Float32Array[]; inputTokens: number; times: StageTimes }> {
     const started = performance.now();
     const { ids, tokens } = this.tokenizeInputs(inputs, truncation);
-    const tokenized = performance.now();
-    const batch: { dispatched?: number; done?: number } = {};
-    const readouts = await this.batcher.submit(
-      ids.map((sequence) => ({ ids: sequence, mode })),
-      { ...call, times: batch },
-    );
-    const dispatched = batch.dispatched ?? tokenized;
-    return { readouts, inputTokens: tokens, times: { tokenize: [started, tokenized], queue: [tokenized, dispatched], inference: [dispatched, batch.done ?? performance.now()] } };
+    const { rows: readouts, times } = await this.submitTimed(ids.map((sequence) => ({ ids: sequence, mode })), call, started);
+    return { readouts, inputTokens: tokens, times };
   }
 
   /** Pooled vectors for already-encoded inputs (heads, warm-up): no dimension cut, no normalization. */
@@ -305,14 +293,21 @@ export class EncoderModel {
    * tokenStateWidth array, in word order. Only those rows leave the workers.
    */
   async wordStates(aligned: readonly AlignedWords[], call: CallOptions = {}): Promise<{ states: Float32Array[]; times: StageTimes }> {
-    const queued = performance.now();
-    const batch: { dispatched?: number; done?: number } = {};
-    const states = await this.batcher.submit(
+    const { rows: states, times } = await this.submitTimed(
       aligned.map((words) => ({ ids: words.ids, mode: TOKEN_STATES, positions: words.positions })),
-      { ...call, times: batch },
+      call,
     );
-    const dispatched = batch.dispatched ?? queued;
-    return { states, times: { queue: [queued, dispatched], inference: [dispatched, batch.done ?? performance.now()] } };
+    return { states, times };
+  }
+
+  /** Submits tokenized inputs and times the stages: tokenize from `started` (when given) to now, then queue and inference. */
+  private async submitTimed(inputs: SequenceInput[], call: CallOptions, started?: number): Promise<{ rows: Float32Array[]; times: StageTimes }> {
+    const submitted = performance.now();
+    const batch: { dispatched?: number; done?: number } = {};
+    const rows = await this.batcher.submit(inputs, { ...call, times: batch });
+    const dispatched = batch.dispatched ?? submitted;
+    const times: StageTimes = { queue: [submitted, dispatched], inference: [dispatched, batch.done ?? performance.now()] };
+    return { rows, times: started === undefined ? times : { tokenize: [started, submitted], ...times } };
   }
 
   /**
@@ -323,17 +318,15 @@ export class EncoderModel {
     this.requireHiddenStates("EmbedAll");
     const started = performance.now();
     const { ids, tokens } = this.tokenizeInputs(inputs, truncation);
-    const tokenized = performance.now();
-    const batch: { dispatched?: number; done?: number } = {};
-    const rows = await this.batcher.submit(
+    const { rows, times } = await this.submitTimed(
       ids.map((sequence) => ({ ids: sequence, mode: TOKEN_STATES, positions: Int32Array.from(sequence, (_, i) => i) })),
-      { ...call, times: batch },
+      call,
+      started,
     );
     const { hiddenSize, tokenStateWidth } = this.info;
     // A token state is last_hidden_state first, then the layers below it: keep the first.
     const states = rows.map((flat, r) => Array.from({ length: ids[r].length }, (_, t) => flat.slice(t * tokenStateWidth, t * tokenStateWidth + hiddenSize)));
-    const dispatched = batch.dispatched ?? tokenized;
-    return { states, inputTokens: tokens, times: { tokenize: [started, tokenized], queue: [tokenized, dispatched], inference: [dispatched, batch.done ?? performance.now()] } };
+    return { states, inputTokens: tokens, times };
   }
 
   /** What a client may send and the server batches: the limits the model was opened with. */

@@ -406,12 +406,19 @@ export class PostgresHeadStore implements HeadStore, SharedPredictions {
       throw storeError(error);
     }
     let broken: Error | undefined;
+    // The pool listens for errors only on idle connections: one that breaks while checked out, between
+    // two queries, would otherwise emit an unhandled 'error' and end the process.
+    const onError = (error: Error): void => {
+      broken ??= error;
+    };
+    client.on("error", onError);
     try {
       return await body(client);
     } catch (error) {
-      if (isConnectionError(error)) broken = error as Error;
+      if (isConnectionError(error)) broken ??= error as Error;
       throw storeError(error);
     } finally {
+      client.off("error", onError);
       // A connection that failed is destroyed rather than returned to the pool.
       client.release(broken);
     }

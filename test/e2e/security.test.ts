@@ -14,6 +14,7 @@ import { newApiKey, type KeyEntry, type Scope } from "../../src/transport/auth/k
 import { makeTestPki, type TestPki } from "../helpers/certificates.js";
 import { ROOT, type ServerProcess, startServer } from "../helpers/server-process.js";
 import { healthClient, listServices } from "../helpers/standard-clients.js";
+import { eventually } from "../helpers/eventually.js";
 
 /** Status of a streaming call that sends one message and ends. */
 function streamStatus(call: ClientDuplexStream<unknown, unknown>, message: unknown): Promise<StatusObject> {
@@ -69,15 +70,6 @@ function keysFile(entries: KeyEntry[]): string {
   const path = join(mkdtempSync(join(tmpdir(), "bertd-keys-")), "keys.jsonl");
   writeFileSync(path, entries.map((e) => JSON.stringify(e)).join("\n"));
   return path;
-}
-
-async function eventually(probe: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await probe()) return;
-    await sleep(100);
-  }
-  assert.fail(`timed out waiting until ${what}`);
 }
 
 describe("API keys", () => {

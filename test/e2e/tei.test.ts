@@ -15,6 +15,7 @@ import { rejectsWithStatus as rejects } from "../helpers/assertions.js";
 import { maxAbsDiff } from "../helpers/reference.js";
 import { RANDOM_MODEL_DIR, startServer, type ServerProcess } from "../helpers/server-process.js";
 import { healthClient, listServices } from "../helpers/standard-clients.js";
+import { eventually } from "../helpers/eventually.js";
 
 const TEXTS = [
   "generic visualization tool (Gantt chart and more)",
@@ -77,15 +78,6 @@ function clients(server: ServerProcess, options?: ClientOptions) {
       for (const client of [this.info, this.embed, this.predict, this.rerank, this.tokenize]) client.close();
     },
   };
-}
-
-/** Log lines reach the test through the server's stdout, a moment after the response. */
-async function eventually(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  assert.fail(`timed out waiting until ${what}`);
 }
 
 function softmax(row: readonly number[]): number[] {

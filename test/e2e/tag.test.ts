@@ -5,13 +5,14 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { TagRequestSchema } from "../../src/gen/bertd/v1/encoder_pb.js";
+import { Pooling, type TagRequestSchema } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { HeadType, Promotion, StartFrom } from "../../src/gen/bertd/v1/heads_pb.js";
 import { generateBertModel } from "../../tools/generator/index.js";
 import { adapt, toyExamples } from "../helpers/adapt-client.js";
 import { startServer, type ServerProcess } from "../helpers/server-process.js";
 import { TOY_TAGS, toySentences } from "../helpers/toy-tagging.js";
 import { rejectsWithStatus as rejects } from "../helpers/assertions.js";
+import { maxAbsDiff, ReferenceModel, referencePool } from "../helpers/reference.js";
 
 const CONFIG = { head: "toy", type: HeadType.TOKEN, labels: TOY_TAGS, hyperparameters: { seed: 1n, holdoutFraction: 0.2 }, progressEvery: 50 };
 
@@ -152,8 +153,9 @@ describe("TOKEN heads: Adapt over words and tags, Encoder.Tag", () => {
 
 describe("TOKEN heads on an export with hidden states", () => {
   let server: ServerProcess;
+  let modelDir: string;
   before(async () => {
-    const modelDir = mkdtempSync(join(tmpdir(), "bertd-hidden-states-"));
+    modelDir = mkdtempSync(join(tmpdir(), "bertd-hidden-states-"));
     await generateBertModel({ outDir: modelDir, hiddenStates: true, layers: 3 });
     server = await startServer(["--model-dir", modelDir]);
   });
@@ -168,8 +170,18 @@ describe("TOKEN heads on an export with hidden states", () => {
     assert.equal(result.committed[0].holdout!.spanF1, 1);
     const response = await server.encoder().unary("tag")({ head: "toy", texts: ["Yesterday Alice Smith met Bob Jones in Hong Kong."] });
     assert.deepEqual(response.results[0].entities.map((e) => [e.type, e.text]), [["PER", "Alice Smith"], ["PER", "Bob Jones"], ["LOC", "Hong Kong"]]);
-    // Embeddings are unchanged by the extra outputs.
-    const embedded = await server.encoder().unary("embed")({ inputs: ["a chess game"] });
+    // Embeddings still pool last_hidden_state alone: equal to direct ONNX Runtime on the same file.
+    const text = "a chess game";
+    const embedded = await server.encoder().unary("embed")({ inputs: [text], pooling: Pooling.MEAN, normalize: false });
     assert.equal(embedded.dimensions, info.hiddenSize);
+    const [encoding] = (await server.encoder().unary("tokenize")({ inputs: [text], addSpecialTokens: true })).encodings;
+    const reference = await ReferenceModel.open(join(modelDir, "model.onnx"));
+    try {
+      const solo = await reference.run(encoding.ids);
+      const diff = maxAbsDiff(embedded.embeddings[0].values, referencePool(solo.hidden, solo.pooler, "mean"));
+      assert.ok(diff <= 1e-5, `max abs diff ${diff} from direct ONNX Runtime`);
+    } finally {
+      await reference.close();
+    }
   });
 });

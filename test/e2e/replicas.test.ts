@@ -50,6 +50,12 @@ describe("replicas sharing heads through PostgreSQL", () => {
     return startServer(["--store", url.toString(), "--lease-ttl-ms", String(LEASE_TTL_MS), "--store-poll-interval-ms", "60000", "--min-version-wait-ms", "1500", "--no-warmup"]);
   };
 
+  /** A head committed on a and served by b and c. Each test makes its own, so that each passes alone. */
+  const headOnEveryReplica = async (head: string): Promise<void> => {
+    await adapt(a.heads(), { head, labels: LABELS, hyperparameters: HYPER }, toyExamples(60, LABELS, head));
+    await until(`b and c to serve ${head} version 1`, 5000, async () => ((await served(b, head)) === 1 && (await served(c, head)) === 1 ? true : undefined));
+  };
+
   before(async () => {
     db = await throwawayDatabase();
     const target = new URL(db.url);
@@ -78,21 +84,25 @@ describe("replicas sharing heads through PostgreSQL", () => {
   });
 
   it("gives read-your-writes with min_version, and FAILED_PRECONDITION when that version never comes", async () => {
-    const result = await adapt(b.heads(), { head: "shared", promotion: Promotion.ALWAYS, hyperparameters: HYPER }, toyExamples(20, LABELS, "s2"));
+    await headOnEveryReplica("read-your-writes");
+    const result = await adapt(b.heads(), { head: "read-your-writes", promotion: Promotion.ALWAYS, hyperparameters: HYPER }, toyExamples(20, LABELS, "s2"));
     const version = result.committed[0].version;
     assert.equal(version, 2);
     // Right after the commit on b, c answers with at least that version (or waits for it).
-    const response = await c.encoder().unary("classify")({ head: "shared", inputs: ["bake"], minVersion: version });
+    const response = await c.encoder().unary("classify")({ head: "read-your-writes", inputs: ["bake"], minVersion: version });
     assert.ok(response.headVersion >= version);
     const waited = Date.now();
-    await code(c.encoder().unary("classify")({ head: "shared", inputs: ["bake"], minVersion: 99 }), status.FAILED_PRECONDITION, /serves version 2, older than min_version 99/);
+    await code(c.encoder().unary("classify")({ head: "read-your-writes", inputs: ["bake"], minVersion: 99 }), status.FAILED_PRECONDITION, /serves version 2, older than min_version 99/);
     assert.ok(Date.now() - waited >= 1400, "it waited --min-version-wait-ms first");
   });
 
   it("propagates SetActiveVersion (a rollback) to every replica", async () => {
-    const answer = await c.heads().unary("setActiveVersion")({ head: "shared", version: 1 });
+    await headOnEveryReplica("rollback");
+    await adapt(a.heads(), { head: "rollback", promotion: Promotion.ALWAYS, hyperparameters: HYPER }, toyExamples(20, LABELS, "r2"));
+    await until("a and b to serve version 2", 3000, async () => ((await served(a, "rollback")) === 2 && (await served(b, "rollback")) === 2 ? true : undefined));
+    const answer = await c.heads().unary("setActiveVersion")({ head: "rollback", version: 1 });
     assert.equal(answer.previousVersion, 2);
-    await until("a and b to serve version 1 again", 3000, async () => ((await served(a, "shared")) === 1 && (await served(b, "shared")) === 1 ? true : undefined));
+    await until("a and b to serve version 1 again", 3000, async () => ((await served(a, "rollback")) === 1 && (await served(b, "rollback")) === 1 ? true : undefined));
   });
 
   it("lets exactly one of two concurrent Adapt streams on a head write; the other is ABORTED naming the owner", async () => {
@@ -163,6 +173,7 @@ describe("replicas sharing heads through PostgreSQL", () => {
   });
 
   it("keeps serving while PostgreSQL's connections are terminated under load, and recovers without a restart", async () => {
+    await headOnEveryReplica("under-load");
     let stop = false;
     const failures: string[] = [];
     let calls = 0;
@@ -170,7 +181,7 @@ describe("replicas sharing heads through PostgreSQL", () => {
       const embed = server.encoder().unary("embed");
       const classify = server.encoder().unary("classify");
       while (!stop) {
-        await Promise.all([embed({ inputs: ["a chess game"] }), classify({ head: "shared", inputs: ["goal"] })]).then(
+        await Promise.all([embed({ inputs: ["a chess game"] }), classify({ head: "under-load", inputs: ["goal"] })]).then(
           () => (calls += 2),
           (error: ServiceError) => failures.push(`${status[error.code]}: ${error.details}`),
         );
@@ -180,10 +191,10 @@ describe("replicas sharing heads through PostgreSQL", () => {
     const terminated = await db.terminateBackends();
     assert.ok(terminated >= 3, `terminated ${terminated} backends (pools and listeners)`);
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const result = await retryUnavailable(() => adapt(a.heads(), { head: "shared", promotion: Promotion.ALWAYS, hyperparameters: HYPER }, toyExamples(10, LABELS, "s3")));
+    const result = await retryUnavailable(() => adapt(a.heads(), { head: "under-load", promotion: Promotion.ALWAYS, hyperparameters: HYPER }, toyExamples(10, LABELS, "s3")));
     const version = result.committed[0].version;
     await until(`b and c to serve version ${version} (LISTEN re-established)`, 8000, async () =>
-      (await served(b, "shared")) === version && (await served(c, "shared")) === version ? true : undefined,
+      (await served(b, "under-load")) === version && (await served(c, "under-load")) === version ? true : undefined,
     );
     stop = true;
     await Promise.all(load);
@@ -192,42 +203,44 @@ describe("replicas sharing heads through PostgreSQL", () => {
   });
 
   it("when PostgreSQL is unreachable: Embed and loaded heads serve, Adapt is UNAVAILABLE; all recovers by itself", async () => {
+    await headOnEveryReplica("outage");
     await proxy.cut();
     try {
       assert.equal((await b.encoder().unary("embed")({ inputs: ["still here"] })).embeddings.length, 1);
-      assert.ok((await served(c, "shared")) > 0, "a loaded head still serves");
-      await code(adapt(a.heads(), { head: "shared", hyperparameters: HYPER }, toyExamples(4, LABELS, "down")), status.UNAVAILABLE, /PostgreSQL\) is unreachable/);
+      assert.ok((await served(c, "outage")) > 0, "a loaded head still serves");
+      await code(adapt(a.heads(), { head: "outage", hyperparameters: HYPER }, toyExamples(4, LABELS, "down")), status.UNAVAILABLE, /PostgreSQL\) is unreachable/);
       await code(b.heads().unary("listHeads")({}), status.UNAVAILABLE, /unreachable/);
     } finally {
       await proxy.restore();
     }
-    const result = await retryUnavailable(() => adapt(a.heads(), { head: "shared", promotion: Promotion.ALWAYS, hyperparameters: HYPER }, toyExamples(10, LABELS, "s4")));
+    const result = await retryUnavailable(() => adapt(a.heads(), { head: "outage", promotion: Promotion.ALWAYS, hyperparameters: HYPER }, toyExamples(10, LABELS, "s4")));
     const version = result.committed[0].version;
     await until(`b and c to serve version ${version} after the outage`, 15_000, async () =>
-      (await served(b, "shared")) === version && (await served(c, "shared")) === version ? true : undefined,
+      (await served(b, "outage")) === version && (await served(c, "outage")) === version ? true : undefined,
     );
   });
 
   it("when the writer is killed mid-stream, another replica takes over and nothing committed or acknowledged is lost", async () => {
-    const before = (await b.heads().unary("getHead")({ head: "shared" })).head!.latestVersion;
+    await headOnEveryReplica("takeover");
+    const before = (await b.heads().unary("getHead")({ head: "takeover" })).head!.latestVersion;
     const examples = toyExamples(400, LABELS, "crash");
-    const doomed = openAdapt(a.heads(), { head: "shared", hyperparameters: HYPER, progressEvery: 20 });
+    const doomed = openAdapt(a.heads(), { head: "takeover", hyperparameters: HYPER, progressEvery: 20 });
     doomed.send(examples);
     await until("some acknowledged examples", 20_000, () => (doomed.durable().count >= 40 ? true : undefined));
     a.process.kill("SIGKILL");
     const acked = doomed.durable();
     await doomed.done.catch(() => {});
     // c retries the whole batch; the log keeps what a acknowledged (duplicates are skipped).
-    const resumed = await adapt(c.heads(), { head: "shared", waitForLease: true, promotion: Promotion.ALWAYS, hyperparameters: HYPER }, examples);
+    const resumed = await adapt(c.heads(), { head: "takeover", waitForLease: true, promotion: Promotion.ALWAYS, hyperparameters: HYPER }, examples);
     const last = resumed.progress.at(-1)!;
     assert.ok(Number(last.duplicate) >= acked.count, `${last.duplicate} duplicates ≥ ${acked.count} acknowledged by the killed writer`);
-    const logged = new Set((await db.sql<{ id: string }>("SELECT id FROM examples WHERE head = 'shared' AND id LIKE 'crash-%'")).map((r) => r.id));
+    const logged = new Set((await db.sql<{ id: string }>("SELECT id FROM examples WHERE head = 'takeover' AND id LIKE 'crash-%'")).map((r) => r.id));
     assert.equal(logged.size, 400);
     assert.ok(logged.has(acked.lastId));
-    const versions = (await b.heads().unary("getHead")({ head: "shared" })).versions.map((v) => v.version);
+    const versions = (await b.heads().unary("getHead")({ head: "takeover" })).versions.map((v) => v.version);
     for (let v = 1; v <= before; v++) assert.ok(versions.includes(v), `committed version ${v} survived`);
     assert.equal(resumed.committed[0].version, before + 1);
-    await until("b to serve the takeover's version", 3000, async () => ((await served(b, "shared")) === before + 1 ? true : undefined));
+    await until("b to serve the takeover's version", 3000, async () => ((await served(b, "takeover")) === before + 1 ? true : undefined));
   });
 });
 

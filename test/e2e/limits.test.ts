@@ -95,6 +95,24 @@ describe("request limits", () => {
   });
 });
 
+describe("request limits with --auth none", () => {
+  let server: ServerProcess;
+  before(async () => {
+    server = await startServer(["--auth", "none", "--adapt-examples-per-second", "20", "--no-warmup"]);
+  });
+  after(() => server?.stop());
+
+  it("all clients share one Adapt rate bucket: two streams from two connections are paced together", async () => {
+    // 2 × 20 examples at once against one bucket of 20: about 20 of them wait. With a bucket per
+    // client or per stream, each would fit its own bucket and none would wait.
+    const streams = ["none-a", "none-b"].map((head) => adapt(server.heads(), { head, labels: ["sport", "food"], hyperparameters: HYPER }, toyExamples(20, ["sport", "food"], head)));
+    for (const result of await Promise.all(streams)) assert.equal(result.progress.at(-1)!.accepted, 20n);
+    const lines = await Promise.all(["none-a", "none-b"].map((head) => logLine(server, head)));
+    const paced = lines.reduce((sum, line) => sum + ((line.pacedExamples as number | undefined) ?? 0), 0);
+    assert.ok(paced >= 10, `${paced} of 40 examples waited: ${JSON.stringify(lines.map((l) => l.pacedExamples))}`);
+  });
+});
+
 /** The log line of the Adapt stream of `head` (the server may print it just after the client saw the end). */
 async function logLine(server: ServerProcess, head: string): Promise<Record<string, unknown>> {
   for (let i = 0; i < 100; i++) {

@@ -1,17 +1,22 @@
 // `npm run bench:int8`: in one run, per model, the fp32 ceiling (ONNX Runtime on the fp32 graph, no
 // server), the int8 ceiling (same on `bertd quantize`'s graph) and bertd serving int8, on Debian package
 // descriptions (test/fixtures/debian-package-sections). Prints ratios to the fp32 ceiling of this run.
-//   npm run bench:int8 [-- --models models/default,bench/models/hf-6x384] [--seconds 5]
+// Then, per model, head agreement across precisions: a head taught on the fp32 server with the sections
+// training split, served int8 from the same data directory, top-1 on the test split against fp32's.
+//   npm run bench:int8 [-- --models models/default,bench/models/hf-6x384] [--seconds 5] [--no-agreement]
 // bench/models/hf-6x384 is made here with tools/torch-export (needs /usr/bin/python3 with torch).
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import { BertTokenizer } from "../src/core/tokenizer/index.js";
+import { adapt } from "../test/helpers/adapt-client.js";
 import { ROOT, startServer } from "../test/helpers/server-process.js";
+import { readSplit } from "./lib/corpus.js";
 
-const { values } = parseArgs({ options: { models: { type: "string", default: "models/default,bench/models/hf-6x384" }, seconds: { type: "string", default: "5" } } });
+const { values } = parseArgs({ options: { models: { type: "string", default: "models/default,bench/models/hf-6x384" }, seconds: { type: "string", default: "5" }, "no-agreement": { type: "boolean", default: false } } });
 const seconds = Number(values.seconds);
 const texts = readFileSync(join(ROOT, "test/fixtures/debian-package-sections/test.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { text: string }).text);
 
@@ -66,6 +71,44 @@ async function served(dir: string): Promise<{ perSecond: number; p50: number }> 
   }
 }
 
+/** Top-1 labels of the test split from a server on `dataDir` at `precision`; the head is taught first when `teach`. */
+async function sectionsTop1(dir: string, dataDir: string, precision: "fp32" | "int8", teach: boolean): Promise<{ predicted: string[]; truth: string[] }> {
+  const server = await startServer(["--model-dir", dir, "--precision", precision, "--data-dir", dataDir, "--adapt-examples-per-second", "0"], {}, { captureLogs: false });
+  try {
+    if (teach) {
+      const train = readSplit("train");
+      const labels = [...new Set(train.map((r) => r.label))].sort();
+      await adapt(server.heads(), { head: "sections", labels, hyperparameters: { seed: 1n }, progressEvery: 1000 }, train.map((r) => ({ id: r.id, text: r.text, labels: [r.label] })));
+    }
+    const test = readSplit("test");
+    const classify = server.encoder().unary("classify");
+    const predicted: string[] = [];
+    for (let i = 0; i < test.length; i += 64) {
+      const response = await classify({ head: "sections", inputs: test.slice(i, i + 64).map((r) => r.text), topK: 1 });
+      for (const p of response.predictions) predicted.push(p.labels[0].label);
+    }
+    return { predicted, truth: test.map((r) => r.label) };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function headAgreement(dir: string): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), "bertd-int8-agreement-"));
+  try {
+    const fp32 = await sectionsTop1(dir, dataDir, "fp32", true);
+    const int8 = await sectionsTop1(dir, dataDir, "int8", false);
+    const n = fp32.truth.length;
+    const count = (f: (i: number) => boolean): number => Array.from({ length: n }, (_, i) => i).filter(f).length;
+    const pct = (k: number): string => ((100 * k) / n).toFixed(1);
+    console.log(`\n${dir}: a head taught on fp32 (sections train split), served int8 from the same data directory, ${n} test texts`);
+    console.log("| top-1 agreement int8 vs fp32 | fp32 test accuracy | int8 test accuracy |\n| --- | --- | --- |");
+    console.log(`| ${pct(count((i) => fp32.predicted[i] === int8.predicted[i]))}% | ${pct(count((i) => fp32.predicted[i] === fp32.truth[i]))}% | ${pct(count((i) => int8.predicted[i] === int8.truth[i]))}% |`);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 for (const dir of values.models.split(",")) {
   ensure(dir);
   const full = join(ROOT, dir);
@@ -79,4 +122,5 @@ for (const dir of values.models.split(",")) {
   for (const [name, r] of [["fp32 ceiling (ONNX Runtime direct)", fp32], ["int8 ceiling (ONNX Runtime direct)", int8], ["bertd serving int8 (gRPC)", server]] as const) {
     console.log(`| ${name} | ${r.perSecond.toFixed(0)} | ${(r.perSecond / fp32.perSecond).toFixed(2)} | ${r.p50.toFixed(2)} |`);
   }
+  if (!values["no-agreement"]) await headAgreement(full);
 }

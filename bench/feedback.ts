@@ -49,8 +49,13 @@ const labels = [...new Set(train.map((r) => r.label))].sort();
 const seedExamples: ToyExample[] = train.slice(0, SEED).map((r) => ({ id: r.id, text: r.text, labels: [r.label] }));
 const traffic = train.slice(SEED);
 
-const ceiling = runCeiling({ modelDir, texts: traffic.map((r) => r.text), threads: availableParallelism(), maxBatchSize: MAX_BATCH_SIZE, maxBatchTokens: MAX_BATCH_TOKENS }, 0);
-log(`ceiling: ${ceiling.sequencesPerSecond.toFixed(0)} seq/s`);
+/** Measured before and after the server's runs; the better one counts (other processes share the CPU). */
+function measureCeiling(): number {
+  const rate = runCeiling({ modelDir, texts: traffic.map((r) => r.text), threads: availableParallelism(), maxBatchSize: MAX_BATCH_SIZE, maxBatchTokens: MAX_BATCH_TOKENS }, 0).sequencesPerSecond;
+  log(`ceiling: ${rate.toFixed(0)} seq/s`);
+  return rate;
+}
+const ceilingBefore = measureCeiling();
 
 // One client sends everything: no per-key rate limit on Adapt.
 const server = await startServer(
@@ -130,6 +135,7 @@ const offlineScores = testScores(truth, await topLabels(server.encoder(), "offli
 const seedScores = testScores(truth, await topLabels(server.encoder(), "fed", texts, 1), labels);
 const live = (await getHead({ head: "fed" })).live!;
 await server.stop();
+const ceiling = Math.max(ceilingBefore, measureCeiling());
 
 const classifyRate = traffic.length / classifySeconds;
 const feedbackRate = traffic.length / feedbackSeconds;
@@ -169,10 +175,10 @@ Throughput in this run (time inside the calls; the head learned and published in
 
 | what | items/s | × ceiling |
 | --- | ---: | ---: |
-| ceiling: direct ONNX Runtime, length-sorted batches of the same ${traffic.length} texts | ${ceiling.sequencesPerSecond.toFixed(0)} | 1.00 |
-| Classify (texts) | ${classifyRate.toFixed(0)} | ${(classifyRate / ceiling.sequencesPerSecond).toFixed(2)} |
-| Feedback (answers acknowledged, in the head's log) | ${feedbackRate.toFixed(0)} | ${(feedbackRate / ceiling.sequencesPerSecond).toFixed(2)} |
-| Adapt of (b) (examples, including the commit; its texts were in the embedding cache already) | ${adaptRate.toFixed(0)} | ${(adaptRate / ceiling.sequencesPerSecond).toFixed(2)} |
+| ceiling: direct ONNX Runtime, length-sorted batches of the same ${traffic.length} texts (the better of a run before and one after) | ${ceiling.toFixed(0)} | 1.00 |
+| Classify (texts) | ${classifyRate.toFixed(0)} | ${(classifyRate / ceiling).toFixed(2)} |
+| Feedback (answers acknowledged, in the head's log) | ${feedbackRate.toFixed(0)} | ${(feedbackRate / ceiling).toFixed(2)} |
+| Adapt of (b) (examples, including the commit; its texts were in the embedding cache already) | ${adaptRate.toFixed(0)} | ${(adaptRate / ceiling).toFixed(2)} |
 
 Feedback is ${(feedbackRate / classifyRate).toFixed(1)}× Classify's rate: an answer by prediction id needs no encoder (the text and
 the served labels are kept with the prediction); its cost is the lookup and the durable append to the head's log. The

@@ -15,6 +15,7 @@ import { ROOT, startServer } from "../test/helpers/server-process.js";
 import { readSplit } from "./lib/corpus.js";
 import { writeLineChart } from "../src/cli/line-chart.js";
 import { chooseL2 } from "./lib/logistic-regression.js";
+import { testScores, topLabels } from "./lib/test-scores.js";
 
 const { values: args } = parseArgs({ options: { "model-dir": { type: "string" }, replay: { type: "string", default: "10" }, out: { type: "string", default: join(ROOT, "docs", "benchmarks", "adapt.md") } } });
 const train = readSplit("train");
@@ -24,7 +25,6 @@ const labels = [...new Set(train.map((r) => r.label))].sort();
 // One client streams the whole training split: no per-key rate limit.
 const server = await startServer(["--adapt-examples-per-second", "0", "--model-dir", args["model-dir"] ?? join(ROOT, "models", "default")], {}, { captureLogs: false });
 const embed = server.encoder().unary("embed");
-const classify = server.encoder().unary("classify");
 const log = (line: string): void => console.error(line);
 
 async function features(texts: string[]): Promise<Float32Array[]> {
@@ -32,33 +32,6 @@ async function features(texts: string[]): Promise<Float32Array[]> {
   for (let i = 0; i < texts.length; i += 64) {
     const response = await embed({ inputs: texts.slice(i, i + 64), pooling: Pooling.MEAN, encoding: Encoding.BYTES });
     for (const e of response.embeddings) out.push(new Float32Array(new Uint8Array(e.bytes).buffer));
-  }
-  return out;
-}
-
-function scores(truth: string[], predicted: string[]): { accuracy: number; macroF1: number } {
-  let correct = 0;
-  const f1s: number[] = [];
-  for (let i = 0; i < truth.length; i++) if (truth[i] === predicted[i]) correct++;
-  for (const label of labels) {
-    let tp = 0;
-    let fp = 0;
-    let fn = 0;
-    for (let i = 0; i < truth.length; i++) {
-      if (predicted[i] === label && truth[i] === label) tp++;
-      else if (predicted[i] === label) fp++;
-      else if (truth[i] === label) fn++;
-    }
-    if (tp + fp + fn > 0) f1s.push(tp === 0 ? 0 : (2 * tp) / (2 * tp + fp + fn));
-  }
-  return { accuracy: correct / truth.length, macroF1: f1s.reduce((a, b) => a + b, 0) / f1s.length };
-}
-
-async function classifyTest(head: string): Promise<string[]> {
-  const out: string[] = [];
-  for (let i = 0; i < test.length; i += 64) {
-    const response = await classify({ head, inputs: test.slice(i, i + 64).map((r) => r.text), topK: 1 });
-    for (const p of response.predictions) out.push(p.labels[0].label);
   }
   return out;
 }
@@ -84,7 +57,7 @@ for (const [name, replayPasses] of [
   );
   const seconds = (performance.now() - started) / 1000;
   const curve = result.progress.map((p) => [Number(p.accepted), p.prequentialAccuracy] as [number, number]);
-  runs[name] = { ...scores(test.map((r) => r.label), await classifyTest(`sections-${name}`)), rate: train.length / seconds, curve, holdout: result.committed[0].holdout!.accuracy };
+  runs[name] = { ...testScores(test.map((r) => r.label), await topLabels(server.encoder(), `sections-${name}`, test.map((r) => r.text)), labels), rate: train.length / seconds, curve, holdout: result.committed[0].holdout!.accuracy };
   log(`adapt ${name}: ${JSON.stringify({ ...runs[name], curve: undefined })}`);
 }
 
@@ -93,9 +66,10 @@ const index = new Map(labels.map((l, i) => [l, i]));
 const valX = { v: await features(validation.map((r) => r.text)), t: await features(test.map((r) => r.text)) };
 await server.stop();
 const choice = chooseL2(trainX, train.map((r) => index.get(r.label)!), valX.v, validation.map((r) => index.get(r.label)!), [1e-4, 1e-3, 1e-2, 1e-1], { numClasses: labels.length, maxIterations: 300 });
-const offline = scores(
+const offline = testScores(
   test.map((r) => r.label),
   valX.t.map((x) => labels[choice.model.predict(x)]),
+  labels,
 );
 log(`offline: ${JSON.stringify(offline)} l2=${choice.l2}`);
 

@@ -52,7 +52,11 @@ export interface CpuResult {
 
 const CEILING = fileURLToPath(new URL("./ceiling.ts", import.meta.url));
 
-function runCeiling(options: CpuOptions, singles: number): { cpuSecondsPerSequence: number; sequencesPerSecond: number; singleP50Ms: number } {
+/** The ceiling (ceiling.ts) in its own process on these texts: direct ONNX Runtime on length-sorted batches. */
+export function runCeiling(
+  options: Pick<CpuOptions, "modelDir" | "texts" | "threads" | "maxBatchSize" | "maxBatchTokens">,
+  singles: number,
+): { cpuSecondsPerSequence: number; sequencesPerSecond: number; singleP50Ms: number } {
   const child = spawnSync(
     process.execPath,
     ["--import", "tsx", CEILING, options.modelDir, String(options.threads), String(options.maxBatchSize), String(options.maxBatchTokens), String(singles)],

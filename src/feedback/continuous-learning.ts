@@ -6,6 +6,7 @@ import type { PoolingMode } from "../core/pooling.js";
 import type { HeadSnapshot } from "../heads/index.js";
 import type { HeadPolicy, LoggedExample, StoredPolicy } from "../store/head-store.js";
 import { servedCorrect } from "./live-metrics.js";
+import { ShadowTrial } from "./shadow-trial.js";
 
 export interface ContinuousOptions {
   /** How often every continuous head's log is checked for new feedback (any replica's). */
@@ -21,13 +22,9 @@ export interface ContinuousOptions {
 const PAGE = 512;
 
 interface Shadow {
-  readonly version: number;
+  readonly trial: ShadowTrial;
   readonly snapshot: HeadSnapshot;
   readonly pooling: PoolingMode;
-  readonly needed: number;
-  scored: number;
-  candidateCorrect: number;
-  servedCorrect: number;
 }
 
 /** A head this replica is learning: it holds the head's lease through its run. */
@@ -164,15 +161,7 @@ export class ContinuousLearning {
     learning.sincePublished = 0;
     learning.publishedAtMs = now;
     if (shadow && committed.passed) {
-      learning.shadow = {
-        version: committed.version,
-        snapshot: learning.run.snapshot(),
-        pooling: learning.run.settings.pooling,
-        needed: policy.shadowExamples,
-        scored: 0,
-        candidateCorrect: 0,
-        servedCorrect: 0,
-      };
+      learning.shadow = { trial: new ShadowTrial(committed.version, policy.shadowExamples), snapshot: learning.run.snapshot(), pooling: learning.run.settings.pooling };
       return;
     }
     learning.shadow = undefined;
@@ -180,38 +169,21 @@ export class ContinuousLearning {
     await learning.run.release();
   }
 
-  /**
-   * Shadow rule: the held-back candidate predicts each answered prediction served by the active
-   * version; after `needed` of them it becomes active when it got at least as many right as were served right.
-   */
+  /** Scores the held-back candidate on answered predictions (ShadowTrial: the shadow rule); promotes it or not once the trial is complete. */
   private async scoreShadow(head: string, learning: Learning, rows: readonly LoggedExample[]): Promise<void> {
-    const shadow = learning.shadow!;
-    const record = await this.deps.store.getHead(head);
-    const answered = rows.filter((row) => row.served && row.served.version === record?.activeVersion && row.served.version !== shadow.version);
-    if (answered.length === 0) return;
+    const { trial, snapshot, pooling } = learning.shadow!;
     const type = learning.run.settings.type;
     if (type === "token") return;
-    const features = await featuresFor(this.deps.encoder, this.deps.cache, answered.map((row) => row.text), shadow.pooling, "background");
-    answered.forEach((row, i) => {
-      if (shadow.scored >= shadow.needed) return;
-      const scores = shadow.snapshot.predict(features[i]);
-      const labels = shadow.snapshot.labels;
-      let predicted: string[];
-      if (type === "multilabel") predicted = labels.filter((_, j) => scores[j] > 0.5);
-      else {
-        let best = 0;
-        for (let j = 1; j < scores.length; j++) if (scores[j] > scores[best]) best = j;
-        predicted = [labels[best]];
-      }
-      shadow.scored++;
-      if (servedCorrect(type, row.labels, predicted)) shadow.candidateCorrect++;
-      if (servedCorrect(type, row.labels, row.served!.labels)) shadow.servedCorrect++;
-    });
-    if (shadow.scored < shadow.needed) return;
+    const record = await this.deps.store.getHead(head);
+    const answered = trial.eligible(rows, record?.activeVersion);
+    if (answered.length === 0) return;
+    const features = await featuresFor(this.deps.encoder, this.deps.cache, answered.map((row) => row.text), pooling, "background");
+    answered.forEach((row, i) => trial.score(servedCorrect(type, row.labels, snapshot.predictLabels(features[i])), servedCorrect(type, row.labels, row.served!.labels)));
+    if (!trial.complete) return;
     learning.shadow = undefined;
-    const fields = { head, candidate: shadow.version, active: record?.activeVersion, examples: shadow.scored, candidateCorrect: shadow.candidateCorrect, servedCorrect: shadow.servedCorrect };
-    if (shadow.candidateCorrect >= shadow.servedCorrect) {
-      await this.deps.store.setActiveVersion(head, shadow.version);
+    const fields = { head, candidate: trial.version, active: record?.activeVersion, ...trial.tally };
+    if (trial.promote) {
+      await this.deps.store.setActiveVersion(head, trial.version);
       await this.deps.registry.refresh(head);
       this.options.log.info(fields, "shadow candidate promoted: at least as accurate on live feedback as the active version");
     } else {

@@ -195,6 +195,63 @@ describe("feedback on served predictions (embedded store)", () => {
     const shown = await startCli(["heads", "show", "topics"], env).output;
     assert.match(shown.stdout, /live \(feedback on served predictions\): accuracy/);
   });
+
+  it("takes labels a head does not know only when the head allows new labels, and learns them", async () => {
+    const heads = server.heads();
+    await adapt(heads, { head: "open", labels: LABELS, allowNewLabels: true, hyperparameters: HYPER }, toyExamples(20, LABELS, "open"));
+    const [sport, food] = await classifyAll(server, "open", toyExamples(2, LABELS, "open-live", 3));
+    const closed = (await classifyAll(server, "topics", toyExamples(1, LABELS, "closed", 5)))[0];
+    const response = await heads.unary("feedback")({
+      items: [
+        { predictionId: sport.id, labels: ["music"] },
+        { head: "open", text: "guitar drum melody", labels: ["music"] },
+        { predictionId: closed.id, labels: ["music"] },
+        { predictionId: food.id, labels: [""] },
+      ],
+    });
+    assert.deepEqual(
+      response.results.map((r) => r.outcome),
+      [FeedbackOutcome.ACCEPTED, FeedbackOutcome.ACCEPTED, FeedbackOutcome.INVALID_LABEL, FeedbackOutcome.INVALID_LABEL],
+      JSON.stringify(response.results.map((r) => r.detail)),
+    );
+    assert.match(response.results[2].detail, /"music" is not one of the head's labels \(sport, food\) and the head does not allow new labels/);
+    assert.match(response.results[3].detail, /labels\[0\] is empty/);
+    await heads.unary("setHeadPolicy")({ head: "open", policy: { continuous: true, publishEveryExamples: 2, promotion: Promotion.ALWAYS } });
+    await heads.unary("feedback")({ items: [{ predictionId: food.id, labels: ["food"] }, { head: "open", text: "song concert band", labels: ["music"] }] });
+    const head = await until("a version that learned the new label", 30_000, async () => {
+      const h = await heads.unary("getHead")({ head: "open" });
+      return h.versions.at(-1)!.labels.includes("music") ? h : undefined;
+    });
+    assert.deepEqual(head.versions.at(-1)!.labels, ["sport", "food", "music"]);
+    await heads.unary("setHeadPolicy")({ head: "open", policy: { continuous: false } });
+  });
+
+  it("scores a held-back candidate in shadow on the next K answers and promotes it by the documented rule", async () => {
+    const heads = server.heads();
+    const K = 12;
+    await adapt(heads, { head: "shadowed", labels: LABELS, hyperparameters: HYPER }, toyExamples(8, LABELS, "sh-seed", 29));
+    await heads.unary("setHeadPolicy")({ head: "shadowed", policy: { continuous: true, publishEveryExamples: 30, promotion: Promotion.ALWAYS, shadowExamples: K } });
+    const first = await classifyAll(server, "shadowed", toyExamples(30, LABELS, "sh-a", 31));
+    await heads.unary("feedback")({ items: first.map((s) => ({ predictionId: s.id, labels: [s.truth] })) });
+    const held = await until("a candidate stored unpromoted", 30_000, async () => {
+      const h = await heads.unary("getHead")({ head: "shadowed" });
+      return h.head!.latestVersion >= 2 ? h : undefined;
+    });
+    assert.equal(held.head!.activeVersion, 1, "promotion ALWAYS, but held back for the shadow trial");
+    // The next K answers, served by v1; what the candidate (v2) would have said, asked here by version.
+    const texts = toyExamples(K, LABELS, "sh-b", 37);
+    const served = await classifyAll(server, "shadowed", texts);
+    const candidate = (await server.encoder().unary("classify")({ head: "shadowed", version: 2, inputs: texts.map((t) => t.text), topK: 1 })).predictions.map((p) => p.labels[0].label);
+    assert.ok(served.every((s) => s.version === 1));
+    const candidateRight = served.filter((s, i) => candidate[i] === s.truth).length;
+    const servedRight = served.filter((s) => s.served === s.truth).length;
+    await heads.unary("feedback")({ items: served.map((s) => ({ predictionId: s.id, labels: [s.truth] })) });
+    const verdict = await server.logLine((l) => l.head === "shadowed" && typeof l.msg === "string" && l.msg.startsWith("shadow candidate"), 30_000);
+    assert.deepEqual({ examples: verdict.examples, candidateCorrect: verdict.candidateCorrect, servedCorrect: verdict.servedCorrect }, { examples: K, candidateCorrect: candidateRight, servedCorrect: servedRight });
+    const active = (await heads.unary("getHead")({ head: "shadowed" })).head!.activeVersion;
+    assert.equal(active, candidateRight >= servedRight ? 2 : 1, `candidate ${candidateRight}/${K} right, served ${servedRight}/${K}`);
+    await heads.unary("setHeadPolicy")({ head: "shadowed", policy: { continuous: false } });
+  });
 });
 
 describe("expiry by age and by size", () => {

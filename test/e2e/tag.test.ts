@@ -115,6 +115,9 @@ describe("TOKEN heads: Adapt over words and tags, Encoder.Tag", () => {
     await rejects(tag({ head: "texts", texts: ["a"] }), status.INVALID_ARGUMENT, /head "texts" is MULTICLASS, not TOKEN: use Classify/);
     await rejects(server.encoder().unary("classify")({ head: "toy", inputs: ["a"] }), status.INVALID_ARGUMENT, /TOKEN head: use Tag/);
     await rejects(adapt(heads, { ...CONFIG, type: HeadType.MULTICLASS, labels: ["x"] }, []), status.FAILED_PRECONDITION, /head "toy" is token, not multiclass/);
+    const shadowed = { continuous: true, publishEveryExamples: 10, shadowExamples: 5 };
+    await rejects(heads.unary("setHeadPolicy")({ head: "toy", policy: shadowed }), status.INVALID_ARGUMENT, /policy\.shadow_examples: shadow scoring is for MULTICLASS and MULTILABEL heads, not TOKEN heads/);
+    await rejects(adapt(heads, { ...CONFIG, policy: shadowed }, []), status.INVALID_ARGUMENT, /config\.policy\.shadow_examples: shadow scoring is for MULTICLASS/);
     // Nothing broke: the head still tags.
     const after = await tag({ head: "toy", texts: ["Erin Taylor met Frank Wilson in Rome."] });
     assert.deepEqual(after.results[0].entities.filter((e) => e.type === "PER").map((e) => e.text), ["Erin Taylor", "Frank Wilson"]);

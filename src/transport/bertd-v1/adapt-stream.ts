@@ -146,8 +146,9 @@ export class AdaptStream {
 
   private async open(config: AdaptConfig): Promise<AdaptRun> {
     const adaptDeps = this.deps.engine.adaptDeps();
-    this.policy = config.policy ? checkPolicy(policyOf(config.policy, "config.policy"), "config.policy") : undefined;
-    const run = await AdaptRun.open(adaptDeps, settingsOf(config, adaptDeps.encoder), this.stream.context.signal);
+    const settings = settingsOf(config, adaptDeps.encoder);
+    this.policy = config.policy ? checkPolicy(policyOf(config.policy, "config.policy"), settings.type, "config.policy") : undefined;
+    const run = await AdaptRun.open(adaptDeps, settings, this.stream.context.signal);
     this.run = run;
     run.lease.lost.addEventListener("abort", this.stream.notify);
     const log = await run.logState();

@@ -18,7 +18,7 @@ import {
 } from "../heads/index.js";
 import type { HeadLease, HeadStore, StoredExample, StoredHeadType } from "../store/head-store.js";
 import type { EmbeddingCache } from "./embedding-cache.js";
-import { featuresFor, pairFeaturesFor } from "./features.js";
+import { featuresFor, pairFeaturesFor, pairOfStored } from "./features.js";
 import type { HeadRegistry } from "./head-registry.js";
 import { evaluateSentences, predictTags, sentencesFor, tokenExampleProblem, wordRows, wordsOfStored, type TaggedSentence } from "./token-examples.js";
 import type { AdaptLimits } from "./limits.js";
@@ -523,8 +523,3 @@ function tokenInput(example: StoredExample): { words: string[]; tags: readonly s
   return { words: wordsOfStored(example), tags: example.labels, weight: example.weight };
 }
 
-/** A pair head's logged example: its [text, text_pair] JSON back into a pair. */
-function pairOfStored(example: StoredExample): { text: string; textPair: string } {
-  const [text, textPair] = JSON.parse(example.text) as [string, string];
-  return { text, textPair };
-}

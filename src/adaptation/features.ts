@@ -21,6 +21,12 @@ export function featuresFor(
   );
 }
 
+/** A pair head's logged example (or kept prediction): its [text, text_pair] JSON back into a pair. */
+export function pairOfStored(stored: { readonly text: string }): TextPair {
+  const [text, textPair] = JSON.parse(stored.text) as [string, string];
+  return { text, textPair };
+}
+
 /** Head features for sentence pairs: each pair's pooled encoding (pair template, longest_first truncation). */
 export function pairFeaturesFor(
   encoder: EncoderModel,

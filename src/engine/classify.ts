@@ -54,20 +54,26 @@ export async function classify(heads: ServedHeads, input: ClassifyInput, minVers
   const inferred = performance.now();
   const scores = readouts.map((features) => head.snapshot.predict(features));
   const predictions = scores.map((row) => rankLabels(head.snapshot.labels, row, input.topK));
-  // Pair heads issue no prediction ids yet: a kept prediction holds one text, and its features are cached by that text.
-  const predictionIds = heads.predictions?.enabled && !pairs ? keepPredictions(heads, head, input.inputs, readouts, scores) : [];
+  const predictionIds = heads.predictions?.enabled ? keepPredictions(heads, head, pairs ? pairs : input.inputs, readouts, scores, cacheable(input, pairs)) : [];
   return { predictions, predictionIds, headVersion: head.version, byModel: false, inputTokens, times: { ...times, head: [inferred, performance.now()] } };
 }
 
+/** Whether these features are the ones Adapt would compute (right-side truncation; pairs longest_first), so the cache may hold them. */
+function cacheable(input: ClassifyInput, pairs: readonly TextPair[] | undefined): boolean {
+  if (input.truncation !== undefined && input.truncation !== "right") return false;
+  return !pairs || input.strategy === undefined || input.strategy === "longest_first";
+}
+
 /**
- * Keeps what feedback on these predictions needs: the text, what was served and its scores; the
- * features go to the embedding cache, so learning from the feedback soon after skips the encoder.
+ * Keeps what feedback on these predictions needs: the text (a pair as Adapt logs it, a JSON
+ * [text, text_pair]), what was served and its scores; the features go to the embedding cache, so
+ * learning from the feedback soon after skips the encoder.
  */
-function keepPredictions(heads: ServedHeads, head: ServedHead, texts: readonly string[], features: readonly Float32Array[], scores: readonly Float64Array[]): string[] {
+function keepPredictions(heads: ServedHeads, head: ServedHead, inputs: readonly (string | TextPair)[], features: readonly Float32Array[], scores: readonly Float64Array[], cache: boolean): string[] {
   const store = heads.predictions!;
   const now = Date.now();
   const labels = head.snapshot.labels;
-  const records: PredictionRecord[] = texts.map((text, i) => {
+  const records: PredictionRecord[] = inputs.map((input, i) => {
     const row = scores[i];
     let served: string[];
     if (head.type === "multilabel") served = labels.filter((_, j) => row[j] > MULTILABEL_THRESHOLD);
@@ -76,10 +82,11 @@ function keepPredictions(heads: ServedHeads, head: ServedHead, texts: readonly s
       for (let j = 1; j < row.length; j++) if (row[j] > row[best]) best = j;
       served = labels.length > 0 ? [labels[best]] : [];
     }
-    if (heads.cache) {
-      const key = heads.cache.key(head.pooling, text);
+    if (heads.cache && cache) {
+      const key = typeof input === "string" ? heads.cache.key(head.pooling, input) : heads.cache.pairKey(head.pooling, input.text, input.textPair);
       if (!heads.cache.get(key)) heads.cache.set(key, features[i].slice());
     }
+    const text = typeof input === "string" ? input : JSON.stringify([input.text, input.textPair]);
     return { id: store.newId(now), head: head.name, type: head.type, version: head.version, text, served, scores: Array.from(row), createdAtMs: now, expiresAtMs: now + store.windowMs };
   });
   store.keep(records);

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { AdaptRun, type AdaptDeps, type AdaptSettings } from "../adaptation/adapt-run.js";
-import { featuresFor } from "../adaptation/features.js";
+import { featuresFor, pairFeaturesFor, pairOfStored } from "../adaptation/features.js";
 import { ServiceError } from "../core/errors.js";
 import type { PoolingMode } from "../core/pooling.js";
 import type { HeadSnapshot } from "../heads/index.js";
@@ -177,7 +177,9 @@ export class ContinuousLearning {
     const record = await this.deps.store.getHead(head);
     const answered = trial.eligible(rows, record?.activeVersion);
     if (answered.length === 0) return;
-    const features = await featuresFor(this.deps.encoder, this.deps.cache, answered.map((row) => row.text), pooling, "background");
+    const features = learning.run.settings.pair
+      ? await pairFeaturesFor(this.deps.encoder, this.deps.cache, answered.map(pairOfStored), pooling, "background")
+      : await featuresFor(this.deps.encoder, this.deps.cache, answered.map((row) => row.text), pooling, "background");
     answered.forEach((row, i) => trial.score(servedCorrect(type, row.labels, snapshot.predictLabels(features[i])), servedCorrect(type, row.labels, row.served!.labels)));
     if (!trial.complete) return;
     learning.shadow = undefined;

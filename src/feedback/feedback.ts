@@ -37,6 +37,7 @@ export const MAX_FEEDBACK_ITEMS = 1000;
 /** What a head's newest version says about the labels feedback may carry and the holdout split. */
 interface HeadRules {
   readonly type: StoredHeadType;
+  readonly pair: boolean;
   readonly labels: readonly string[];
   readonly allowNewLabels: boolean;
   readonly holdoutFraction: number;
@@ -155,6 +156,7 @@ export class Feedback {
     const rules = await this.rulesOf(item.head);
     if (typeof rules === "string") return result("invalid", item.head, rules, item.id);
     if (rules.type === "token") return result("invalid", item.head, `head "${item.head}" is a TOKEN head: full examples go through Adapt (words and tags); answer Tag predictions by prediction_id`, item.id);
+    if (rules.pair) return result("invalid", item.head, `head "${item.head}" is a pair head: full examples go through Adapt (text and text_pair); answer Classify predictions by prediction_id`, item.id);
     const problem = labelProblem(rules, item.labels);
     if (problem) return result("invalid_label", item.head, problem, item.id);
     const id = item.id || `text:${createHash("sha256").update(item.text).digest("base64url")}`;
@@ -172,7 +174,7 @@ export class Feedback {
     const stored = await this.store.loadVersion(head, record.latestVersion);
     if (!stored) return `head "${head}" has no version ${record.latestVersion}`;
     const trainer = HeadTrainer.restore(stored.state);
-    const rules: HeadRules = { type: record.type, labels: trainer.labels, allowNewLabels: trainer.allowNewLabels, holdoutFraction: trainer.config.holdoutFraction, seed: trainer.config.seed };
+    const rules: HeadRules = { type: record.type, pair: record.input === "pair", labels: trainer.labels, allowNewLabels: trainer.allowNewLabels, holdoutFraction: trainer.config.holdoutFraction, seed: trainer.config.seed };
     for (const old of this.rules.keys()) if (old.startsWith(`${head}\0`)) this.rules.delete(old);
     this.rules.set(key, rules);
     this.rules.set(head, rules);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { FeedbackOutcome, FeedbackStreamRequestSchema, Promotion, type FeedbackStreamResponse } from "../../src/gen/bertd/v1/heads_pb.js";
-import { adapt, toyExamples } from "../helpers/adapt-client.js";
+import { adapt, toyExamples, toyPairs } from "../helpers/adapt-client.js";
 import { until } from "../helpers/adapt-stream.js";
 import { startCli } from "../helpers/cli-process.js";
 import { throwawayDatabase, type ThrowawayDatabase } from "../helpers/postgres.js";
@@ -251,6 +251,43 @@ describe("feedback on served predictions (embedded store)", () => {
     const active = (await heads.unary("getHead")({ head: "shadowed" })).head!.activeVersion;
     assert.equal(active, candidateRight >= servedRight ? 2 : 1, `candidate ${candidateRight}/${K} right, served ${servedRight}/${K}`);
     await heads.unary("setHeadPolicy")({ head: "shadowed", policy: { continuous: false } });
+  });
+});
+
+describe("feedback on a pair head's predictions", () => {
+  let server: ServerProcess;
+  before(async () => {
+    server = await startServer(["--no-warmup", "--continuous-poll-ms", "200"]);
+    await adapt(server.heads(), { head: "dup", labels: ["same", "different"], pair: true, hyperparameters: HYPER }, toyPairs(60, "seed", 3));
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("gives pair Classify results prediction ids, learns from answers by id and scores them; full examples go through Adapt", async () => {
+    const heads = server.heads();
+    await heads.unary("setHeadPolicy")({ head: "dup", policy: { continuous: true, publishEveryExamples: 30, promotion: Promotion.ALWAYS } });
+    const pairs = toyPairs(30, "live", 21);
+    const response = await server.encoder().unary("classify")({ head: "dup", inputs: pairs.map((p) => p.text), textPairs: pairs.map((p) => p.textPair), topK: 1 });
+    const ids = response.predictions.map((p) => p.predictionId);
+    assert.equal(new Set(ids.filter(Boolean)).size, 30, "one prediction id per pair");
+    const answered = await heads.unary("feedback")({ items: [...pairs.map((p, i) => ({ predictionId: ids[i], labels: p.labels })), { head: "dup", text: "goal", labels: ["same"] }] });
+    assert.equal(answered.accepted, 30n);
+    answered.results.slice(0, 30).forEach((r, i) => {
+      assert.equal(r.outcome, FeedbackOutcome.ACCEPTED, r.detail);
+      assert.equal(r.servedCorrect, response.predictions[i].labels[0].label === pairs[i].labels[0], `pair ${i}`);
+    });
+    assert.equal(answered.results[30].outcome, FeedbackOutcome.INVALID);
+    assert.match(answered.results[30].detail, /head "dup" is a pair head: full examples go through Adapt/);
+    const correct = response.predictions.filter((p, i) => p.labels[0].label === pairs[i].labels[0]).length;
+    const head = await until("a version published from the answered pairs", 30_000, async () => {
+      const h = await heads.unary("getHead")({ head: "dup" });
+      return h.head!.latestVersion >= 2 ? h : undefined;
+    });
+    assert.equal(head.live?.examples, 30n);
+    assert.ok(Math.abs(head.live.accuracy - correct / 30) < 1e-9, `live accuracy ${head.live.accuracy}, served ${correct}/30 right`);
+    assert.ok(head.versions.at(-1)!.trainedExamples > 48n, "the new version learned from the answered pairs too");
+    assert.equal((await server.encoder().unary("classify")({ head: "dup", inputs: [pairs[0].text], textPairs: [pairs[0].textPair] })).headVersion, head.head!.activeVersion);
   });
 });
 

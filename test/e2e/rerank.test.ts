@@ -15,7 +15,7 @@ import { startCli } from "../helpers/cli-process.js";
 import { HeadType, Promotion } from "../../src/gen/bertd/v1/heads_pb.js";
 import { TruncationStrategy } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { generateBertModel } from "../../tools/generator/index.js";
-import { adapt, toyExamples } from "../helpers/adapt-client.js";
+import { adapt, toyExamples, toyPairs } from "../helpers/adapt-client.js";
 import { rejectsWithStatus as code } from "../helpers/assertions.js";
 import { pairReference, sigmoid, softmax } from "../helpers/pair-reference.js";
 import { ROOT, startServer, type ServerProcess } from "../helpers/server-process.js";
@@ -166,13 +166,6 @@ function stateOf(dataDir: string, head: string, version: number): Buffer {
   } finally {
     db.close();
   }
-}
-
-/** Pairs of toy texts: "same" when both are of one topic. */
-function toyPairs(count: number, prefix: string, seed: number): { id: string; text: string; textPair: string; labels: string[] }[] {
-  const a = toyExamples(count, ["sport", "food"], `${prefix}a`, seed);
-  const b = toyExamples(count, ["sport", "food", "food"], `${prefix}b`, seed + 1);
-  return a.map((x, i) => ({ id: `${prefix}-${i}`, text: x.text, textPair: b[i].text, labels: [x.labels[0] === b[i].labels[0] ? "same" : "different"] }));
 }
 
 describe("pair heads taught through Adapt", () => {

@@ -68,3 +68,10 @@ export function toyExamples(count: number, labels: string[] = ["sport", "food"],
     return { id: `${prefix}-${i}`, text: words.join(" "), labels: [label] };
   });
 }
+
+/** Pairs of toy texts: "same" when both are of one topic. */
+export function toyPairs(count: number, prefix: string, seed: number): (ToyExample & { textPair: string })[] {
+  const a = toyExamples(count, ["sport", "food"], `${prefix}a`, seed);
+  const b = toyExamples(count, ["sport", "food", "food"], `${prefix}b`, seed + 1);
+  return a.map((x, i) => ({ id: `${prefix}-${i}`, text: x.text, textPair: b[i].text, labels: [x.labels[0] === b[i].labels[0] ? "same" : "different"] }));
+}

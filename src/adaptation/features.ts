@@ -21,7 +21,7 @@ export function featuresFor(
   );
 }
 
-/** Head features for sentence pairs: each pair's pooled encoding (pair template, longest_first truncation). */
+/** Head features for sentence pairs (src/core/pair-features.ts; pair template, longest_first truncation). */
 export function pairFeaturesFor(
   encoder: EncoderModel,
   cache: EmbeddingCache,
@@ -34,7 +34,7 @@ export function pairFeaturesFor(
     pairs,
     (pair) => cache.pairKey(pooling, pair.text, pair.textPair),
     cache,
-    async (missing) => (await encoder.pairReadouts(missing, pooling, { side: "right" }, { priority, signal }, { unlimited: true })).readouts,
+    async (missing) => (await encoder.pairHeadFeatures(missing, pooling, { side: "right" }, { priority, signal }, { unlimited: true })).readouts,
   );
 }
 

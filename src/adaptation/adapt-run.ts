@@ -18,6 +18,7 @@ import {
 } from "../heads/index.js";
 import type { HeadLease, HeadStore, StoredExample, StoredHeadType } from "../store/head-store.js";
 import type { EmbeddingCache } from "./embedding-cache.js";
+import { PAIR_FEATURE_BLOCKS } from "../core/pair-features.js";
 import { featuresFor, pairFeaturesFor, pairOfStored } from "./features.js";
 import type { HeadRegistry } from "./head-registry.js";
 import { evaluateSentences, predictTags, sentencesFor, tokenExampleProblem, wordRows, wordsOfStored, type TaggedSentence } from "./token-examples.js";
@@ -190,7 +191,7 @@ export class AdaptRun {
           trainConfig = resolveTrainConfig(settings.train);
           if (labels.size === 0 && !settings.allowNewLabels) throw invalidArgument("config.labels is empty and config.allow_new_labels is false: the head could learn nothing");
           trainer = HeadTrainer.create(
-            { type: token ? "multiclass" : settings.type, architecture: settings.architecture, inputDim: token ? deps.encoder.info.tokenStateWidth : deps.encoder.info.hiddenSize, labels: [...labels], allowNewLabels: settings.allowNewLabels },
+            { type: token ? "multiclass" : settings.type, architecture: settings.architecture, inputDim: token ? deps.encoder.info.tokenStateWidth : settings.pair ? PAIR_FEATURE_BLOCKS * deps.encoder.info.hiddenSize : deps.encoder.info.hiddenSize, labels: [...labels], allowNewLabels: settings.allowNewLabels },
             trainConfig,
           );
         }

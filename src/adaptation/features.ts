@@ -27,7 +27,7 @@ export function pairOfStored(stored: { readonly text: string }): TextPair {
   return { text, textPair };
 }
 
-/** Head features for sentence pairs: each pair's pooled encoding (pair template, longest_first truncation). */
+/** Head features for sentence pairs (src/core/pair-features.ts; pair template, longest_first truncation). */
 export function pairFeaturesFor(
   encoder: EncoderModel,
   cache: EmbeddingCache,
@@ -40,7 +40,7 @@ export function pairFeaturesFor(
     pairs,
     (pair) => cache.pairKey(pooling, pair.text, pair.textPair),
     cache,
-    async (missing) => (await encoder.pairReadouts(missing, pooling, { side: "right" }, { priority, signal }, { unlimited: true })).readouts,
+    async (missing) => (await encoder.pairHeadFeatures(missing, pooling, { side: "right" }, { priority, signal }, { unlimited: true })).readouts,
   );
 }
 

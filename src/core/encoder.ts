@@ -8,6 +8,7 @@ import { InputTooLongError, failedPrecondition, invalidArgument } from "./errors
 import { type TestFaults, workerFaults } from "./faults.js";
 import { hashModel, type ModelDirectory } from "./model-directory.js";
 import { headIdentity, type HeadIdentity } from "./model-identity.js";
+import { pairFeatures } from "./pair-features.js";
 import { encodePairs, type PairTruncation, type TextPair } from "./pair-inputs.js";
 import { LOGITS, PoolingMode, TOKEN_STATES, finishVector, poolingName, type Readout } from "./pooling.js";
 import { loadTokenizer, truncateIds, type Tokenizer } from "./tokenizer/index.js";
@@ -241,6 +242,27 @@ export class EncoderModel {
     const { inputs, tokens } = this.tokenizePairs(pairs, truncation, options);
     const { rows: readouts, times } = await this.submitTimed(inputs.map(({ ids, typeIds }) => ({ ids, typeIds, mode })), call, started);
     return { readouts, inputTokens: tokens, times };
+  }
+
+  /**
+   * A pair head's features of each pair (src/core/pair-features.ts): the pair pooled together and each
+   * distinct text pooled alone, all in one batcher request.
+   */
+  async pairHeadFeatures(pairs: readonly TextPair[], mode: PoolingMode, truncation: Partial<PairTruncation>, call: CallOptions = {}, options: { unlimited?: boolean; field?: string } = {}): Promise<{ readouts: Float32Array[]; inputTokens: number; times: StageTimes }> {
+    const started = performance.now();
+    const { inputs, tokens } = this.tokenizePairs(pairs, truncation, options);
+    const texts = [...new Set(pairs.flatMap((p) => [p.text, p.textPair]))];
+    // Each text alone is no longer than its pair, so it is only ever cut when the pair was.
+    const side = truncation.side === "none" ? "right" : truncation.side;
+    const single = this.tokenizeInputs(texts, side, { unlimited: true });
+    const { rows, times } = await this.submitTimed(
+      [...inputs.map(({ ids, typeIds }) => ({ ids, typeIds, mode })), ...single.ids.map((ids) => ({ ids, mode }))],
+      call,
+      started,
+    );
+    const alone = new Map(texts.map((text, i) => [text, rows[pairs.length + i]]));
+    const readouts = pairs.map((p, i) => pairFeatures(rows[i], alone.get(p.text)!, alone.get(p.textPair)!));
+    return { readouts, inputTokens: tokens + single.tokens, times };
   }
 
   async embed(inputs: readonly string[], options: EmbedOptions, call: CallOptions = {}): Promise<Embedded> {

@@ -1,7 +1,7 @@
 import type { CallOptions, StageTimes, TruncationSide } from "../core/encoder.js";
 import { failedPrecondition, invalidArgument } from "../core/errors.js";
 import { zipPairs, type TextPair } from "../core/pair-inputs.js";
-import { LOGITS, type Readout } from "../core/pooling.js";
+import { LOGITS } from "../core/pooling.js";
 import type { TruncationStrategy } from "../core/tokenizer/index.js";
 import { MODEL_HEAD, modelClassifier, sequenceHead, type HeadRequest } from "./head-resolution.js";
 import type { ServedHead } from "../adaptation/head-registry.js";
@@ -40,17 +40,18 @@ export async function classify(heads: ServedHeads, input: ClassifyInput, minVers
   const pairs = input.textPairs && input.textPairs.length > 0 ? zipPairs(input.inputs, input.textPairs, "inputs", "text_pairs") : undefined;
   if (pairs) encoder.checkPairs(pairs);
   else encoder.checkInputs(input.inputs);
-  const read = (mode: Readout): Promise<{ readouts: Float32Array[]; inputTokens: number; times: StageTimes }> =>
-    pairs ? encoder.pairReadouts(pairs, mode, { side: input.truncation, strategy: input.strategy }, call) : encoder.readouts(input.inputs, mode, input.truncation, call);
+  const truncation = { side: input.truncation, strategy: input.strategy };
   if (input.head === MODEL_HEAD) {
     const classifier = modelClassifier(encoder.info, input);
-    const { readouts: logits, inputTokens } = await read(LOGITS);
+    const { readouts: logits, inputTokens } = pairs ? await encoder.pairReadouts(pairs, LOGITS, truncation, call) : await encoder.readouts(input.inputs, LOGITS, input.truncation, call);
     const predictions = logits.map((row) => rankLabels(classifier.labels, classifier.multilabel ? sigmoid(row) : softmax(row), input.topK));
     return { predictions, predictionIds: [], headVersion: 1, byModel: true, inputTokens };
   }
   const head = await sequenceHead(registry, input, minVersionWaitMs, call.signal);
   checkHeadInput(head.name, head.pair, pairs);
-  const { readouts, inputTokens, times } = await read(head.pooling);
+  const { readouts, inputTokens, times } = pairs
+    ? await encoder.pairHeadFeatures(pairs, head.pooling, truncation, call)
+    : await encoder.readouts(input.inputs, head.pooling, input.truncation, call);
   const inferred = performance.now();
   const scores = readouts.map((features) => head.snapshot.predict(features));
   const predictions = scores.map((row) => rankLabels(head.snapshot.labels, row, input.topK));

@@ -70,7 +70,7 @@ export async function rerank(deps: RerankDeps, input: RerankInput, call: CallOpt
     if (!input.label) throw invalidArgument(`label is empty: name the label of head "${served.name}" whose probability ranks the documents (one of ${labels.join(", ")})`);
     const at = labels.indexOf(input.label);
     if (at < 0) throw invalidArgument(`label "${input.label}" is not one of head "${served.name}"'s labels (${labels.join(", ")})`);
-    const read = await encoder.pairReadouts(pairs, served.pooling, truncation, call, options);
+    const read = await encoder.pairHeadFeatures(pairs, served.pooling, truncation, call, options);
     scores = read.readouts.map((features) => {
       const p = served.snapshot.predict(features)[at];
       return input.rawScores ? logOdds(p) : p;

@@ -8,6 +8,7 @@ import type { Batch, BatchOutput, BatchRunner } from "../../src/backends/batch-r
 import { packInputs } from "../../src/backends/onnx/input-packing.js";
 import { Batcher } from "../../src/core/batcher.js";
 import { ServiceError } from "../../src/core/errors.js";
+import { pairFeatures } from "../../src/core/pair-features.js";
 import { encodePairs, zipPairs } from "../../src/core/pair-inputs.js";
 import { PoolingMode } from "../../src/core/pooling.js";
 import { BertTokenizer } from "../../src/core/tokenizer/index.js";
@@ -101,5 +102,20 @@ describe("type ids on their way to token_type_ids", () => {
     assert.deepEqual(rows.find((row) => row.ids.length === 3)?.types, [0, 0, 0]);
     await batcher.submit([single]);
     assert.equal(batches[1].typeIds, undefined);
+  });
+});
+
+describe("pairFeatures", () => {
+  it("is the joint vector, then u ⊙ v and |u − v| of the two texts' normalized vectors", () => {
+    const joint = Float32Array.from([1, 2]);
+    const features = pairFeatures(joint, Float32Array.from([3, 4]), Float32Array.from([0, 2]));
+    const expected = [1, 2, 0, 0.8, 0.6, 0.2];
+    assert.equal(features.length, 3 * joint.length);
+    expected.forEach((value, i) => assert.ok(Math.abs(features[i] - value) < 1e-6, `features[${i}] ${features[i]} = ${value}`));
+  });
+
+  it("leaves an all-zero text vector at zero instead of dividing by its zero norm", () => {
+    const features = pairFeatures(Float32Array.from([0, 0]), Float32Array.from([0, 0]), Float32Array.from([1, 0]));
+    assert.deepEqual([...features], [0, 0, 0, 0, 1, 0]);
   });
 });

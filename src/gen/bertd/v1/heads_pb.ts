@@ -187,9 +187,10 @@ export type AdaptConfig = Message<"bertd.v1.AdaptConfig"> & {
   waitForLease: boolean;
 
   /**
-   * A pair head: its examples and its Classify inputs are sentence pairs (text, text_pair), encoded
-   * together as the tokenizer's pair template. Fixed when the head is created: a later stream must
-   * say the same.
+   * A pair head: its examples and its Classify inputs are sentence pairs (text, text_pair). Its
+   * features: the pair encoded together through the tokenizer's pair template and pooled, then the
+   * product and absolute difference of each text's own pooled, normalized encoding (docs/api.md).
+   * Fixed when the head is created: a later stream must say the same.
    *
    * @generated from field: bool pair = 30;
    */

@@ -109,6 +109,8 @@ async function compareWith(hf: HfTokenizer, ours: Tokenizer, first: string, seco
   const o = second === null ? ours.encodeText(first) : ours.encodePair(first, second);
   const got = { ids: Array.from(o.ids), typeIds: Array.from(o.typeIds), specialTokensMask: Array.from(o.specialTokensMask), offsets: Array.from(o.offsets) };
   assert.deepEqual(got, hfView(e, first, second), `${family}: ${JSON.stringify([first, second])}`);
+  // The ids-only path (plain strings, word cache) gives the aligned path's ids.
+  if (second === null) assert.deepEqual(Array.from(ours.encode(first).ids), got.ids, `${family}: encode() ids of ${JSON.stringify(first)}`);
   // Tokens: ours by id; Hugging Face's Unigram names a fused unknown piece by its text.
   const tokens = e.getTokens();
   got.ids.forEach((id, k) => {

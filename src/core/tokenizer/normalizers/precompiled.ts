@@ -100,6 +100,7 @@ export class Precompiled {
   }
 
   normalizeString(text: string): string {
+    if (this.isSafe(text)) return text;
     let out = "";
     for (const { segment } of segmenter.segment(text)) {
       const norm = encoder.encode(segment).length < 6 ? this.transform(segment) : null;

@@ -1,7 +1,7 @@
 /** ByteLevel (tokenizers/src/pre_tokenizers/byte_level.rs): GPT-2's regex split, then every UTF-8 byte as one printable char. */
 import { bool, type Json } from "../json.js";
 import { transformText, type CharChange, type NormalizedText } from "../normalized-text.js";
-import { findMatches, splitWith } from "./whitespace.js";
+import { gpt2Split } from "./gpt2-split.js";
 
 export interface ByteLevelSpec {
   readonly type: "ByteLevel";
@@ -33,20 +33,70 @@ export const BYTE_CHARS: readonly string[] = (() => {
 })();
 export const CHAR_BYTES: ReadonlyMap<string, number> = new Map(BYTE_CHARS.map((c, b) => [c, b]));
 
-export const BYTE_LEVEL_RE = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu;
+/** The UTF-8 bytes of code point cp in out[0..]; their count. A lone surrogate is U+FFFD (as TextEncoder). */
+function utf8(cp: number, out: Uint8Array): number {
+  if (cp < 0x80) {
+    out[0] = cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    out[0] = 0xc0 | (cp >> 6);
+    out[1] = 0x80 | (cp & 0x3f);
+    return 2;
+  }
+  if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
+  if (cp < 0x10000) {
+    out[0] = 0xe0 | (cp >> 12);
+    out[1] = 0x80 | ((cp >> 6) & 0x3f);
+    out[2] = 0x80 | (cp & 0x3f);
+    return 3;
+  }
+  out[0] = 0xf0 | (cp >> 18);
+  out[1] = 0x80 | ((cp >> 12) & 0x3f);
+  out[2] = 0x80 | ((cp >> 6) & 0x3f);
+  out[3] = 0x80 | (cp & 0x3f);
+  return 4;
+}
 
-const encoder = new TextEncoder();
+const bytes = new Uint8Array(4);
+
+/** A word as its bytes' chars (the ids-only path: no alignment). Printable ASCII maps to itself. */
+export function byteLevelString(word: string): string {
+  let k = 0;
+  while (k < word.length) {
+    const c = word.charCodeAt(k);
+    if (c < 0x21 || c > 0x7e) break;
+    k++;
+  }
+  if (k === word.length) return word;
+  let out = word.slice(0, k);
+  while (k < word.length) {
+    const cp = word.codePointAt(k)!;
+    const count = utf8(cp, bytes);
+    for (let b = 0; b < count; b++) out += BYTE_CHARS[bytes[b]];
+    k += cp > 0xffff ? 2 : 1;
+  }
+  return out;
+}
 
 /** Each char of the text as its bytes' chars (the first replaces the char, the others are inserted). */
 export function byteLevelChars(input: NormalizedText): NormalizedText {
-  const dest: CharChange[] = [];
-  let ascii = true;
-  for (const c of input.text) {
-    const bytes = encoder.encode(c);
-    bytes.forEach((b, k) => dest.push([BYTE_CHARS[b], k > 0 ? 1 : 0]));
-    if (bytes.length > 1 || BYTE_CHARS[bytes[0]] !== c) ascii = false;
+  const text = input.text;
+  let k = 0;
+  while (k < text.length) {
+    const c = text.charCodeAt(k);
+    if (c < 0x21 || c > 0x7e) break;
+    k++;
   }
-  return ascii ? input : transformText(input, dest, 0);
+  if (k === text.length) return input;
+  const dest: CharChange[] = [];
+  for (let i = 0; i < text.length; ) {
+    const cp = text.codePointAt(i)!;
+    const count = utf8(cp, bytes);
+    for (let b = 0; b < count; b++) dest.push([BYTE_CHARS[bytes[b]], b > 0 ? 1 : 0]);
+    i += cp > 0xffff ? 2 : 1;
+  }
+  return transformText(input, dest, 0);
 }
 
 export class ByteLevel {
@@ -61,7 +111,28 @@ export class ByteLevel {
       for (const c of text.text.slice(first.length)) dest.push([c, 0]);
       text = transformText(text, dest, 0);
     }
-    const words = this.spec.useRegex ? splitWith(text, findMatches(text.text, BYTE_LEVEL_RE), "Isolated") : text.text.length > 0 ? [text] : [];
-    return words.map(byteLevelChars);
+    const ends = this.split(text.text);
+    const words: NormalizedText[] = [];
+    for (let k = 0; k < ends.length; k++) words.push(byteLevelChars(text.slice(k === 0 ? 0 : ends[k - 1], ends[k])));
+    return words;
+  }
+
+  readonly words = (input: string, out: string[]): void => {
+    const text = this.spec.addPrefixSpace && input.length > 0 && input.charCodeAt(0) !== 0x20 ? " " + input : input;
+    const ends = this.split(text);
+    for (let k = 0; k < ends.length; k++) out.push(text.slice(k === 0 ? 0 : ends[k - 1], ends[k]));
+  };
+
+  readonly wordOf = byteLevelString;
+
+  private readonly ends: number[] = [];
+
+  /** The words' ends: GPT-2's regex matches, or the whole text. */
+  private split(text: string): number[] {
+    const ends = this.ends;
+    ends.length = 0;
+    if (this.spec.useRegex) gpt2Split(text, ends);
+    else if (text.length > 0) ends.push(text.length);
+    return ends;
   }
 }

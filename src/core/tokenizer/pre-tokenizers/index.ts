@@ -23,6 +23,12 @@ export interface PreTokenizer {
   readonly type: string;
   /** Splits normalized text into the words the model sees, each still aligned to the original. */
   preTokenize(input: NormalizedText): NormalizedText[];
+  /**
+   * The ids-only path: the words without alignments, as keys pushed to `out` (absent where only the
+   * aligned path is right). A key names its word: the word is wordOf(key), or the key itself.
+   */
+  readonly words?: (text: string, out: string[]) => void;
+  readonly wordOf?: (key: string) => string;
 }
 
 const SUPPORTED = "BertPreTokenizer, Metaspace, Whitespace, WhitespaceSplit, Split, ByteLevel or Sequence";
@@ -57,11 +63,31 @@ export function preTokenizerSpecFromJson(preTokenizer: unknown, source: string):
 
 class SequencePreTokenizer implements PreTokenizer {
   readonly type = "Sequence";
-  constructor(private readonly stages: readonly PreTokenizer[]) {}
+  readonly words: ((text: string, out: string[]) => void) | undefined;
+  readonly wordOf: ((key: string) => string) | undefined;
+
+  constructor(private readonly stages: readonly PreTokenizer[]) {
+    const ready = stages.length > 0 && stages.every((stage) => stage.words !== undefined);
+    this.words = ready ? (text, out) => wordsInStages(text, stages, out) : undefined;
+    this.wordOf = stages[stages.length - 1]?.wordOf;
+  }
+
   preTokenize(input: NormalizedText): NormalizedText[] {
     let words = [input];
     for (const stage of this.stages) words = words.flatMap((word) => stage.preTokenize(word));
     return words;
+  }
+}
+
+/** Each stage's words split by the next; the last stage's keys go to out. */
+function wordsInStages(text: string, stages: readonly PreTokenizer[], out: string[]): void {
+  let words = [text];
+  for (let k = 0; k < stages.length; k++) {
+    const last = k === stages.length - 1;
+    const next: string[] = last ? out : [];
+    for (const word of words) stages[k].words!(word, next);
+    const wordOf = stages[k].wordOf;
+    words = last || !wordOf ? next : next.map(wordOf);
   }
 }
 

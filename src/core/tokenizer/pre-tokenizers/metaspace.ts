@@ -27,7 +27,36 @@ export function metaspaceSpec(json: Json, source: string): MetaspaceSpec {
 
 export class Metaspace {
   readonly type = "Metaspace";
-  constructor(private readonly spec: MetaspaceSpec) {}
+  /** "first" depends on where the text sat in the original, which only the aligned path knows. */
+  readonly words: ((text: string, out: string[]) => void) | undefined;
+
+  constructor(private readonly spec: MetaspaceSpec) {
+    this.words = spec.prependScheme === "first" ? undefined : (text, out) => this.keys(text, out);
+  }
+
+  /** The words' keys: the text cut before each space or replacement char (the split), each key's word is wordOf(key). */
+  private keys(s: string, out: string[]): void {
+    if (s.length === 0) return;
+    if (!this.spec.split) return void out.push(s);
+    const replacement = this.spec.replacement.charCodeAt(0);
+    const single = this.spec.replacement.length === 1;
+    let start = 0;
+    for (let i = 1; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 0x20 || (c === replacement && (single || s.startsWith(this.spec.replacement, i)))) {
+        out.push(s.slice(start, i));
+        start = i;
+      }
+    }
+    out.push(s.slice(start));
+  }
+
+  /** A key's word: spaces replaced, the replacement prepended as the scheme says. */
+  readonly wordOf = (key: string): string => {
+    const { replacement } = this.spec;
+    const word = key.includes(" ") ? key.replaceAll(" ", replacement) : key;
+    return this.spec.prependScheme === "always" && !word.startsWith(replacement) ? replacement + word : word;
+  };
 
   preTokenize(input: NormalizedText): NormalizedText[] {
     const { replacement, prependScheme } = this.spec;

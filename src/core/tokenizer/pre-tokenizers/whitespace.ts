@@ -28,11 +28,21 @@ function matches(input: NormalizedText, re: RegExp): NormalizedText[] {
   return out;
 }
 
+/** Every match of a global regex, pushed to out. */
+export function matchStrings(text: string, re: RegExp, out: string[]): void {
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) out.push(m[0]);
+}
+
 export class Whitespace {
-  constructor(readonly type: "Whitespace" | "WhitespaceSplit") {}
-  preTokenize(input: NormalizedText): NormalizedText[] {
-    return matches(input, this.type === "Whitespace" ? WHITESPACE_RE : NON_SPACE_RE);
+  private readonly re: RegExp;
+  constructor(readonly type: "Whitespace" | "WhitespaceSplit") {
+    this.re = type === "Whitespace" ? WHITESPACE_RE : NON_SPACE_RE;
   }
+  preTokenize(input: NormalizedText): NormalizedText[] {
+    return matches(input, this.re);
+  }
+  readonly words = (text: string, out: string[]): void => matchStrings(text, this.re, out);
 }
 
 const BEHAVIORS: readonly SplitBehavior[] = ["Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"];
@@ -58,8 +68,8 @@ export function findMatches(text: string, re: RegExp, invert = false): [number, 
   return out;
 }
 
-/** NormalizedString::split with a behaviour. */
-export function splitWith(input: NormalizedText, ranges: [number, number, boolean][], behavior: SplitBehavior): NormalizedText[] {
+/** NormalizedString::split with a behaviour: the non-empty pieces' [start, end). */
+function splitRanges(ranges: [number, number, boolean][], behavior: SplitBehavior): [number, number][] {
   let pieces: [number, number][] = [];
   switch (behavior) {
     case "Isolated":
@@ -98,7 +108,11 @@ export function splitWith(input: NormalizedText, ranges: [number, number, boolea
       break;
     }
   }
-  return pieces.filter(([a, b]) => b > a).map(([a, b]) => input.slice(a, b));
+  return pieces.filter(([a, b]) => b > a);
+}
+
+export function splitWith(input: NormalizedText, ranges: [number, number, boolean][], behavior: SplitBehavior): NormalizedText[] {
+  return splitRanges(ranges, behavior).map(([a, b]) => input.slice(a, b));
 }
 
 export class Split {
@@ -110,4 +124,7 @@ export class Split {
   preTokenize(input: NormalizedText): NormalizedText[] {
     return splitWith(input, findMatches(input.text, this.re, this.spec.invert), this.spec.behavior);
   }
+  readonly words = (text: string, out: string[]): void => {
+    for (const [a, b] of splitRanges(findMatches(text, this.re, this.spec.invert), this.spec.behavior)) out.push(text.slice(a, b));
+  };
 }

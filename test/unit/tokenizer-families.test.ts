@@ -90,6 +90,10 @@ const families: Family[] = [];
 {
   const u = xlmrUnigram();
   families.push({ name: "Unigram (XLM-R layout, spm_train)", json: u.tokenizerJson, config: u.tokenizerConfig });
+  // Files converted in 2020: a bare Precompiled normalizer, WhitespaceSplit then Metaspace.
+  const precompiled = (u.tokenizerJson.normalizer as { normalizers: Json[] }).normalizers[0];
+  const older = { ...u.tokenizerJson, normalizer: precompiled, pre_tokenizer: { type: "Sequence", pretokenizers: [{ type: "WhitespaceSplit" }, u.tokenizerJson.pre_tokenizer] } };
+  families.push({ name: "Unigram (2020 layout: WhitespaceSplit + Metaspace)", json: older, config: u.tokenizerConfig });
   const m = mpnetWordPiece();
   families.push({ name: "WordPiece (MPNet layout)", json: m.tokenizerJson, config: m.tokenizerConfig, skip: () => false });
   if (hasGpt2()) {

@@ -76,7 +76,7 @@ export class PipelineTokenizer implements Tokenizer {
   private readonly wordIds: WordIdsCache;
   /** The ids-only path's scratch (encode is synchronous, so one per tokenizer). */
   private readonly buffer = new IdBuffer();
-  private readonly words: string[] = [];
+  private readonly bounds: number[] = [];
 
   constructor(spec: TokenizerSpec) {
     this.normalizer = spec.normalizer && createNormalizer(spec.normalizer);
@@ -157,10 +157,10 @@ export class PipelineTokenizer implements Tokenizer {
   }
 
   private wordsIds(text: string, out: IdBuffer): void {
-    const words = this.words;
-    words.length = 0;
-    this.preTokenizer.words!(text, words);
-    for (let k = 0; k < words.length; k++) out.pushIds(this.wordIds.get(words[k]));
+    const bounds = this.bounds;
+    bounds.length = 0;
+    const split = this.preTokenizer.words!(text, bounds);
+    for (let k = 0; k < bounds.length; k += 2) out.pushIds(this.wordIds.get(split, bounds[k], bounds[k + 1]));
   }
 
   encodeText(text: string, options?: EncodingOptions): Encoding {

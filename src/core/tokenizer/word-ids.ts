@@ -38,26 +38,63 @@ export class IdBuffer {
 export type WordIds = number | Int32Array;
 
 /**
- * word → its ids, at most `capacity` words; when full it starts over, which keeps the words of
- * the current traffic without an LRU's bookkeeping on every hit.
+ * Word → its ids, looked up by a range of a text without slicing it (an open-addressing table on
+ * an FNV-1a hash of the UTF-16 units). At most `capacity` words: when full it starts over, which
+ * keeps the current traffic's words without an LRU's bookkeeping on every hit.
  */
 export class WordIdsCache {
-  private readonly map = new Map<string, WordIds>();
+  private readonly keys: string[] = [];
+  private readonly values: WordIds[] = [];
+  private readonly hashes: Int32Array;
+  /** Slot → entry index + 1 (0: empty). */
+  private readonly slots: Int32Array;
+  private readonly mask: number;
 
   constructor(
     private readonly capacity: number,
     private readonly compute: (word: string) => WordIds,
-  ) {}
+  ) {
+    let size = 16;
+    while (size < 2 * capacity) size *= 2;
+    this.slots = new Int32Array(size);
+    this.mask = size - 1;
+    this.hashes = new Int32Array(Math.max(capacity, 1));
+  }
 
-  get(word: string): WordIds {
-    let ids = this.map.get(word);
-    if (ids === undefined) {
-      ids = this.compute(word);
-      if (this.capacity > 0) {
-        if (this.map.size >= this.capacity) this.map.clear();
-        this.map.set(word, ids);
-      }
+  /** The ids of the word text[start, end). */
+  get(text: string, start: number, end: number): WordIds {
+    let h = 0x811c9dc5;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    const length = end - start;
+    const { slots, keys, hashes, mask } = this;
+    let slot = h & mask;
+    for (let entry = slots[slot]; entry !== 0; entry = slots[slot]) {
+      const k = entry - 1;
+      if (hashes[k] === h && keys[k].length === length && sameUnits(keys[k], text, start)) return this.values[k];
+      slot = (slot + 1) & mask;
     }
+    const key = text.slice(start, end);
+    const ids = this.compute(key);
+    if (this.capacity === 0) return ids;
+    if (keys.length >= this.capacity) {
+      this.clear();
+      slot = h & mask;
+    }
+    hashes[keys.length] = h;
+    keys.push(key);
+    this.values.push(ids);
+    slots[slot] = keys.length;
     return ids;
   }
+
+  private clear(): void {
+    this.slots.fill(0);
+    this.keys.length = 0;
+    this.values.length = 0;
+  }
+}
+
+function sameUnits(key: string, text: string, start: number): boolean {
+  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) !== text.charCodeAt(start + i)) return false;
+  return true;
 }

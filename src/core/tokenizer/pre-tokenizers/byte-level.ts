@@ -1,6 +1,7 @@
 /** ByteLevel (tokenizers/src/pre_tokenizers/byte_level.rs): GPT-2's regex split, then every UTF-8 byte as one printable char. */
 import { bool, type Json } from "../json.js";
 import { transformText, type CharChange, type NormalizedText } from "../normalized-text.js";
+import { utf8 } from "../utf8.js";
 import { gpt2Split } from "./gpt2-split.js";
 
 export interface ByteLevelSpec {
@@ -32,31 +33,6 @@ export const BYTE_CHARS: readonly string[] = (() => {
   return chars;
 })();
 export const CHAR_BYTES: ReadonlyMap<string, number> = new Map(BYTE_CHARS.map((c, b) => [c, b]));
-
-/** The UTF-8 bytes of code point cp in out[0..]; their count. A lone surrogate is U+FFFD (as TextEncoder). */
-function utf8(cp: number, out: Uint8Array): number {
-  if (cp < 0x80) {
-    out[0] = cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    out[0] = 0xc0 | (cp >> 6);
-    out[1] = 0x80 | (cp & 0x3f);
-    return 2;
-  }
-  if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
-  if (cp < 0x10000) {
-    out[0] = 0xe0 | (cp >> 12);
-    out[1] = 0x80 | ((cp >> 6) & 0x3f);
-    out[2] = 0x80 | (cp & 0x3f);
-    return 3;
-  }
-  out[0] = 0xf0 | (cp >> 18);
-  out[1] = 0x80 | ((cp >> 12) & 0x3f);
-  out[2] = 0x80 | ((cp >> 6) & 0x3f);
-  out[3] = 0x80 | (cp & 0x3f);
-  return 4;
-}
 
 const bytes = new Uint8Array(4);
 
@@ -117,10 +93,11 @@ export class ByteLevel {
     return words;
   }
 
-  readonly words = (input: string, out: string[]): void => {
+  readonly words = (input: string, bounds: number[]): string => {
     const text = this.spec.addPrefixSpace && input.length > 0 && input.charCodeAt(0) !== 0x20 ? " " + input : input;
     const ends = this.split(text);
-    for (let k = 0; k < ends.length; k++) out.push(text.slice(k === 0 ? 0 : ends[k - 1], ends[k]));
+    for (let k = 0; k < ends.length; k++) bounds.push(k === 0 ? 0 : ends[k - 1], ends[k]);
+    return text;
   };
 
   readonly wordOf = byteLevelString;

@@ -28,27 +28,31 @@ export function metaspaceSpec(json: Json, source: string): MetaspaceSpec {
 export class Metaspace {
   readonly type = "Metaspace";
   /** "first" depends on where the text sat in the original, which only the aligned path knows. */
-  readonly words: ((text: string, out: string[]) => void) | undefined;
+  readonly words: ((text: string, bounds: number[]) => string) | undefined;
 
   constructor(private readonly spec: MetaspaceSpec) {
-    this.words = spec.prependScheme === "first" ? undefined : (text, out) => this.keys(text, out);
+    this.words = spec.prependScheme === "first" ? undefined : (text, bounds) => this.keys(text, bounds);
   }
 
   /** The words' keys: the text cut before each space or replacement char (the split), each key's word is wordOf(key). */
-  private keys(s: string, out: string[]): void {
-    if (s.length === 0) return;
-    if (!this.spec.split) return void out.push(s);
+  private keys(s: string, bounds: number[]): string {
+    if (s.length === 0) return s;
+    if (!this.spec.split) {
+      bounds.push(0, s.length);
+      return s;
+    }
     const replacement = this.spec.replacement.charCodeAt(0);
     const single = this.spec.replacement.length === 1;
     let start = 0;
     for (let i = 1; i < s.length; i++) {
       const c = s.charCodeAt(i);
       if (c === 0x20 || (c === replacement && (single || s.startsWith(this.spec.replacement, i)))) {
-        out.push(s.slice(start, i));
+        bounds.push(start, i);
         start = i;
       }
     }
-    out.push(s.slice(start));
+    bounds.push(start, s.length);
+    return s;
   }
 
   /** A key's word: spaces replaced, the replacement prepended as the scheme says. */

@@ -28,10 +28,11 @@ function matches(input: NormalizedText, re: RegExp): NormalizedText[] {
   return out;
 }
 
-/** Every match of a global regex, pushed to out. */
-export function matchStrings(text: string, re: RegExp, out: string[]): void {
+/** The ranges of every match of a global regex (no empty match), pushed to bounds; returns the text. */
+export function matchRanges(text: string, re: RegExp, bounds: number[]): string {
   re.lastIndex = 0;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) out.push(m[0]);
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) bounds.push(m.index, m.index + m[0].length);
+  return text;
 }
 
 export class Whitespace {
@@ -42,7 +43,7 @@ export class Whitespace {
   preTokenize(input: NormalizedText): NormalizedText[] {
     return matches(input, this.re);
   }
-  readonly words = (text: string, out: string[]): void => matchStrings(text, this.re, out);
+  readonly words = (text: string, bounds: number[]): string => matchRanges(text, this.re, bounds);
 }
 
 const BEHAVIORS: readonly SplitBehavior[] = ["Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"];
@@ -124,7 +125,8 @@ export class Split {
   preTokenize(input: NormalizedText): NormalizedText[] {
     return splitWith(input, findMatches(input.text, this.re, this.spec.invert), this.spec.behavior);
   }
-  readonly words = (text: string, out: string[]): void => {
-    for (const [a, b] of splitRanges(findMatches(text, this.re, this.spec.invert), this.spec.behavior)) out.push(text.slice(a, b));
+  readonly words = (text: string, bounds: number[]): string => {
+    for (const [a, b] of splitRanges(findMatches(text, this.re, this.spec.invert), this.spec.behavior)) bounds.push(a, b);
+    return text;
   };
 }

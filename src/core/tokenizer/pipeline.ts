@@ -65,6 +65,7 @@ export class PipelineTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly specialIds: SpecialTokenIds;
   readonly modelMaxLength: number;
+  readonly type: string;
 
   private readonly normalizer: Normalizer | null;
   private readonly preTokenizer: PreTokenizer;
@@ -91,6 +92,7 @@ export class PipelineTokenizer implements Tokenizer {
     this.vocabSize = this.vocabulary.size;
     this.specialIds = this.vocabulary.specialIds(spec.specialTokens);
     this.modelMaxLength = spec.modelMaxLength;
+    this.type = this.model.type;
     const wordOf = this.preTokenizer.wordOf ?? ((key: string) => key);
     this.wordIds = new WordIdsCache(WORD_CACHE_SIZE, (key) => {
       const pieces = this.model.pieces(wordOf(key));

@@ -58,13 +58,10 @@ export function byteLevelString(word: string): string {
 /** Each char of the text as its bytes' chars (the first replaces the char, the others are inserted). */
 export function byteLevelChars(input: NormalizedText): NormalizedText {
   const text = input.text;
-  let k = 0;
-  while (k < text.length) {
-    const c = text.charCodeAt(k);
-    if (c < 0x21 || c > 0x7e) break;
-    k++;
-  }
-  if (k === text.length) return input;
+  let ascii = true;
+  for (let k = 0; k < text.length && ascii; k++) ascii = text.charCodeAt(k) < 0x80;
+  // ASCII: one byte, so one char, per char; the alignments stay.
+  if (ascii) return input.withText(byteLevelString(text));
   const dest: CharChange[] = [];
   for (let i = 0; i < text.length; ) {
     const cp = text.codePointAt(i)!;
@@ -81,12 +78,7 @@ export class ByteLevel {
 
   preTokenize(input: NormalizedText): NormalizedText[] {
     let text = input;
-    if (this.spec.addPrefixSpace && text.text.length > 0 && !text.text.startsWith(" ")) {
-      const first = String.fromCodePoint(text.text.codePointAt(0)!);
-      const dest: CharChange[] = [[" ", 0], [first, 1]];
-      for (const c of text.text.slice(first.length)) dest.push([c, 0]);
-      text = transformText(text, dest, 0);
-    }
+    if (this.spec.addPrefixSpace && text.text.length > 0 && !text.text.startsWith(" ")) text = text.prepended(" ");
     const ends = this.split(text.text);
     const words: NormalizedText[] = [];
     for (let k = 0; k < ends.length; k++) words.push(byteLevelChars(text.slice(k === 0 ? 0 : ends[k - 1], ends[k])));

@@ -66,16 +66,15 @@ export class Metaspace {
     const { replacement, prependScheme } = this.spec;
     let text = input;
     if (text.text.includes(" ")) {
-      const dest: CharChange[] = [];
-      for (const c of text.text) dest.push([c === " " ? replacement : c, 0]);
-      text = transformText(text, dest, 0);
+      if (replacement.length === 1) text = text.withText(text.text.replaceAll(" ", replacement));
+      else {
+        const dest: CharChange[] = [];
+        for (const c of text.text) dest.push([c === " " ? replacement : c, 0]);
+        text = transformText(text, dest, 0);
+      }
     }
     if (text.text.length > 0 && !text.text.startsWith(replacement) && (prependScheme === "always" || (prependScheme === "first" && text.start(0) === 0))) {
-      // NormalizedString::prepend: the new char and the first one both keep the first char's alignment.
-      const first = String.fromCodePoint(text.text.codePointAt(0)!);
-      const dest: CharChange[] = [[replacement, 0], [first, 1]];
-      for (const c of text.text.slice(first.length)) dest.push([c, 0]);
-      text = transformText(text, dest, 0);
+      text = text.prepended(replacement);
     }
     if (!this.spec.split) return text.text.length > 0 ? [text] : [];
     const words: NormalizedText[] = [];

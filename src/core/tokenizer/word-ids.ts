@@ -18,8 +18,11 @@ export class IdBuffer {
 
   pushAll(ids: Int32Array): void {
     if (this.length + ids.length > this.ids.length) this.grow(this.length + ids.length);
-    this.ids.set(ids, this.length);
-    this.length += ids.length;
+    // A loop: TypedArray.prototype.set costs more than a word's few ids.
+    const out = this.ids;
+    let n = this.length;
+    for (let k = 0; k < ids.length; k++) out[n++] = ids[k];
+    this.length = n;
   }
 
   /** A copy of the ids so far. */

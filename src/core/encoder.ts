@@ -58,6 +58,8 @@ export interface ModelInfo {
   readonly tokenStateLayers: readonly string[];
   readonly maxSequenceLength: number;
   readonly vocabularySize: number;
+  /** The tokenizer's model type: "WordPiece", "Unigram" or "BPE". */
+  readonly tokenizerType: string;
   readonly defaultPooling: PoolingMode;
   readonly provider: string;
   readonly onnxRuntimeVersion: string;
@@ -156,6 +158,7 @@ export class EncoderModel {
       tokenStateLayers: ready.tokenStateOutputs,
       maxSequenceLength,
       vocabularySize: tokenizer.vocabSize,
+      tokenizerType: tokenizer.type,
       defaultPooling,
       provider: ready.provider,
       onnxRuntimeVersion: ONNXRUNTIME_VERSION,

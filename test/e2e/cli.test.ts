@@ -83,7 +83,10 @@ describe("bertd command line", () => {
     const fields = JSON.parse(info.stdout) as Record<string, unknown>;
     assert.equal(fields.model_hash, model.modelHash);
     assert.equal(fields.hidden_size, model.hiddenSize);
-    assert.match((await bertd("info")).stdout, /^hidden_size: +128$/m);
+    assert.equal(fields.tokenizer_type, "WordPiece");
+    const text = (await bertd("info")).stdout;
+    assert.match(text, /^hidden_size: +128$/m);
+    assert.match(text, /^tokenizer_type: +WordPiece$/m);
     const tokens = await bertd("tokenize", "Hello, wórld!");
     assert.equal(tokens.stdout, "[CLS] hello , world ! [SEP]\n101 7592 1010 2088 999 102\n(6 tokens)\n");
     const bare = JSON.parse((await bertd("tokenize", "--json", "--no-special-tokens", "unaffable")).stdout) as { tokens: string[]; ids: number[] };

@@ -133,6 +133,7 @@ describe("Encoder over gRPC on loopback", () => {
     assert.equal(info.hiddenSize, 128);
     assert.equal(info.maxSequenceLength, 512);
     assert.equal(info.vocabularySize, 30522);
+    assert.equal(info.tokenizerType, "WordPiece");
     assert.equal(info.defaultPooling, Pooling.MEAN);
     assert.equal(info.executionProvider, "cpu");
     assert.equal(info.onnxruntimeVersion, "1.29.0");

@@ -90,6 +90,10 @@ const families: Family[] = [];
 {
   const u = xlmrUnigram();
   families.push({ name: "Unigram (XLM-R layout, spm_train)", json: u.tokenizerJson, config: u.tokenizerConfig });
+  // Files converted in 2020: a bare Precompiled normalizer, WhitespaceSplit then Metaspace.
+  const precompiled = (u.tokenizerJson.normalizer as { normalizers: Json[] }).normalizers[0];
+  const older = { ...u.tokenizerJson, normalizer: precompiled, pre_tokenizer: { type: "Sequence", pretokenizers: [{ type: "WhitespaceSplit" }, u.tokenizerJson.pre_tokenizer] } };
+  families.push({ name: "Unigram (2020 layout: WhitespaceSplit + Metaspace)", json: older, config: u.tokenizerConfig });
   const m = mpnetWordPiece();
   families.push({ name: "WordPiece (MPNet layout)", json: m.tokenizerJson, config: m.tokenizerConfig, skip: () => false });
   if (hasGpt2()) {
@@ -109,6 +113,8 @@ async function compareWith(hf: HfTokenizer, ours: Tokenizer, first: string, seco
   const o = second === null ? ours.encodeText(first) : ours.encodePair(first, second);
   const got = { ids: Array.from(o.ids), typeIds: Array.from(o.typeIds), specialTokensMask: Array.from(o.specialTokensMask), offsets: Array.from(o.offsets) };
   assert.deepEqual(got, hfView(e, first, second), `${family}: ${JSON.stringify([first, second])}`);
+  // The ids-only path (plain strings, word cache) gives the aligned path's ids.
+  if (second === null) assert.deepEqual(Array.from(ours.encode(first).ids), got.ids, `${family}: encode() ids of ${JSON.stringify(first)}`);
   // Tokens: ours by id; Hugging Face's Unigram names a fused unknown piece by its text.
   const tokens = e.getTokens();
   got.ids.forEach((id, k) => {

@@ -4,7 +4,7 @@ import { type Command, connect } from "../command.js";
 export const info: Command = {
   name: "info",
   brief: "the served model and runtime",
-  summary: "The served model: id, path, the file and precision served, sizes, pooling, execution provider, ONNX Runtime version, hash, and the identity heads are bound to.",
+  summary: "The served model: id, path, the file and precision served, sizes, tokenizer type, pooling, execution provider, ONNX Runtime version, hash, and the identity heads are bound to.",
   usage: "bertd info [options]",
   client: true,
   options: { json: { type: "boolean", help: "print the GetModelInfo response as JSON" } },
@@ -21,6 +21,7 @@ export const info: Command = {
         hidden_size: m.hiddenSize,
         max_sequence_length: m.maxSequenceLength,
         vocabulary_size: m.vocabularySize,
+        tokenizer_type: m.tokenizerType,
         default_pooling: (Pooling[m.defaultPooling] ?? String(m.defaultPooling)).toLowerCase(),
         pooling_modes: m.poolingModes.map((mode) => mode.toLowerCase()),
         execution_provider: m.executionProvider,

@@ -64,6 +64,7 @@ interface QuirkToken {
 
 export class BertTokenizer implements Tokenizer {
   readonly config: TokenizerConfig;
+  readonly type = "WordPiece";
   readonly vocabSize: number;
   readonly specialIds: SpecialTokenIds;
   readonly clsId: number;

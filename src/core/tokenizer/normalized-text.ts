@@ -36,6 +36,33 @@ export class NormalizedText {
     return [this.start(from), this.end(to - 1)];
   }
 
+  /** `text` (as long as this one, unit for unit) with this one's alignments. */
+  withText(text: string): NormalizedText {
+    if (text.length !== this.text.length) throw new RangeError("withText needs a text of the same length");
+    return new NormalizedText(text, this.base, this.starts, this.ends);
+  }
+
+  /**
+   * NormalizedString::prepend: `prefix` before the (non-empty) text; the prefix and the first char
+   * both take the first char's alignment, as transformText gives them.
+   */
+  prepended(prefix: string): NormalizedText {
+    const first = this.text.codePointAt(0)! > 0xffff ? 2 : 1;
+    const length = prefix.length + this.text.length;
+    const starts = new Uint32Array(length);
+    const ends = new Uint32Array(length);
+    const start = this.start(0);
+    const end = this.end(first - 1);
+    const head = prefix.length + first;
+    starts.fill(start, 0, head);
+    ends.fill(end, 0, head);
+    for (let k = first; k < this.text.length; k++) {
+      starts[prefix.length + k] = this.start(k);
+      ends[prefix.length + k] = this.end(k);
+    }
+    return new NormalizedText(prefix + this.text, 0, starts, ends);
+  }
+
   slice(from: number, to: number): NormalizedText {
     if (!this.starts || !this.ends) return new NormalizedText(this.text.slice(from, to), this.base + from, null, null);
     return new NormalizedText(this.text.slice(from, to), 0, this.starts.subarray(from, to), this.ends.subarray(from, to));

@@ -24,6 +24,10 @@ import type { DecodeOptions, Encoding, EncodingOptions, SpecialTokenIds, Tokeniz
 import type { TokenSequence } from "./truncation.js";
 import type { AddedTokenSpec, EncodeOptions, Encoded } from "./types.js";
 import { Vocabulary } from "./vocabulary.js";
+import { IdBuffer, WordIdsCache } from "./word-ids.js";
+
+/** Words whose ids the ids-only path keeps. */
+const WORD_CACHE_SIZE = 65_536;
 
 /** Collects a sequence's tokens with their original offsets and words. */
 class SequenceBuilder {
@@ -61,6 +65,7 @@ export class PipelineTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly specialIds: SpecialTokenIds;
   readonly modelMaxLength: number;
+  readonly type: string;
 
   private readonly normalizer: Normalizer | null;
   private readonly preTokenizer: PreTokenizer;
@@ -69,6 +74,10 @@ export class PipelineTokenizer implements Tokenizer {
   private readonly decoder: Decoder;
   private readonly added: AddedVocabulary;
   private readonly vocabulary: Vocabulary;
+  private readonly wordIds: WordIdsCache;
+  /** The ids-only path's scratch (encode is synchronous, so one per tokenizer). */
+  private readonly buffer = new IdBuffer();
+  private readonly bounds: number[] = [];
 
   constructor(spec: TokenizerSpec) {
     this.normalizer = spec.normalizer && createNormalizer(spec.normalizer);
@@ -83,6 +92,12 @@ export class PipelineTokenizer implements Tokenizer {
     this.vocabSize = this.vocabulary.size;
     this.specialIds = this.vocabulary.specialIds(spec.specialTokens);
     this.modelMaxLength = spec.modelMaxLength;
+    this.type = this.model.type;
+    const wordOf = this.preTokenizer.wordOf ?? ((key: string) => key);
+    this.wordIds = new WordIdsCache(WORD_CACHE_SIZE, (key) => {
+      const pieces = this.model.pieces(wordOf(key));
+      return pieces.length === 1 ? pieces[0].id : Int32Array.from(pieces, (piece) => piece.id);
+    });
   }
 
   static fromDirectory(dir: string): PipelineTokenizer {
@@ -102,8 +117,52 @@ export class PipelineTokenizer implements Tokenizer {
   }
 
   encode(text: string, options?: EncodeOptions): Encoded {
-    const encoding = this.encodeText(text, { addSpecialTokens: options?.addSpecialTokens ?? true });
-    return options?.offsets ? { ids: encoding.ids, offsets: encoding.offsets } : { ids: encoding.ids };
+    const addSpecialTokens = options?.addSpecialTokens ?? true;
+    if (options?.offsets || !this.preTokenizer.words) {
+      const encoding = this.encodeText(text, { addSpecialTokens });
+      return options?.offsets ? { ids: encoding.ids, offsets: encoding.offsets } : { ids: encoding.ids };
+    }
+    // The ids-only path: the same stages on plain strings, words' ids from the cache.
+    if (typeof text !== "string") throw new TypeError(`encode() needs a string, got ${typeof text}`);
+    const out = this.buffer;
+    out.length = 0;
+    if (addSpecialTokens) out.pushAll(this.template.prefixIds);
+    const raw = this.added.rawSplitter;
+    if (raw && raw.mayMatch(text)) {
+      for (const section of raw.split(text, 0, text.length)) {
+        if (section.token) out.push(section.token.id);
+        else if (section.end > section.start) this.sectionIds(text.slice(section.start, section.end), out);
+      }
+    } else if (text.length > 0) this.sectionIds(text, out);
+    if (addSpecialTokens) out.pushAll(this.template.suffixIds);
+    return { ids: out.take() };
+  }
+
+  /** tokenizeSection's ids without alignments. */
+  private sectionIds(section: string, out: IdBuffer): void {
+    const exact = this.exactToken(section);
+    if (exact) return out.push(exact.id);
+    const normalized = this.normalizer ? this.normalizer.normalizeString(section) : section;
+    if (normalized.length === 0) return;
+    const splitter = this.added.normalizedSplitter;
+    if (!splitter || !splitter.mayMatch(normalized)) {
+      const token = this.exactToken(normalized);
+      return token ? out.push(token.id) : this.wordsIds(normalized, out);
+    }
+    for (const sub of splitter.split(normalized, 0, normalized.length)) {
+      if (sub.end <= sub.start) continue;
+      const text = normalized.slice(sub.start, sub.end);
+      const token = sub.token ?? this.exactToken(text);
+      if (token) out.push(token.id);
+      else this.wordsIds(text, out);
+    }
+  }
+
+  private wordsIds(text: string, out: IdBuffer): void {
+    const bounds = this.bounds;
+    bounds.length = 0;
+    const split = this.preTokenizer.words!(text, bounds);
+    for (let k = 0; k < bounds.length; k += 2) out.pushIds(this.wordIds.get(split, bounds[k], bounds[k + 1]));
   }
 
   encodeText(text: string, options?: EncodingOptions): Encoding {

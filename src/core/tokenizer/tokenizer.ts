@@ -60,6 +60,8 @@ export interface Tokenizer {
   /** Model vocabulary plus added tokens (the largest id + 1). */
   readonly vocabSize: number;
   readonly specialIds: SpecialTokenIds;
+  /** The tokenizer's model, as tokenizer.json's model.type names it: "WordPiece", "Unigram" or "BPE". */
+  readonly type: string;
   /** tokenizer_config.json's model_max_length (the tokenizer itself never cuts unless asked). */
   readonly modelMaxLength: number;
   tokenToId(token: string): number | undefined;

@@ -101,6 +101,7 @@ export function encoderService({ engine, calls }: EncoderServiceDeps): UntypedSe
           hiddenSize: info.hiddenSize,
           maxSequenceLength: info.maxSequenceLength,
           vocabularySize: info.vocabularySize,
+          tokenizerType: info.tokenizerType,
           defaultPooling: info.defaultPooling as number as Pooling,
           executionProvider: info.provider,
           onnxruntimeVersion: info.onnxRuntimeVersion,

@@ -5,6 +5,7 @@
  */
 import { TokenizerLoadError } from "../errors.js";
 import { pushReplacement, transformText, type CharChange, type NormalizedText } from "../normalized-text.js";
+import { utf8, utf8Length } from "../utf8.js";
 
 export interface PrecompiledSpec {
   readonly type: "Precompiled";
@@ -12,8 +13,13 @@ export interface PrecompiledSpec {
   readonly charsmap: Uint8Array;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const bytes = new Uint8Array(4);
+
+/** A double-array unit's offset (spm_precompiled). */
+function offset(u: number): number {
+  return (u >>> 10) << ((u & 0x200) >>> 6);
+}
 const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
 /** Code points that, alone, may start or join a multi-char grapheme (then the slow path decides). */
@@ -25,6 +31,7 @@ export class Precompiled {
   private readonly blob: Uint8Array;
   /** Per BMP code point: 0 unknown, 1 safe (maps to itself, never joins a grapheme), 2 not. */
   private readonly safe = new Uint8Array(0x10000);
+  private readonly replacements = new Map<number, string>();
 
   constructor(spec: PrecompiledSpec) {
     const bytes = spec.charsmap;
@@ -39,39 +46,50 @@ export class Precompiled {
 
   /** The replacement for the shortest charsmap key that prefixes `chunk`, or null. */
   transform(chunk: string): string | null {
-    const bytes = encoder.encode(chunk);
     const a = this.units;
-    const offset = (u: number): number => (u >>> 10) << ((u & 0x200) >>> 6);
     let p = offset(a[0]);
-    for (const c of bytes) {
-      if (c === 0) return null;
-      p ^= c;
-      const u = a[p];
-      if (u === undefined || (u & 0x800000ff) >>> 0 !== c) return null;
-      p ^= offset(u);
-      if ((u >>> 8) & 1) {
-        const index = a[p] & 0x7fffffff;
-        let end = index;
-        while (end < this.blob.length && this.blob[end] !== 0) end++;
-        return decoder.decode(this.blob.subarray(index, end));
+    for (let i = 0; i < chunk.length; ) {
+      const cp = chunk.codePointAt(i)!;
+      i += cp > 0xffff ? 2 : 1;
+      const count = utf8(cp, bytes);
+      for (let k = 0; k < count; k++) {
+        const c = bytes[k];
+        if (c === 0) return null;
+        p ^= c;
+        const u = a[p];
+        if (u === undefined || (u & 0x800000ff) >>> 0 !== c) return null;
+        p ^= offset(u);
+        if ((u >>> 8) & 1) return this.replacement(a[p] & 0x7fffffff);
       }
     }
     return null;
   }
 
-  private isSafe(text: string): boolean {
-    const table = this.safe;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      let s = table[c];
-      if (s === 0) {
-        const ch = String.fromCharCode(c);
-        s = c >= 0xd800 && c <= 0xdfff ? 2 : c === 13 || JOINING_RE.test(ch) || this.transform(ch) !== null ? 2 : 1;
-        table[c] = s;
-      }
-      if (s === 2) return false;
+  /** The NUL-terminated string at blob[index]. */
+  private replacement(index: number): string {
+    let text = this.replacements.get(index);
+    if (text === undefined) {
+      let end = index;
+      while (end < this.blob.length && this.blob[end] !== 0) end++;
+      text = decoder.decode(this.blob.subarray(index, end));
+      this.replacements.set(index, text);
     }
+    return text;
+  }
+
+  private isSafe(text: string): boolean {
+    for (let i = 0; i < text.length; i++) if (!this.isSafeUnit(text.charCodeAt(i))) return false;
     return true;
+  }
+
+  private isSafeUnit(c: number): boolean {
+    let s = this.safe[c];
+    if (s === 0) {
+      const ch = String.fromCharCode(c);
+      s = c >= 0xd800 && c <= 0xdfff ? 2 : c === 13 || JOINING_RE.test(ch) || this.transform(ch) !== null ? 2 : 1;
+      this.safe[c] = s;
+    }
+    return s === 1;
   }
 
   normalize(input: NormalizedText): NormalizedText {
@@ -80,7 +98,7 @@ export class Precompiled {
     let modified = false;
     const replace = (old: string, replacement: string): void => pushReplacement(dest, old, replacement);
     for (const { segment } of segmenter.segment(input.text)) {
-      if (encoder.encode(segment).length < 6) {
+      if (utf8Length(segment, 6) < 6) {
         const norm = this.transform(segment);
         if (norm !== null) {
           modified = true;
@@ -100,9 +118,29 @@ export class Precompiled {
   }
 
   normalizeString(text: string): string {
+    if (this.isSafe(text)) return text;
+    // Safe chars are their own graphemes and map to themselves: only the stretches around the
+    // others go through grapheme segmentation (with one safe neighbour each side, which a
+    // grapheme may take in: a base before a mark, an emoji after a ZWJ).
+    let out = "";
+    let done = 0;
+    for (let i = 0; i < text.length; i++) {
+      if (this.isSafeUnit(text.charCodeAt(i))) continue;
+      const from = Math.max(done, i - 1);
+      let to = i + 1;
+      while (to < text.length && !(this.isSafeUnit(text.charCodeAt(to)) && (to + 1 >= text.length || this.isSafeUnit(text.charCodeAt(to + 1))))) to++;
+      to = Math.min(to + 1, text.length);
+      out += text.slice(done, from) + this.normalizeGraphemes(text.slice(from, to));
+      done = to;
+      i = to - 1;
+    }
+    return out + text.slice(done);
+  }
+
+  private normalizeGraphemes(text: string): string {
     let out = "";
     for (const { segment } of segmenter.segment(text)) {
-      const norm = encoder.encode(segment).length < 6 ? this.transform(segment) : null;
+      const norm = utf8Length(segment, 6) < 6 ? this.transform(segment) : null;
       if (norm !== null) {
         out += norm;
         continue;

@@ -64,7 +64,8 @@ export class Replace {
 
   normalizeString(text: string): string {
     this.re.lastIndex = 0;
-    return text.replace(this.re, () => this.spec.content);
+    // As normalize(): an empty match replaces nothing.
+    return text.replace(this.re, (match) => (match.length === 0 ? match : this.spec.content));
   }
 }
 

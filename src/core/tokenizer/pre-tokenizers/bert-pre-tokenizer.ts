@@ -4,6 +4,7 @@
  * so Unicode categories follow the running V8/ICU.
  */
 import type { NormalizedText } from "../normalized-text.js";
+import { matchRanges } from "./whitespace.js";
 
 /** BertPreTokenizer's punctuation: Unicode P* plus the ASCII ranges 33-47, 58-64, 91-96, 123-126. */
 const PUNCTUATION = "\\p{P}\\u0021-\\u002F\\u003A-\\u0040\\u005B-\\u0060\\u007B-\\u007E";
@@ -25,4 +26,6 @@ export class BertPreTokenizer {
     for (const match of input.text.matchAll(PRE_TOKENIZE_RE)) words.push(input.slice(match.index, match.index + match[0].length));
     return words;
   }
+
+  readonly words = (text: string, bounds: number[]): string => matchRanges(text, PRE_TOKENIZE_RE, bounds);
 }

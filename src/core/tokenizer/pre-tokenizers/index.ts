@@ -23,6 +23,13 @@ export interface PreTokenizer {
   readonly type: string;
   /** Splits normalized text into the words the model sees, each still aligned to the original. */
   preTokenize(input: NormalizedText): NormalizedText[];
+  /**
+   * The ids-only path: the words without alignments, as [start, end) pairs pushed to `bounds`, of
+   * the returned text (the input or a transformed copy); absent where only the aligned path is
+   * right. Each range is a key that names its word: the word is wordOf(key), or the key itself.
+   */
+  readonly words?: (text: string, bounds: number[]) => string;
+  readonly wordOf?: (key: string) => string;
 }
 
 const SUPPORTED = "BertPreTokenizer, Metaspace, Whitespace, WhitespaceSplit, Split, ByteLevel or Sequence";
@@ -57,12 +64,41 @@ export function preTokenizerSpecFromJson(preTokenizer: unknown, source: string):
 
 class SequencePreTokenizer implements PreTokenizer {
   readonly type = "Sequence";
-  constructor(private readonly stages: readonly PreTokenizer[]) {}
+  readonly words: ((text: string, bounds: number[]) => string) | undefined;
+  readonly wordOf: ((key: string) => string) | undefined;
+
+  constructor(private readonly stages: readonly PreTokenizer[]) {
+    const ready = stages.length > 0 && stages.every((stage) => stage.words !== undefined);
+    this.words = ready ? (text, bounds) => wordsInStages(text, stages, bounds) : undefined;
+    this.wordOf = stages[stages.length - 1]?.wordOf;
+  }
+
   preTokenize(input: NormalizedText): NormalizedText[] {
     let words = [input];
     for (const stage of this.stages) words = words.flatMap((word) => stage.preTokenize(word));
     return words;
   }
+}
+
+/**
+ * Each stage's words split by the next; the last stage's keys are returned joined, their ranges
+ * in bounds (a rare combination: XLM-R files of 2020, WhitespaceSplit then Metaspace).
+ */
+function wordsInStages(text: string, stages: readonly PreTokenizer[], bounds: number[]): string {
+  let words = [text];
+  const ranges: number[] = [];
+  for (const stage of stages) {
+    const next: string[] = [];
+    for (const word of words) {
+      ranges.length = 0;
+      const split = stage.words!(word, ranges);
+      for (let k = 0; k < ranges.length; k += 2) next.push(split.slice(ranges[k], ranges[k + 1]));
+    }
+    words = stage === stages[stages.length - 1] || !stage.wordOf ? next : next.map(stage.wordOf);
+  }
+  let at = 0;
+  for (const word of words) bounds.push(at, (at += word.length));
+  return words.join("");
 }
 
 export function createPreTokenizer(spec: PreTokenizerSpec): PreTokenizer {

@@ -27,22 +27,54 @@ export function metaspaceSpec(json: Json, source: string): MetaspaceSpec {
 
 export class Metaspace {
   readonly type = "Metaspace";
-  constructor(private readonly spec: MetaspaceSpec) {}
+  /** "first" depends on where the text sat in the original, which only the aligned path knows. */
+  readonly words: ((text: string, bounds: number[]) => string) | undefined;
+
+  constructor(private readonly spec: MetaspaceSpec) {
+    this.words = spec.prependScheme === "first" ? undefined : (text, bounds) => this.keys(text, bounds);
+  }
+
+  /** The words' keys: the text cut before each space or replacement char (the split), each key's word is wordOf(key). */
+  private keys(s: string, bounds: number[]): string {
+    if (s.length === 0) return s;
+    if (!this.spec.split) {
+      bounds.push(0, s.length);
+      return s;
+    }
+    const replacement = this.spec.replacement.charCodeAt(0);
+    const single = this.spec.replacement.length === 1;
+    let start = 0;
+    for (let i = 1; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 0x20 || (c === replacement && (single || s.startsWith(this.spec.replacement, i)))) {
+        bounds.push(start, i);
+        start = i;
+      }
+    }
+    bounds.push(start, s.length);
+    return s;
+  }
+
+  /** A key's word: spaces replaced, the replacement prepended as the scheme says. */
+  readonly wordOf = (key: string): string => {
+    const { replacement } = this.spec;
+    const word = key.includes(" ") ? key.replaceAll(" ", replacement) : key;
+    return this.spec.prependScheme === "always" && !word.startsWith(replacement) ? replacement + word : word;
+  };
 
   preTokenize(input: NormalizedText): NormalizedText[] {
     const { replacement, prependScheme } = this.spec;
     let text = input;
     if (text.text.includes(" ")) {
-      const dest: CharChange[] = [];
-      for (const c of text.text) dest.push([c === " " ? replacement : c, 0]);
-      text = transformText(text, dest, 0);
+      if (replacement.length === 1) text = text.withText(text.text.replaceAll(" ", replacement));
+      else {
+        const dest: CharChange[] = [];
+        for (const c of text.text) dest.push([c === " " ? replacement : c, 0]);
+        text = transformText(text, dest, 0);
+      }
     }
     if (text.text.length > 0 && !text.text.startsWith(replacement) && (prependScheme === "always" || (prependScheme === "first" && text.start(0) === 0))) {
-      // NormalizedString::prepend: the new char and the first one both keep the first char's alignment.
-      const first = String.fromCodePoint(text.text.codePointAt(0)!);
-      const dest: CharChange[] = [[replacement, 0], [first, 1]];
-      for (const c of text.text.slice(first.length)) dest.push([c, 0]);
-      text = transformText(text, dest, 0);
+      text = text.prepended(replacement);
     }
     if (!this.spec.split) return text.text.length > 0 ? [text] : [];
     const words: NormalizedText[] = [];

@@ -28,11 +28,22 @@ function matches(input: NormalizedText, re: RegExp): NormalizedText[] {
   return out;
 }
 
+/** The ranges of every match of a global regex (no empty match), pushed to bounds; returns the text. */
+export function matchRanges(text: string, re: RegExp, bounds: number[]): string {
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) bounds.push(m.index, m.index + m[0].length);
+  return text;
+}
+
 export class Whitespace {
-  constructor(readonly type: "Whitespace" | "WhitespaceSplit") {}
-  preTokenize(input: NormalizedText): NormalizedText[] {
-    return matches(input, this.type === "Whitespace" ? WHITESPACE_RE : NON_SPACE_RE);
+  private readonly re: RegExp;
+  constructor(readonly type: "Whitespace" | "WhitespaceSplit") {
+    this.re = type === "Whitespace" ? WHITESPACE_RE : NON_SPACE_RE;
   }
+  preTokenize(input: NormalizedText): NormalizedText[] {
+    return matches(input, this.re);
+  }
+  readonly words = (text: string, bounds: number[]): string => matchRanges(text, this.re, bounds);
 }
 
 const BEHAVIORS: readonly SplitBehavior[] = ["Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"];
@@ -58,8 +69,8 @@ export function findMatches(text: string, re: RegExp, invert = false): [number, 
   return out;
 }
 
-/** NormalizedString::split with a behaviour. */
-export function splitWith(input: NormalizedText, ranges: [number, number, boolean][], behavior: SplitBehavior): NormalizedText[] {
+/** NormalizedString::split with a behaviour: the non-empty pieces' [start, end). */
+function splitRanges(ranges: [number, number, boolean][], behavior: SplitBehavior): [number, number][] {
   let pieces: [number, number][] = [];
   switch (behavior) {
     case "Isolated":
@@ -98,7 +109,11 @@ export function splitWith(input: NormalizedText, ranges: [number, number, boolea
       break;
     }
   }
-  return pieces.filter(([a, b]) => b > a).map(([a, b]) => input.slice(a, b));
+  return pieces.filter(([a, b]) => b > a);
+}
+
+export function splitWith(input: NormalizedText, ranges: [number, number, boolean][], behavior: SplitBehavior): NormalizedText[] {
+  return splitRanges(ranges, behavior).map(([a, b]) => input.slice(a, b));
 }
 
 export class Split {
@@ -110,4 +125,8 @@ export class Split {
   preTokenize(input: NormalizedText): NormalizedText[] {
     return splitWith(input, findMatches(input.text, this.re, this.spec.invert), this.spec.behavior);
   }
+  readonly words = (text: string, bounds: number[]): string => {
+    for (const [a, b] of splitRanges(findMatches(text, this.re, this.spec.invert), this.spec.behavior)) bounds.push(a, b);
+    return text;
+  };
 }

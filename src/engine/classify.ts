@@ -55,7 +55,7 @@ export async function classify(heads: ServedHeads, input: ClassifyInput, minVers
   const inferred = performance.now();
   const scores = readouts.map((features) => head.snapshot.predict(features));
   const predictions = scores.map((row) => rankLabels(head.snapshot.labels, row, input.topK));
-  const predictionIds = heads.predictions?.enabled ? keepPredictions(heads, head, pairs ? pairs : input.inputs, readouts, scores, cacheable(input, pairs)) : [];
+  const predictionIds = heads.predictions?.enabled ? keepPredictions(heads, head, pairs ?? input.inputs, readouts, scores, cacheable(input, pairs)) : [];
   return { predictions, predictionIds, headVersion: head.version, byModel: false, inputTokens, times: { ...times, head: [inferred, performance.now()] } };
 }
 

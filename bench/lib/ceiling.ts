@@ -1,7 +1,7 @@
 /**
  * The ceiling, in its own process: direct onnxruntime-node on the given texts, tokenized and packed
  * into length-sorted batches beforehand, so only ONNX Runtime's work is counted.
- * argv: modelDir threads maxBatchSize maxBatchTokens singles; stdin: JSON string[].
+ * argv: modelDir threads maxBatchSize maxBatchTokens singles [modelFile, default model.onnx]; stdin: JSON string[].
  * stdout: JSON { cpuSecondsPerSequence, sequencesPerSecond, singleP50Ms }.
  */
 import { readFileSync } from "node:fs";
@@ -10,12 +10,12 @@ import * as ort from "onnxruntime-node";
 import { BertTokenizer } from "../../src/core/tokenizer/index.js";
 import { Latencies } from "./latency.js";
 
-const [modelDir, threadsArg, maxBatchSizeArg, maxBatchTokensArg, singlesArg] = process.argv.slice(2);
+const [modelDir, threadsArg, maxBatchSizeArg, maxBatchTokensArg, singlesArg, modelFile = "model.onnx"] = process.argv.slice(2);
 const texts = JSON.parse(readFileSync(0, "utf8")) as string[];
 const maxBatchSize = Number(maxBatchSizeArg);
 const maxBatchTokens = Number(maxBatchTokensArg);
 const tokenizer = BertTokenizer.fromDirectory(modelDir);
-const session = await ort.InferenceSession.create(join(modelDir, "model.onnx"), {
+const session = await ort.InferenceSession.create(join(modelDir, modelFile), {
   intraOpNumThreads: Number(threadsArg),
   interOpNumThreads: 1,
   graphOptimizationLevel: "all",

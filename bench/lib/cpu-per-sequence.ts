@@ -32,6 +32,8 @@ type ShapeKey = (typeof SHAPES)[number]["key"];
 
 export interface VariantResult {
   readonly name: string;
+  /** The model file it served (GetModelInfo), whose own ceiling its ratios are taken against. */
+  readonly modelFile: string;
   /** Median over reps of server CPU seconds per sequence (all threads), by shape. */
   readonly cpuPerSequence: Record<ShapeKey, number>;
   /** Each rep's ratio to the ceiling of the same rep, by shape. */
@@ -43,12 +45,20 @@ export interface VariantResult {
   readonly singleP50Ms: number;
 }
 
+export interface CeilingResult {
+  /** The graph ONNX Runtime ran: model.onnx (fp32) first, then every other file a server served. */
+  readonly modelFile: string;
+  readonly cpuPerSequence: number;
+  readonly sequencesPerSecond: number;
+  readonly singleP50Ms: number;
+}
+
 export interface CpuResult {
-  readonly ceilingCpuPerSequence: number;
-  readonly ceilingSequencesPerSecond: number;
-  readonly ceilingSingleP50Ms: number;
+  readonly ceilings: CeilingResult[];
   readonly variants: VariantResult[];
 }
+
+const FP32_FILE = "model.onnx";
 
 const CEILING = fileURLToPath(new URL("./ceiling.ts", import.meta.url));
 
@@ -56,10 +66,11 @@ const CEILING = fileURLToPath(new URL("./ceiling.ts", import.meta.url));
 export function runCeiling(
   options: Pick<CpuOptions, "modelDir" | "texts" | "threads" | "maxBatchSize" | "maxBatchTokens">,
   singles: number,
+  modelFile = FP32_FILE,
 ): { cpuSecondsPerSequence: number; sequencesPerSecond: number; singleP50Ms: number } {
   const child = spawnSync(
     process.execPath,
-    ["--import", "tsx", CEILING, options.modelDir, String(options.threads), String(options.maxBatchSize), String(options.maxBatchTokens), String(singles)],
+    ["--import", "tsx", CEILING, options.modelDir, String(options.threads), String(options.maxBatchSize), String(options.maxBatchTokens), String(singles), modelFile],
     { encoding: "utf8", input: JSON.stringify(options.texts), maxBuffer: 1 << 24 },
   );
   if (child.status !== 0) throw new Error(`ceiling run failed: ${child.stderr}`);
@@ -74,7 +85,9 @@ async function scrapeBatches(server: ServerProcess): Promise<{ sum: number; coun
 
 /**
  * Server-process CPU seconds per sequence (all threads, from /proc) against the ceiling's, the ceiling
- * rerun before each round of server measurements; then p50 latency at concurrency 1.
+ * rerun before each round of server measurements; then p50 latency at concurrency 1. Each server is
+ * held to the ceiling of the file it serves (an int8 server to ONNX Runtime on the int8 graph); the
+ * fp32 ceiling is always measured too, as the reference for throughput.
  */
 export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuResult> {
   const { texts, log } = options;
@@ -83,8 +96,9 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
     const args = ["--model-dir", options.modelDir, "--max-batch-size", String(options.maxBatchSize), "--max-batch-tokens", String(options.maxBatchTokens), ...(variant.args ?? [])];
     servers.push(await startServer(args, {}, { captureLogs: false, root: variant.root }));
   }
-  const ceilings: number[] = [];
-  const ceilingRates: number[] = [];
+  const served = await Promise.all(servers.map(async (server) => (await server.encoder().unary("getModelInfo")({})).modelFile || FP32_FILE));
+  const files = [...new Set([FP32_FILE, ...served])];
+  const ceilingRuns = new Map(files.map((file) => [file, { cpu: [] as number[], rate: [] as number[] }]));
   const perVariant = options.variants.map(() => ({
     cpu: { one: [] as number[], eight: [] as number[] },
     ratio: { one: [] as number[], eight: [] as number[] },
@@ -94,11 +108,16 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
   }));
   try {
     for (let rep = 0; rep < options.reps; rep++) {
-      const ceiling = runCeiling(options, 0);
-      ceilings.push(ceiling.cpuSecondsPerSequence);
-      ceilingRates.push(ceiling.sequencesPerSecond);
-      log(`rep ${rep + 1}: ceiling ${(ceiling.cpuSecondsPerSequence * 1e3).toFixed(3)} ms CPU/seq, ${ceiling.sequencesPerSecond.toFixed(0)} seq/s`);
+      const ceilingOf = new Map<string, number>();
+      for (const file of files) {
+        const ceiling = runCeiling(options, 0, file);
+        ceilingRuns.get(file)!.cpu.push(ceiling.cpuSecondsPerSequence);
+        ceilingRuns.get(file)!.rate.push(ceiling.sequencesPerSecond);
+        ceilingOf.set(file, ceiling.cpuSecondsPerSequence);
+        log(`rep ${rep + 1}: ceiling ${file} ${(ceiling.cpuSecondsPerSequence * 1e3).toFixed(3)} ms CPU/seq, ${ceiling.sequencesPerSecond.toFixed(0)} seq/s`);
+      }
       for (const [v, server] of servers.entries()) {
+        const ceiling = { cpuSecondsPerSequence: ceilingOf.get(served[v])! };
         const embed = server.encoder().unary("embed");
         for (const shape of SHAPES) {
           const requests = Math.ceil(texts.length / shape.perRequest);
@@ -124,7 +143,10 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
         }
       }
     }
-    const ceilingSingle = runCeiling(options, options.singles);
+    const ceilings: CeilingResult[] = files.map((file) => {
+      const runs = ceilingRuns.get(file)!;
+      return { modelFile: file, cpuPerSequence: median(runs.cpu), sequencesPerSecond: median(runs.rate), singleP50Ms: runCeiling(options, options.singles, file).singleP50Ms };
+    });
     const variants: VariantResult[] = [];
     for (const [v, server] of servers.entries()) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -139,6 +161,7 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
       const total = [...r.threads.values()].reduce((a, b) => a + b, 0);
       variants.push({
         name: options.variants[v].name,
+        modelFile: served[v],
         cpuPerSequence: { one: median(r.cpu.one), eight: median(r.cpu.eight) },
         ratios: r.ratio,
         sequencesPerSecond: { one: median(r.rate.one), eight: median(r.rate.eight) },
@@ -147,45 +170,48 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
         singleP50Ms: single.percentile(50),
       });
     }
-    return {
-      ceilingCpuPerSequence: median(ceilings),
-      ceilingSequencesPerSecond: median(ceilingRates),
-      ceilingSingleP50Ms: ceilingSingle.singleP50Ms,
-      variants,
-    };
+    return { ceilings, variants };
   } finally {
     for (const server of servers) await server.stop();
   }
 }
 
-/** The report's section: CPU per sequence and latency at concurrency 1, every row against the ceiling of the same run. */
+/** The report's section: CPU per sequence and latency at concurrency 1, every row against the ceilings of the same run. */
 export function cpuSection(result: CpuResult, describe: string): string {
   const ms = (s: number): string => (s * 1e3).toFixed(3);
   const x = (values: number[]): string => `${median(values).toFixed(2)}× (${values.map((v) => v.toFixed(2)).join(", ")})`;
+  const fp32 = result.ceilings[0];
+  const own = (file: string): CeilingResult => result.ceilings.find((c) => c.modelFile === file) ?? fp32;
+  const ceilingRows = result.ceilings.map(
+    (c) => `| ceiling: direct ONNX Runtime on ${c.modelFile}, length-sorted batches, own process | — | ${ms(c.cpuPerSequence)} | 1.00× | ${c.sequencesPerSecond.toFixed(0)} | ${(c.sequencesPerSecond / fp32.sequencesPerSecond).toFixed(2)}× | — |`,
+  );
   const rows = result.variants.flatMap((v) =>
     SHAPES.map(
       (shape) =>
-        `| ${v.name} | ${shape.label} | ${ms(v.cpuPerSequence[shape.key])} | ${x(v.ratios[shape.key])} | ${v.sequencesPerSecond[shape.key].toFixed(0)} | ${v.meanBatch[shape.key].toFixed(1)} |`,
+        `| ${v.name} (${v.modelFile}) | ${shape.label} | ${ms(v.cpuPerSequence[shape.key])} | ${x(v.ratios[shape.key])} | ${v.sequencesPerSecond[shape.key].toFixed(0)} | ${(v.sequencesPerSecond[shape.key] / fp32.sequencesPerSecond).toFixed(2)}× | ${v.meanBatch[shape.key].toFixed(1)} |`,
     ),
   );
-  const latency = result.variants.map((v) => `| ${v.name} | ${v.singleP50Ms.toFixed(2)} | +${(v.singleP50Ms - result.ceilingSingleP50Ms).toFixed(2)} |`);
+  const latency = result.variants.map((v) => {
+    const c = own(v.modelFile);
+    return `| ${v.name} (${v.modelFile}) | ${v.singleP50Ms.toFixed(2)} | ${c.singleP50Ms.toFixed(2)} (${c.modelFile}) | +${(v.singleP50Ms - c.singleP50Ms).toFixed(2)} | ${fp32.singleP50Ms.toFixed(2)} |`;
+  });
   const threads = result.variants.map((v) => `| ${v.name} | ${v.threads.slice(0, 6).map(([name, share]) => `${name} ${(share * 100).toFixed(0)}%`).join(", ")} |`);
   return `## CPU per sequence at saturation
 
 ${describe}
 
-| server | load | CPU ms/seq (median) | vs ceiling: median (each rep) | seq/s | mean batch |
-| --- | --- | ---: | ---: | ---: | ---: |
-| ceiling: direct ONNX Runtime, length-sorted batches, own process | — | ${ms(result.ceilingCpuPerSequence)} | 1.00× | ${result.ceilingSequencesPerSecond.toFixed(0)} | — |
+| server | load | CPU ms/seq (median) | vs its file's ceiling: median (each rep) | seq/s | seq/s × fp32 ceiling | mean batch |
+| --- | --- | ---: | ---: | ---: | ---: | ---: |
+${ceilingRows.join("\n")}
 ${rows.join("\n")}
 
-Target: ≤ 1.15× the ceiling.
+Target: ≤ 1.15× the ceiling of the same file.
 
-| server | p50 one text, concurrency 1 (ms) | vs direct ONNX Runtime (${result.ceilingSingleP50Ms.toFixed(2)} ms) |
-| --- | ---: | ---: |
+| server | p50 one text, concurrency 1 (ms) | direct ONNX Runtime, same file (ms) | difference | direct ONNX Runtime, fp32 (ms) |
+| --- | ---: | ---: | ---: | ---: |
 ${latency.join("\n")}
 
-Target: ≤ direct ONNX Runtime + 1 ms.
+Target: ≤ direct ONNX Runtime on the same file + 1 ms.
 
 Where the server's CPU went (1 text/request, last rep, by thread name):
 

@@ -35,6 +35,8 @@ export interface StartOptions {
   readonly root?: string;
   /** Resolve once the server listens ("listening; loading the model"), before its model has loaded. */
   readonly untilListening?: boolean;
+  /** Options for node itself, before the script (benchmarks profile with --cpu-prof). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** The seeded random model the tests serve unless they ask for another (tools/generator's default output). */
@@ -49,7 +51,7 @@ export async function startServer(args: string[] = [], env: NodeJS.ProcessEnv = 
   if (!given("--model-dir") && env.BERTD_MODEL_DIR === undefined) defaults.push("--model-dir", RANDOM_MODEL_DIR);
   // Tests that are not about authentication run without it; security tests pass --auth (or BERTD_AUTH).
   if (!given("--auth") && env.BERTD_AUTH === undefined) defaults.push("--auth", "none");
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", ...defaults, ...args], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", ...defaults, ...args], {
     cwd: options.root ?? ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -18,6 +18,8 @@ export interface CallContext {
   readonly span?: Span;
   /** The name of the API key that authenticated the call (never the key); undefined with --auth none. */
   readonly keyName?: string;
+  /** Marks the call answered: from then on a "cancelled" event no longer aborts `signal`. */
+  readonly answered?: () => void;
 }
 
 /** What the engine takes of a call: its deadline and cancellation. */
@@ -33,12 +35,17 @@ interface Cancellable {
 
 export function callContext(method: MethodPath, call: Cancellable, span?: Span): CallContext {
   const controller = new AbortController();
-  call.on("cancelled", () => controller.abort());
+  // grpc-js emits "cancelled" whenever the HTTP/2 stream closes, after an answered call too: aborting
+  // then would cost a DOMException and the abort listeners' work on every call, for nothing.
+  let open = true;
+  call.on("cancelled", () => {
+    if (open) controller.abort();
+  });
   const raw = call.getDeadline();
   const deadline = raw instanceof Date ? raw.getTime() : Number.isFinite(raw) ? raw : undefined;
   const keyName = keyNameOf(call.metadata);
   if (keyName !== undefined) span?.setAttribute("bertd.api_key.name", keyName);
-  return { method, metadata: call.metadata, signal: controller.signal, deadline, span, keyName };
+  return { method, metadata: call.metadata, signal: controller.signal, deadline, span, keyName, answered: () => (open = false) };
 }
 
 export class CallLogger {
@@ -76,6 +83,7 @@ export class CallLogger {
   }
 
   finished(context: CallContext, started: number, error: unknown, fields: Record<string, unknown> = {}): void {
+    context.answered?.();
     if (--this.active === 0 && this.drained) {
       this.drained();
       this.drained = undefined;

@@ -5,6 +5,7 @@
  */
 import fc from "fast-check";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, copyFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
@@ -69,22 +70,7 @@ interface Family {
   name: string;
   json: Json;
   config: Json;
-  /** Inputs where the comparison does not apply. */
-  skip?: (input: string) => boolean;
 }
-
-// bertd's BertNormalizer is transformers.js's, which differs from the Rust crate on a few inputs
-// (tokenizer-parity.json's notes: unassigned code points, astral CJK, final sigma; and the offsets
-// of a stripped accent): MPNet skips the inputs where models/default's BERT tokenizer differs too.
-const bertJson = readFileSync(join(root, "models/default/tokenizer.json"), "utf8");
-const hfBert = HfTokenizer.fromString(bertJson);
-const ourBert = loadTokenizer(join(root, "models/default"));
-async function bertDiverges(input: string): Promise<boolean> {
-  const e = await hfBert.encode(input, null, { addSpecialTokens: false });
-  const ours = ourBert.encodeText(input, { addSpecialTokens: false });
-  return JSON.stringify(hfView(e, input, null)) !== JSON.stringify({ ids: Array.from(ours.ids), typeIds: Array.from(ours.typeIds), specialTokensMask: Array.from(ours.specialTokensMask), offsets: Array.from(ours.offsets) });
-}
-const skipped: Record<string, number> = {};
 
 const families: Family[] = [];
 {
@@ -95,7 +81,7 @@ const families: Family[] = [];
   const older = { ...u.tokenizerJson, normalizer: precompiled, pre_tokenizer: { type: "Sequence", pretokenizers: [{ type: "WhitespaceSplit" }, u.tokenizerJson.pre_tokenizer] } };
   families.push({ name: "Unigram (2020 layout: WhitespaceSplit + Metaspace)", json: older, config: u.tokenizerConfig });
   const m = mpnetWordPiece();
-  families.push({ name: "WordPiece (MPNet layout)", json: m.tokenizerJson, config: m.tokenizerConfig, skip: () => false });
+  families.push({ name: "WordPiece (MPNet layout)", json: m.tokenizerJson, config: m.tokenizerConfig });
   if (hasGpt2()) {
     const b = robertaBpe();
     families.push({ name: "byte-level BPE (RoBERTa layout, GPT-2 merges)", json: b.tokenizerJson, config: b.tokenizerConfig });
@@ -104,11 +90,7 @@ const families: Family[] = [];
 
 const counts: Record<string, number> = {};
 
-async function compareWith(hf: HfTokenizer, ours: Tokenizer, first: string, second: string | null, family: string, bertLike = false): Promise<void> {
-  if (bertLike && ((await bertDiverges(first)) || (second !== null && (await bertDiverges(second))))) {
-    skipped[family] = (skipped[family] ?? 0) + 1;
-    return;
-  }
+async function compareWith(hf: HfTokenizer, ours: Tokenizer, first: string, second: string | null, family: string): Promise<void> {
   const e = await hf.encode(first, second);
   const o = second === null ? ours.encodeText(first) : ours.encodePair(first, second);
   const got = { ids: Array.from(o.ids), typeIds: Array.from(o.typeIds), specialTokensMask: Array.from(o.specialTokensMask), offsets: Array.from(o.offsets) };
@@ -139,8 +121,7 @@ for (const family of families) {
   describe(`parity with Hugging Face: ${family.name}`, () => {
     const hf = HfTokenizer.fromString(JSON.stringify(family.json));
     const ours = PipelineTokenizer.fromTokenizerJson(family.json, family.config);
-    const bertLike = family.skip !== undefined;
-    const compare = (h: HfTokenizer, o: Tokenizer, a: string, b: string | null, name: string) => compareWith(h, o, a, b, name, bertLike);
+    const compare = compareWith;
 
     test("fixture strings, multilingual text and Debian descriptions, singles and pairs", async () => {
       for (const input of [...fixtureStrings, ...multilingual]) await compare(hf, ours, input, null, family.name);
@@ -218,7 +199,14 @@ describe("component quirks", () => {
   });
 
   test("parity counts", () => {
-    console.log(`# parity cases: ${JSON.stringify(counts)}; skipped (known transformers.js BertNormalizer divergences): ${JSON.stringify(skipped)}`);
+    console.log(`# parity cases: ${JSON.stringify(counts)}`);
     assert.ok(Object.keys(counts).length >= 2);
+  });
+});
+
+describe("BertNormalizer and BertPreTokenizer character classes", () => {
+  test("src/core/tokenizer/normalizers/bert-unicode-tables.ts is what the Rust crate says, code point by code point", () => {
+    const check = spawnSync(process.execPath, ["--import", "tsx", join(root, "tools/tokenizer/make-bert-unicode-tables.ts"), "--check"], { encoding: "utf8" });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
   });
 });

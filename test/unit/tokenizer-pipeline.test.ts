@@ -1,7 +1,7 @@
 /**
  * The generic tokenizer pipeline (src/core/tokenizer/pipeline.ts) against the fast BertTokenizer,
  * and both against Hugging Face's Rust tokenizers (the official `tokenizers` binding) for what the
- * transformers.js fixture cannot show: pairs, type ids, truncation, templates, decoding.
+ * parity fixture cannot show: pairs, type ids, truncation, templates, decoding.
  */
 import fc from "fast-check";
 import assert from "node:assert/strict";
@@ -108,7 +108,7 @@ describe("the generic pipeline agrees with the fast path", () => {
     ["added tokens", variant({}, extraAdded)],
   ];
 
-  test("fixture strings: the pipeline gives transformers.js's ids, and the fast path's encodings (offsets included)", () => {
+  test("fixture strings: the pipeline gives the fixture's (Rust tokenizers') ids, and the fast path's encodings (offsets included)", () => {
     for (const section of fixture.sections) {
       const [fast, pipeline] = both(variant({ normalizer: section.normalizer }));
       for (const { text: input, ids } of section.cases) {

@@ -109,7 +109,7 @@ function isRustSpace(text: string, i: number): boolean {
  * the others in the normalized text (by their normalized content).
  */
 export class AddedVocabulary {
-  /** transformers.js's added_tokens_map: content, and normalized content, → token. */
+  /** Content, and normalized content, → token (token_to_id). */
   readonly map: ReadonlyMap<string, AddedTokenSpec>;
   /** Null when no token is matched in the raw (resp. normalized) text. */
   readonly rawSplitter: AddedTokenSplitter | null;

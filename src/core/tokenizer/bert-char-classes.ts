@@ -2,10 +2,8 @@
  * What BertTokenizer's hot loop does with one UTF-16 unit: BertNormalizer and BertPreTokenizer
  * fused into a table per set of normalizer flags, so that most characters need no strings.
  */
-import { CLEAN_DROP, CLEAN_SPACE, cleanActions, isChineseUnit, isJsWhitespace, normalizeExact, type NormalizerFlags } from "./normalizers/bert-normalizer.js";
+import { CLEAN_DROP, CLEAN_SPACE, cleanActions, isChineseUnit, isWhitespace, normalizeExact, type NormalizerFlags } from "./normalizers/bert-normalizer.js";
 import { PRE_TOKENIZE_RE, PUNCTUATION_CHAR_RE } from "./pre-tokenizers/bert-pre-tokenizer.js";
-
-const CASE_SENSITIVE_RE = /^[\p{Cased}\p{Case_Ignorable}]$/u;
 
 /** ASCII letter/digit (or, without clean_text, an ASCII control that is not \s): part of a word, lowercased by table. */
 export const CLASS_WORD = 0;
@@ -48,8 +46,7 @@ export function charClasses(flags: NormalizerFlags): CharClasses {
         classes[c] = CLASS_SEPARATOR;
         continue;
       }
-    } else if (isJsWhitespace(c) && !CASE_SENSITIVE_RE.test(ch)) {
-      // Without clean_text, whitespace reaches toLowerCase; U+FEFF is case-ignorable, so it may not split chunks.
+    } else if (isWhitespace(c)) {
       classes[c] = CLASS_SEPARATOR;
       continue;
     }

@@ -1,8 +1,7 @@
 /**
  * A fast BERT tokenizer (BertNormalizer → BertPreTokenizer → WordPiece → [CLS] … [SEP]) whose ids
- * equal Hugging Face's. The reference is transformers.js (@huggingface/transformers 4.3.1, i.e.
- * @huggingface/tokenizers 0.2.0), which test/fixtures/tokenizer-parity.json was made with; on
- * ordinary text that is also what the Rust/Python `tokenizers` give.
+ * equal Hugging Face's Rust `tokenizers` (what Python's transformers and TEI run), which
+ * test/fixtures/tokenizer-parity.json was made with.
  *
  * Literal special tokens. The added tokens of tokenizer.json ([PAD] [UNK] [CLS] [SEP] [MASK] for
  * BERT, all "normalized": false) are searched for in the RAW text, before normalization, and the
@@ -12,21 +11,16 @@
  * have to escape or reject them before encode(). (Tokens with "normalized": true are searched for
  * in the normalized text instead, as HF does.)
  *
- * Where transformers.js differs from the Rust crate, we follow transformers.js (the fixture):
- *  - clean_text keeps unassigned code points (Cn); Rust drops them with the other C* categories;
- *  - handle_chinese_chars looks at UTF-16 units, so astral CJK ideographs (U+20000…) get no spaces;
- *  - lowercasing is String.prototype.toLowerCase on the whole text, so a capital sigma at the end
- *    of a word becomes "ς" (Rust maps Σ → σ per char);
- *  - lowercase happens before strip_accents (Rust strips first; same text in practice);
- *  - a text section that normalizes to exactly an added token's content becomes that token;
- *  - an added token's single_word flag is ignored;
- *  - Unicode categories (\p{P}, \p{Mn}, \s…) come from the running V8/ICU, not from a fixed table.
+ * transformers.js differs from the crate on a few inputs, and we follow the crate: characters newer
+ * than the crate's Unicode tables (bert-unicode-tables.ts holds the crate's classes), astral CJK
+ * ideographs (spaced), a word-final capital sigma (σ: the crate lowercases per code point), and a
+ * text section that only normalizes to an added token's content (ordinary text to the crate).
  *
  * Speed: encode() walks the text once over UTF-16 units with a per-unit class table (normalizer.ts):
  * ASCII words are looked up in a bounded word → piece-ids cache by their raw slice (no per-char
  * strings), punctuation and CJK ideographs map straight to an id, dropped control/format chars are
  * skipped. A whitespace-delimited chunk holding anything else (accented letters, marks, surrogates)
- * is normalized as a string exactly as transformers.js does, then pre-tokenized with the same regex.
+ * is normalized as a string exactly as the crate does, then pre-tokenized with the same regex.
  * Offsets, and tokenizers with normalized added tokens, always take that string path.
  *
  * This is the fast specialisation of PipelineTokenizer (pipeline.ts) for BertNormalizer (or none)
@@ -55,13 +49,6 @@ export interface BertTokenizerInternals {
   forceExactPath?: boolean;
 }
 
-interface QuirkToken {
-  content: string;
-  id: number;
-  /** The ids the fast path gives for a section that normalizes to `content`. */
-  plainIds: Int32Array;
-}
-
 export class BertTokenizer implements Tokenizer {
   readonly config: TokenizerConfig;
   readonly type = "WordPiece";
@@ -83,7 +70,6 @@ export class BertTokenizer implements Tokenizer {
   private readonly suffixIds: Int32Array;
   private readonly decoder: Decoder;
   private readonly added: AddedVocabulary;
-  private readonly quirks: QuirkToken[];
   private readonly exactOnly: boolean;
   private readonly cache: Map<string, number | Int32Array>;
   private readonly cacheLimit: number;
@@ -140,19 +126,6 @@ export class BertTokenizer implements Tokenizer {
     for (const [unit, word] of standalone) {
       const ids = this.model.tokenize(word);
       this.standaloneIds[unit] = typeof ids === "number" ? ids : ids[0]; // one code point: one piece
-    }
-
-    this.quirks = [];
-    for (const [content, token] of this.added.map) {
-      if (content.length === 0) continue;
-      const plain: number[] = [];
-      PRE_TOKENIZE_RE.lastIndex = 0;
-      for (const match of content.matchAll(PRE_TOKENIZE_RE)) {
-        const ids = this.model.tokenize(match[0]);
-        if (typeof ids === "number") plain.push(ids);
-        else plain.push(...ids);
-      }
-      this.quirks.push({ content, id: token.id, plainIds: Int32Array.from(plain) });
     }
   }
 
@@ -263,7 +236,6 @@ export class BertTokenizer implements Tokenizer {
   private fastSection(text: string, start: number, end: number, n: number): number {
     const classes = this.classes;
     const standaloneIds = this.standaloneIds;
-    const n0 = n;
     let buf = this.reserve(n + (end - start) + 1);
     let chunkStart = start;
     let chunkOut = n;
@@ -308,7 +280,6 @@ export class BertTokenizer implements Tokenizer {
       i = chunkEnd;
     }
     if (wordStart >= 0) n = this.asciiWord(text, wordStart, end, dirty, n);
-    if (this.quirks.length > 0) n = this.applyQuirks(text, start, end, n0, n);
     return n;
   }
 
@@ -371,21 +342,6 @@ export class BertTokenizer implements Tokenizer {
     return n;
   }
 
-  /** transformers.js: a section whose normalized text is exactly an added token's content is that token. */
-  private applyQuirks(text: string, start: number, end: number, n0: number, n: number): number {
-    const count = n - n0;
-    for (const quirk of this.quirks) {
-      if (quirk.plainIds.length !== count) continue;
-      let same = true;
-      for (let k = 0; k < count && same; k++) same = this.buf[n0 + k] === quirk.plainIds[k];
-      if (same && normalizeExact(text.slice(start, end), this.flags) === quirk.content) {
-        this.buf[n0] = quirk.id;
-        return n0 + 1;
-      }
-    }
-    return n;
-  }
-
   /**
    * The string-based path, a transcription of transformers.js's encode_text: split on raw added
    * tokens, normalize each section, split on normalized added tokens, pre-tokenize, WordPiece.
@@ -411,12 +367,6 @@ export class BertTokenizer implements Tokenizer {
       }
       if (section.end <= section.start) continue;
       const raw = text.slice(section.start, section.end);
-      const direct = this.added.map.get(raw);
-      if (direct) {
-        push(direct.id, section.start, section.end);
-        word++;
-        continue;
-      }
       let normalized: string;
       let origStart: Uint32Array | undefined;
       let origEnd: Uint32Array | undefined;
@@ -431,9 +381,8 @@ export class BertTokenizer implements Tokenizer {
       const subsections: Segment[] = this.added.splitNormalized(normalized);
       for (const sub of subsections) {
         if (sub.end <= sub.start) continue;
-        const token = sub.token ?? this.added.map.get(normalized.slice(sub.start, sub.end));
-        if (token) {
-          push(token.id, from(sub.start), to(sub.end - 1));
+        if (sub.token) {
+          push(sub.token.id, from(sub.start), to(sub.end - 1));
           word++;
           continue;
         }

@@ -8,9 +8,6 @@
  * Every stage keeps the alignment to the original text (NormalizedText), so offsets come out of
  * any combination of stages. Any tokenizer.json bertd reads runs here; BertTokenizer is the fused
  * fast path for the BERT combination and must give the same encodings (test/unit/tokenizer-pipeline.test.ts).
- *
- * Like transformers.js (and so like the fast path): a section of text that is exactly an added
- * token's content, before or after normalization, is that token.
  */
 import { AddedVocabulary } from "./added-tokens.js";
 import { createDecoder, type Decoder } from "./decoders/index.js";
@@ -22,7 +19,7 @@ import { Template } from "./post-processors/template.js";
 import { createPreTokenizer, type PreTokenizer } from "./pre-tokenizers/index.js";
 import type { DecodeOptions, Encoding, EncodingOptions, SpecialTokenIds, Tokenizer } from "./tokenizer.js";
 import type { TokenSequence } from "./truncation.js";
-import type { AddedTokenSpec, EncodeOptions, Encoded } from "./types.js";
+import type { EncodeOptions, Encoded } from "./types.js";
 import { Vocabulary } from "./vocabulary.js";
 import { IdBuffer, WordIdsCache } from "./word-ids.js";
 
@@ -140,21 +137,14 @@ export class PipelineTokenizer implements Tokenizer {
 
   /** tokenizeSection's ids without alignments. */
   private sectionIds(section: string, out: IdBuffer): void {
-    const exact = this.exactToken(section);
-    if (exact) return out.push(exact.id);
     const normalized = this.normalizer ? this.normalizer.normalizeString(section) : section;
     if (normalized.length === 0) return;
     const splitter = this.added.normalizedSplitter;
-    if (!splitter || !splitter.mayMatch(normalized)) {
-      const token = this.exactToken(normalized);
-      return token ? out.push(token.id) : this.wordsIds(normalized, out);
-    }
+    if (!splitter || !splitter.mayMatch(normalized)) return this.wordsIds(normalized, out);
     for (const sub of splitter.split(normalized, 0, normalized.length)) {
       if (sub.end <= sub.start) continue;
-      const text = normalized.slice(sub.start, sub.end);
-      const token = sub.token ?? this.exactToken(text);
-      if (token) out.push(token.id);
-      else this.wordsIds(text, out);
+      if (sub.token) out.push(sub.token.id);
+      else this.wordsIds(normalized.slice(sub.start, sub.end), out);
     }
   }
 
@@ -177,20 +167,13 @@ export class PipelineTokenizer implements Tokenizer {
     return this.decoder.decode(this.vocabulary.tokensOf(ids, options?.skipSpecialTokens ?? false));
   }
 
-  /** A section that is exactly an added token's content (not one single_word refused). */
-  private exactToken(section: string): AddedTokenSpec | undefined {
-    const token = this.added.map.get(section);
-    return token && !token.singleWord ? token : undefined;
-  }
-
   /** One text's tokens, before the template. */
   private tokenize(text: string): TokenSequence {
     if (typeof text !== "string") throw new TypeError(`encode() needs a string, got ${typeof text}`);
     const out = new SequenceBuilder();
     for (const section of this.added.splitRaw(text, 0, text.length)) {
       if (!section.token && section.end <= section.start) continue;
-      const token = section.token ?? this.exactToken(text.slice(section.start, section.end));
-      if (token) out.pushWord(token.id, section.start, section.end, text.slice(section.start, section.end));
+      if (section.token) out.pushWord(section.token.id, section.start, section.end, text.slice(section.start, section.end));
       else this.tokenizeSection(NormalizedText.original(text, section.start, section.end), out);
     }
     return out.build();
@@ -201,9 +184,8 @@ export class PipelineTokenizer implements Tokenizer {
     if (normalized.text.length === 0) return;
     for (const sub of this.added.splitNormalized(normalized.text)) {
       if (sub.end <= sub.start) continue;
-      const token = sub.token ?? this.exactToken(normalized.text.slice(sub.start, sub.end));
-      if (token) {
-        out.pushWord(token.id, ...normalized.originalRange(sub.start, sub.end), normalized.text.slice(sub.start, sub.end));
+      if (sub.token) {
+        out.pushWord(sub.token.id, ...normalized.originalRange(sub.start, sub.end), normalized.text.slice(sub.start, sub.end));
         continue;
       }
       for (const word of this.preTokenizer.preTokenize(normalized.slice(sub.start, sub.end))) {

@@ -1,14 +1,15 @@
 /**
- * BertNormalizer, written to give the same strings as transformers.js (@huggingface/tokenizers
- * 0.2, which @huggingface/transformers 4.x uses), whose regular expressions are reused here
- * verbatim so that both follow the Unicode tables of the running V8/ICU. See bert-tokenizer.ts for
- * where this differs from the Rust `tokenizers`.
+ * BertNormalizer, giving the same strings as Hugging Face's Rust `tokenizers` (what Python's
+ * transformers, TEI and sentence-transformers run): clean_text, handle_chinese_chars, strip_accents,
+ * lowercase, in that order, each per code point, with the crate's own character classes
+ * (bert-unicode-tables.ts, read off the crate) rather than the running ICU's \p{…}.
  *
  * `normalizeExact` applies it to a whole string (the reference semantics), `normalizeAligned` also
  * maps the result back to the original text, and `BertNormalizer` is the pipeline stage.
  */
 import { bool, type Json } from "../json.js";
 import type { NormalizedText } from "../normalized-text.js";
+import { CHINESE, CLEAN_WHITESPACE, NFD_UNCHANGED, NONSPACING_MARK, OTHER, WHITESPACE } from "./bert-unicode-tables.js";
 
 export interface NormalizerFlags {
   readonly cleanText: boolean;
@@ -33,17 +34,21 @@ export function bertNormalizerSpec(json: Json, source: string): BertNormalizerSp
   };
 }
 
-/** transformers.js's BertNormalizer.is_control, operator precedence included (same result on one code point). */
-const CONTROL_RE = /^\p{Cc}|\p{Cf}|\p{Co}|\p{Cs}$/u;
-const WHITESPACE_RE = /^\s$/;
-const NONSPACING_MARK_RE = /\p{Mn}/gu;
+const OTHER_RE = new RegExp(`^[${OTHER}]$`, "u");
+const CLEAN_SPACE_RE = new RegExp(`^[${CLEAN_WHITESPACE}]$`, "u");
+const WHITESPACE_RE = new RegExp(`^[${WHITESPACE}]$`, "u");
+const NONSPACING_MARK_RE = new RegExp(`[${NONSPACING_MARK}]`, "gu");
+const CHINESE_RE = new RegExp(`[${CHINESE}]`, "gu");
+const NFD_UNCHANGED_RE = new RegExp(`[${NFD_UNCHANGED}]`, "u");
+const DECOMPOSABLE_RUN_RE = new RegExp(`[^${NFD_UNCHANGED}]+`, "gu");
+const CAPITAL_SIGMA = "\u03a3";
 
-/** JS's \s (WhiteSpace + LineTerminator): what String.prototype.trim removes. All in the BMP. */
-export function isJsWhitespace(c: number): boolean {
+/** char::is_whitespace (what BertPreTokenizer splits on), for a BMP unit; there is none outside the BMP. */
+export function isWhitespace(c: number): boolean {
   return c < 0x80 ? c === 0x20 || (c >= 0x09 && c <= 0x0d) : WHITESPACE_RE.test(String.fromCharCode(c));
 }
 
-/** Only the BMP ranges: transformers.js tests UTF-16 units, so astral ideographs never match. */
+/** The crate's CJK ideograph ranges that lie in the BMP (the others are astral: see CHINESE). */
 export function isChineseUnit(c: number): boolean {
   return (c >= 0x4e00 && c <= 0x9fff) || (c >= 0x3400 && c <= 0x4dbf) || (c >= 0xf900 && c <= 0xfaff);
 }
@@ -66,8 +71,8 @@ export function cleanActions(): Uint8Array {
       continue;
     }
     const ch = String.fromCharCode(c);
-    if (c === 0 || c === 0xfffd || (c !== 9 && c !== 10 && c !== 13 && CONTROL_RE.test(ch))) table[c] = CLEAN_DROP;
-    else if (WHITESPACE_RE.test(ch)) table[c] = CLEAN_SPACE;
+    if (OTHER_RE.test(ch)) table[c] = CLEAN_DROP;
+    else if (CLEAN_SPACE_RE.test(ch)) table[c] = CLEAN_SPACE;
   }
   cleanTable = table;
   return table;
@@ -88,7 +93,7 @@ export function cleanText(text: string): string {
       const d = i + 1 < n ? text.charCodeAt(i + 1) : 0;
       if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) {
         width = 2;
-        action = CONTROL_RE.test(text.slice(i, i + 2)) ? CLEAN_DROP : CLEAN_KEEP;
+        action = OTHER_RE.test(text.slice(i, i + 2)) ? CLEAN_DROP : CLEAN_KEEP;
         if (action === CLEAN_KEEP) {
           i++;
           continue;
@@ -105,22 +110,28 @@ export function cleanText(text: string): string {
   return runStart === 0 ? text : out + text.slice(runStart);
 }
 
-/** BertNormalizer.handle_chinese_chars: a space on each side of every CJK ideograph (BMP units only). */
+/** BertNormalizer.handle_chinese_chars: a space on each side of every CJK ideograph. */
 export function spaceChineseChars(text: string): string {
-  let out = "";
-  let runStart = 0;
-  for (let i = 0; i < text.length; i++) {
+  let i = 0;
+  for (; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c < 0x3400 || !isChineseUnit(c)) continue;
-    out += text.slice(runStart, i) + " " + text[i] + " ";
-    runStart = i + 1;
+    if (c >= 0x3400 && (isChineseUnit(c) || (c >= 0xd840 && c <= 0xd87e))) break;
   }
-  return runStart === 0 ? text : out + text.slice(runStart);
+  return i === text.length ? text : text.replace(CHINESE_RE, " $& ");
 }
 
-/** NFD, then drop nonspacing marks (Mn). */
+/** NFD, then drop the nonspacing marks. */
 export function stripAccents(text: string): string {
-  return text.normalize("NFD").replace(NONSPACING_MARK_RE, "");
+  const decomposed = NFD_UNCHANGED_RE.test(text) ? text.replace(DECOMPOSABLE_RUN_RE, (run) => run.normalize("NFD")) : text.normalize("NFD");
+  return decomposed.replace(NONSPACING_MARK_RE, "");
+}
+
+/** Each code point on its own, as the crate does: a word-final Σ becomes σ, not ς as in String.prototype.toLowerCase. */
+export function lowercase(text: string): string {
+  if (!text.includes(CAPITAL_SIGMA)) return text.toLowerCase();
+  let out = "";
+  for (const ch of text) out += ch.toLowerCase();
+  return out;
 }
 
 function isAscii(text: string): boolean {
@@ -128,25 +139,19 @@ function isAscii(text: string): boolean {
   return true;
 }
 
-/**
- * The whole BertNormalizer as transformers.js applies it: clean, CJK spacing, then lowercase and
- * strip accents (in that order; the Rust crate strips first, which gives the same text in practice).
- */
+/** The whole BertNormalizer, in the crate's order: clean, CJK spacing, strip accents, lowercase. */
 export function normalizeExact(text: string, flags: NormalizerFlags): string {
   if (flags.cleanText) text = cleanText(text);
   if (flags.handleChineseChars) text = spaceChineseChars(text);
-  if (flags.lowercase) text = text.toLowerCase();
   if (flags.stripAccents && !isAscii(text)) text = stripAccents(text);
+  if (flags.lowercase) text = lowercase(text);
   return text;
 }
 
 /** Per combination of the four flags. */
 const outLengths: (Int16Array | undefined)[] = [];
 
-/**
- * normalizeExact(one BMP unit).length for these flags, filled in on demand (-1: not yet); the
- * length never depends on the context.
- */
+/** normalizeExact(one BMP unit).length for these flags, filled in on demand (-1: not yet). */
 function outLengthTable(flags: NormalizerFlags): Int16Array {
   const key = (+flags.cleanText << 3) | (+flags.handleChineseChars << 2) | (+flags.lowercase << 1) | +flags.stripAccents;
   let table = outLengths[key];
@@ -160,8 +165,7 @@ function outLengthTable(flags: NormalizerFlags): Int16Array {
 /**
  * Normalizes text[start, end) like normalizeExact and maps every UTF-16 unit of the result back
  * to the original code point it came from ([origStart[k], origEnd[k]), offsets into `text`). The
- * mapping is built per code point; the text itself is normalizeExact's, so context rules (final
- * sigma) hold.
+ * mapping is built per code point (every step works per code point, so lengths add up).
  */
 export function normalizeAligned(
   text: string,
@@ -189,9 +193,8 @@ export function normalizeAligned(
       ok = false;
       break;
     }
-    // Like the Rust crate's NormalizedString::filter: what normalizes to nothing (dropped controls,
-    // stripped accents) belongs to the unit before it.
-    if (outLength === 0 && k > 0 && origEnd[k - 1] === i) origEnd[k - 1] = i + width;
+    // What normalizes to nothing (dropped controls, stripped accents) belongs to no unit: the Rust
+    // crate's NormalizedString::filter drops its alignment.
     for (let j = 0; j < outLength; j++, k++) {
       origStart[k] = i;
       origEnd[k] = i + width;

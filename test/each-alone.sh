@@ -9,12 +9,19 @@ file="$1"
 # Every leaf test at any depth (top-level tests included; suites, whose TAP block says type: 'suite', are
 # not). Node 20 matches --test-name-pattern against a test's own name only, not its suites': a name that
 # several suites share runs in each of them, still without any other test.
-names=$(node --import tsx --test --test-reporter=tap "$file" 2>/dev/null | awk '
+# (A file with a failing test still lists its tests: its exit status is not the listing's.)
+whole=/tmp/each-alone.whole.$$
+node --import tsx --test --test-reporter=tap "$file" > "$whole" 2>/dev/null || true
+whole_result=$(grep -E '^# (pass|fail) ' "$whole" | tr '\n' ' ')
+whole_failed=$(sed -n 's/^# fail //p' "$whole")
+echo "whole file, in order: $whole_result"
+grep -E '^ *not ok [0-9]+ - ' "$whole" | sed 's/^ */  whole file: /' || true
+names=$(awk '
   function flush() { if (name != "" && !suite) print name; name = ""; suite = 0 }
   /^ *(not )?ok [0-9]+ - / { flush(); name = $0; sub(/^ *(not )?ok [0-9]+ - /, "", name); sub(/ # (SKIP|TODO).*$/, "", name)
     gsub(/\\#/, "#", name); gsub(/\\\\/, "\\", name); next }
   /^ *type: .suite.$/ { suite = 1 }
-  END { flush() }' | sort -u | shuf)
+  END { flush() }' "$whole" | sort -u | shuf)
 failed=0
 passed=0
 while IFS= read -r name; do
@@ -26,6 +33,6 @@ while IFS= read -r name; do
     echo "FAILED alone: $name"; failed=$((failed + 1)); tail -30 /tmp/each-alone.$$
   fi
 done <<< "$names"
-rm -f /tmp/each-alone.$$
-echo "each-alone $file: $passed ok, $failed failed"
-[ "$failed" -eq 0 ]
+rm -f /tmp/each-alone.$$ "$whole"
+echo "each-alone $file: $passed ok, $failed failed (whole file: $whole_result)"
+[ "$failed" -eq 0 ] && [ "${whole_failed:-1}" = 0 ]

@@ -9,19 +9,9 @@ import { readModelDirectory } from "../../src/core/model-directory.js";
 import { EmbedStreamRequestSchema, Encoding, type EmbedStreamResponse } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { RANDOM_MODEL_DIR, startServer, type ServerProcess } from "../helpers/server-process.js";
 import { eventually } from "../helpers/eventually.js";
+import { type MetricsPage, scrapeMetrics } from "../helpers/metrics.js";
 
 const LONG = "a long description of a package that does many things ".repeat(40);
-
-/** The server's Prometheus metrics, by series ("name{labels}"). */
-async function metrics(server: ServerProcess): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
-  const series = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    const match = /^(\w+(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    if (match) series.set(match[1], Number(match[2]));
-  }
-  return series;
-}
 
 describe("batching queue over gRPC", () => {
   let server: ServerProcess;
@@ -47,13 +37,13 @@ describe("batching queue over gRPC", () => {
 
   it("drops calls whose deadline passes or that are cancelled while queued, before they cost inference", async () => {
     const embed = server.encoder().unary("embed");
-    const before = await metrics(server);
+    const before = await scrapeMetrics(server);
     // Enough work ahead (128 inputs of 512 tokens) that the 30 ms deadline passes while queued; one
     // call, so that with it the two below fit the queue's 3 requests.
     const blockers = [embed({ inputs: Array(128).fill(LONG) })];
     // Let the server take the blocker in first: small calls sent at once could overtake it while its
     // large message is still being read and tokenized.
-    await eventually(async () => ((await metrics(server)).get("bertd_queue_requests") ?? 0) >= 1, "the blocker is queued");
+    await eventually(async () => (await scrapeMetrics(server)).count("bertd_queue_requests") >= 1, "the blocker is queued");
     const late = embed({ inputs: ["too late"] }, { deadline: Date.now() + 30 });
     const controller = new AbortController();
     const cancelled = embed({ inputs: ["never mind"] }, { signal: controller.signal });
@@ -67,9 +57,9 @@ describe("batching queue over gRPC", () => {
     // shows the server dropped them: its log lines and the rows its workers ran.
     // (grpc-js reports a passed deadline to the server as a cancellation: both may log CANCELLED.)
     await eventually(async () => server.logs.filter((l) => l.method === "/bertd.v1.Encoder/Embed" && (l.status === "DEADLINE_EXCEEDED" || l.status === "CANCELLED")).length >= 2, "both dropped calls are logged");
-    const after = await metrics(server);
-    assert.equal((after.get("bertd_batch_size_sum") ?? 0) - (before.get("bertd_batch_size_sum") ?? 0), 128, "only the blocker's 128 rows reached a worker");
-    const dropped = (m: Map<string, number>): number => (m.get('bertd_rejected_total{reason="deadline"}') ?? 0) + (m.get('bertd_rejected_total{reason="cancelled"}') ?? 0);
+    const after = await scrapeMetrics(server);
+    assert.equal(after.count("bertd_batch_size_sum") - before.count("bertd_batch_size_sum"), 128, "only the blocker's 128 rows reached a worker");
+    const dropped = (m: MetricsPage): number => m.count("bertd_rejected_total", { reason: "deadline" }) + m.count("bertd_rejected_total", { reason: "cancelled" });
     assert.ok(dropped(after) - dropped(before) <= 2, "the queue counts each dropped call once at most");
   });
 

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import Database from "better-sqlite3";
 import { AdaptRequestSchema, type AdaptResponse } from "../../src/gen/bertd/v1/heads_pb.js";
-import { type Run, pngColors, startCli as start } from "../helpers/cli-process.js";
+import { type Run, pngColors, startCli } from "../helpers/cli-process.js";
 import { ROOT, startServer, type ServerProcess } from "../helpers/server-process.js";
 
 const SECTIONS = readFileSync(join(ROOT, "test/fixtures/debian-package-sections/train.jsonl"), "utf8").trim().split("\n");
@@ -27,6 +27,14 @@ describe("bertd command line", () => {
   let dataDir: string;
   let dir: string;
   let env: NodeJS.ProcessEnv;
+  // Every bertd process a test starts; after() kills those still running, so that a failed or timed-out
+  // test (a teach run not yet interrupted, a `bertd serve` that never served) leaves none behind.
+  const children: ReturnType<typeof startCli>[] = [];
+  const start = (args: readonly string[], environment: NodeJS.ProcessEnv): ReturnType<typeof startCli> => {
+    const child = startCli(args, environment);
+    children.push(child);
+    return child;
+  };
   const bertd = (...args: string[]): Promise<Run> => start(args, env).output;
 
   before(async () => {
@@ -36,6 +44,9 @@ describe("bertd command line", () => {
     env = { BERTD_ADDRESS: server.address, BERTD_API_KEY: "", BERTD_TLS_CA: "" };
   });
   after(async () => {
+    const running = children.filter((child) => child.exitCode === null && child.signalCode === null);
+    for (const child of running) child.kill("SIGKILL");
+    await Promise.all(running.map((child) => child.output));
     await server?.stop();
   });
 

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Encoding, Pooling } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { generateBertModel } from "../../tools/generator/index.js";
+import { scrapeMetrics } from "../helpers/metrics.js";
 import { ROOT, startServer, type ServerProcess } from "../helpers/server-process.js";
 
 function gpuPresent(): boolean {
@@ -50,8 +51,8 @@ describe("devices without a GPU", { skip: skipOnGpu }, () => {
       const info = await server.encoder().unary("getModelInfo")({});
       assert.equal(info.executionProvider, "cpu");
       assert.ok(server.logs.some((l) => l.level === 40 && /--device auto: CUDA is not available, running on the CPU/.test(String(l.msg))), "a warning says auto fell back");
-      const metrics = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
-      assert.match(metrics, /^bertd_model_info\{[^}]*provider="cpu"[^}]*\} 1$/m);
+      const metrics = await scrapeMetrics(server);
+      assert.equal(metrics.value("bertd_model_info", { provider: "cpu" }), 1);
       assert.equal((await embedAll(server, ["still serving"])).length, 1);
     } finally {
       await server.stop();

@@ -4,10 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { FeedbackOutcome, FeedbackStreamRequestSchema, Promotion, type FeedbackStreamResponse } from "../../src/gen/bertd/v1/heads_pb.js";
+import { FeedbackOutcome, FeedbackStreamRequestSchema, Promotion, type FeedbackResponse, type FeedbackStreamResponse } from "../../src/gen/bertd/v1/heads_pb.js";
 import { adapt, toyExamples, toyPairs } from "../helpers/adapt-client.js";
 import { until } from "../helpers/adapt-stream.js";
 import { startCli } from "../helpers/cli-process.js";
+import { scrapeMetrics } from "../helpers/metrics.js";
 import { throwawayDatabase, type ThrowawayDatabase } from "../helpers/postgres.js";
 import { startServer, type ServerProcess } from "../helpers/server-process.js";
 
@@ -33,16 +34,18 @@ function accuracyOf(served: Served[]): number {
   return served.filter((s) => s.served === s.truth).length / served.length;
 }
 
-async function metricValue(server: ServerProcess, name: string, labels: string): Promise<number | undefined> {
-  const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
-}
-
 describe("feedback on served predictions (embedded store)", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "bertd-feedback-"));
   let server: ServerProcess;
   const start = (): Promise<ServerProcess> => startServer(["--data-dir", dataDir, "--no-warmup", "--continuous-poll-ms", "200"]);
+  /** 60 predictions served by version 1 of "topics", each answered: the first 30 by Feedback (with bad items), the rest by FeedbackStream. */
+  let served: Served[] = [];
+  let answer: Served[] = [];
+  let unaryItems: { predictionId?: string; head?: string; text?: string; labels: string[] }[] = [];
+  let unaryResponse: FeedbackResponse;
+  let streamResponses: FeedbackStreamResponse[] = [];
+  // The fixture of every test here (each must pass alone): the heads, then 60 predictions answered.
+  // The tests below check what each of those calls answered.
   before(async () => {
     server = await start();
     const first = await adapt(server.heads(), { head: "topics", labels: LABELS, hyperparameters: HYPER }, toyExamples(40, LABELS, "seed", 3));
@@ -51,15 +54,41 @@ describe("feedback on served predictions (embedded store)", () => {
       { id: "o1", text: "alpha", labels: ["x"] },
       { id: "o2", text: "beta", labels: ["y"] },
     ]);
+    served = await classifyAll(server, "topics", toyExamples(60, LABELS, "live", 11));
+    answer = served.slice(0, 30);
+    unaryItems = [
+      ...answer.map((s) => ({ predictionId: s.id, labels: [s.truth] })),
+      { predictionId: answer[0].id, labels: [answer[0].truth] },
+      { predictionId: `p1.zz.${Date.now().toString(36)}.AAAAAAAAAAAAAAAA`, labels: ["sport"] },
+      { predictionId: "not an id", labels: ["sport"] },
+      { predictionId: served[30].id, labels: ["music"] },
+      { predictionId: served[31].id, labels: ["sport", "food"] },
+      { predictionId: served[32].id, labels: ["sport"], head: "other" },
+      { head: "topics", text: "goal goal referee", labels: ["sport"] },
+      { head: "nosuchhead", text: "x", labels: ["sport"] },
+      { labels: ["sport"] },
+    ];
+    unaryResponse = await server.heads().unary("feedback")({ items: unaryItems });
+    const call = server.heads().stream("feedbackStream");
+    const responses: FeedbackStreamResponse[] = [];
+    const ended = new Promise<void>((resolve, reject) => {
+      call.on("data", (r: FeedbackStreamResponse) => responses.push(r));
+      call.on("error", reject);
+      call.on("end", resolve);
+    });
+    const rest = served.slice(30);
+    for (let i = 0; i < rest.length; i += 10) {
+      call.write(create(FeedbackStreamRequestSchema, { id: `batch-${i}`, items: rest.slice(i, i + 10).map((s) => ({ predictionId: s.id, labels: [s.truth], head: "topics" })) }));
+    }
+    call.end();
+    await ended;
+    streamResponses = responses;
   });
   after(async () => {
     await server?.stop();
   });
 
-  let served: Served[] = [];
-
-  it("gives every Classify and Tag result a prediction id, and none for the same text twice", async () => {
-    served = await classifyAll(server, "topics", toyExamples(60, LABELS, "live", 11));
+  it("gives every Classify and Tag result a prediction id, and none for the same text twice", () => {
     assert.equal(served.length, 60);
     assert.equal(new Set(served.map((s) => s.id)).size, 60);
     for (const s of served) assert.match(s.id, /^p1\./);
@@ -67,21 +96,8 @@ describe("feedback on served predictions (embedded store)", () => {
 
   it("accepts answers durably, per item, and scores them against what was served", async () => {
     const heads = server.heads();
-    const answer = served.slice(0, 30);
-    const response = await heads.unary("feedback")({
-      items: [
-        ...answer.map((s) => ({ predictionId: s.id, labels: [s.truth] })),
-        { predictionId: answer[0].id, labels: [answer[0].truth] },
-        { predictionId: `p1.zz.${Date.now().toString(36)}.AAAAAAAAAAAAAAAA`, labels: ["sport"] },
-        { predictionId: "not an id", labels: ["sport"] },
-        { predictionId: served[30].id, labels: ["music"] },
-        { predictionId: served[31].id, labels: ["sport", "food"] },
-        { predictionId: served[32].id, labels: ["sport"], head: "other" },
-        { head: "topics", text: "goal goal referee", labels: ["sport"] },
-        { head: "nosuchhead", text: "x", labels: ["sport"] },
-        { labels: ["sport"] },
-      ],
-    });
+    const response = unaryResponse;
+    assert.equal(response.results.length, unaryItems.length);
     const outcomes = response.results.map((r) => r.outcome);
     assert.deepEqual(outcomes.slice(0, 30), Array(30).fill(FeedbackOutcome.ACCEPTED));
     assert.equal(outcomes[30], FeedbackOutcome.DUPLICATE, response.results[30].detail);
@@ -109,21 +125,10 @@ describe("feedback on served predictions (embedded store)", () => {
     assert.match(again.results[0].detail, /counts once/);
   });
 
-  it("takes feedback on a stream, one response per request", async () => {
-    const call = server.heads().stream("feedbackStream");
-    const responses: FeedbackStreamResponse[] = [];
-    const ended = new Promise<void>((resolve, reject) => {
-      call.on("data", (r: FeedbackStreamResponse) => responses.push(r));
-      call.on("error", reject);
-      call.on("end", resolve);
-    });
-    const rest = served.slice(30);
-    for (let i = 0; i < rest.length; i += 10) {
-      call.write(create(FeedbackStreamRequestSchema, { id: `batch-${i}`, items: rest.slice(i, i + 10).map((s) => ({ predictionId: s.id, labels: [s.truth], head: "topics" })) }));
-    }
-    call.end();
-    await ended;
+  it("takes feedback on a stream, one response per request", () => {
+    const responses = streamResponses;
     assert.deepEqual(responses.map((r) => r.id), ["batch-0", "batch-10", "batch-20"]);
+    assert.deepEqual(responses.map((r) => r.results.length), [10, 10, 10]);
     assert.ok(responses.every((r) => r.results.every((x) => x.outcome === FeedbackOutcome.ACCEPTED)), JSON.stringify(responses.map((r) => r.results.map((x) => x.detail))));
   });
 
@@ -134,10 +139,10 @@ describe("feedback on served predictions (embedded store)", () => {
     const v1 = head.versions.find((v) => v.version === 1)!;
     assert.equal(v1.live?.examples, 60n);
     await until("the live gauge", 5000, async () => {
-      const value = await metricValue(server, "bertd_head_live_accuracy", 'head="topics"');
+      const value = (await scrapeMetrics(server)).value("bertd_head_live_accuracy", { head: "topics" });
       return value !== undefined && Math.abs(value - accuracyOf(served)) < 1e-9 ? true : undefined;
     });
-    assert.equal(await metricValue(server, "bertd_feedback_total", 'outcome="accepted"'), 61);
+    assert.equal((await scrapeMetrics(server)).value("bertd_feedback_total", { outcome: "accepted" }), 61);
   });
 
   it("publishes a new version by policy as feedback arrives, and rollback still works", async () => {

@@ -7,6 +7,7 @@ import type { ServiceClient } from "../../src/client/grpc-client.js";
 import { AdaptRequestSchema, type AdaptResponse, type Heads } from "../../src/gen/bertd/v1/heads_pb.js";
 import { newApiKey } from "../../src/transport/auth/key-store.js";
 import { adapt, toyExamples } from "../helpers/adapt-client.js";
+import { scrapeMetrics } from "../helpers/metrics.js";
 import { type ServerProcess, startServer } from "../helpers/server-process.js";
 
 const HYPER = { replayPasses: 0, holdoutFraction: 0 };
@@ -66,8 +67,7 @@ describe("request limits", () => {
     const rate = 20; // --adapt-examples-per-second above; the bucket holds one second's worth
     const count = 60;
     const examples = toyExamples(count, ["sport", "food"], "burst");
-    const scrape = async () => (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
-    const before = await scrape();
+    const before = await scrapeMetrics(server);
     const first = await adapt(server.heads({ apiKey: alice.secret }), { head: "rate-a", labels: ["sport", "food"], progressEvery: 10, hyperparameters: HYPER }, examples);
     const last = first.progress.at(-1)!;
     assert.equal(last.accepted, BigInt(count), "every example sent faster than the limit is accepted");
@@ -82,10 +82,9 @@ describe("request limits", () => {
     const floorMs = ((count - rate) / rate) * 1000;
     assert.ok((line.durationMs as number) >= floorMs, `the stream ran ${String(line.durationMs)} ms; ${count} examples at ${rate}/s need at least ${floorMs} ms`);
     assert.ok((line.pacedExamples as number) >= 1 && (line.pacedSeconds as number) > 0, `paced: ${JSON.stringify(line)}`);
-    const after = await scrape();
-    const counter = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
-    assert.equal(counter(after, "bertd_adapt_paced_examples_total") - counter(before, "bertd_adapt_paced_examples_total"), line.pacedExamples);
-    assert.ok(counter(after, "bertd_adapt_paced_seconds_total") > counter(before, "bertd_adapt_paced_seconds_total"));
+    const after = await scrapeMetrics(server);
+    assert.equal(after.count("bertd_adapt_paced_examples_total") - before.count("bertd_adapt_paced_examples_total"), line.pacedExamples);
+    assert.ok(after.count("bertd_adapt_paced_seconds_total") > before.count("bertd_adapt_paced_seconds_total"));
 
     // Bob's budget is his own: a burst within it is not paced at all.
     const other = await adapt(server.heads({ apiKey: bob.secret }), { head: "rate-b", labels: ["sport", "food"], hyperparameters: HYPER }, toyExamples(15, ["sport", "food"], "bob"));

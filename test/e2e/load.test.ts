@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Definitions } from "../../load-tests/lib/scenarios.js";
 import type { ThresholdResult, WorkloadSummary } from "../../load-tests/runner/stats.js";
+import { scrapeMetrics } from "../helpers/metrics.js";
 import { ROOT, startServer, type ServerProcess } from "../helpers/server-process.js";
 
 interface Run {
@@ -35,9 +36,7 @@ function load(args: string[]): Promise<Run> {
 }
 
 async function embedOk(server: ServerProcess): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith('bertd_requests_total{service="bertd.v1.Encoder",method="/bertd.v1.Encoder/Embed",code="OK"}'));
-  return line ? Number(line.split(" ").at(-1)) : 0;
+  return (await scrapeMetrics(server)).count("bertd_requests_total", { service: "bertd.v1.Encoder", method: "/bertd.v1.Encoder/Embed", code: "OK" });
 }
 
 describe("npm run load against a real server (smoke: 2 s per scenario)", () => {

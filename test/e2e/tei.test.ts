@@ -16,6 +16,7 @@ import { maxAbsDiff } from "../helpers/reference.js";
 import { RANDOM_MODEL_DIR, startServer, type ServerProcess } from "../helpers/server-process.js";
 import { healthClient, listServices } from "../helpers/standard-clients.js";
 import { eventually } from "../helpers/eventually.js";
+import { scrapeMetrics } from "../helpers/metrics.js";
 
 const TEXTS = [
   "generic visualization tool (Gantt chart and more)",
@@ -329,10 +330,12 @@ describe("tei.v1 on an embedding model", () => {
     }
     const services = await listServices(server.address, "v1");
     for (const name of ["tei.v1.Info", "tei.v1.Embed", "tei.v1.Predict", "tei.v1.Rerank", "tei.v1.Tokenize", "bertd.v1.Encoder"]) assert.ok(services.includes(name), name);
-    const metrics = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
-    assert.match(metrics, /bertd_requests_total\{service="tei\.v1\.Embed",method="\/tei\.v1\.Embed\/Embed",code="OK"\} \d+/);
-    assert.match(metrics, /bertd_requests_total\{service="tei\.v1\.Embed",method="\/tei\.v1\.Embed\/EmbedStream",code="OK"\} \d+/);
-    assert.match(metrics, /bertd_stage_duration_seconds_count\{method="\/tei\.v1\.Embed\/Embed",stage="inference"\} \d+/);
+    // This test's own tei.v1 calls (it must pass alone): one Embed, one EmbedStream.
+    assert.ok((await tei.embed.unary("embed")({ inputs: "counted" })).embeddings.length > 0);
+    assert.equal((await streamAll(tei.embed, "embedStream", [{ inputs: "counted" }])).error, undefined);
+    const metrics = await scrapeMetrics(server);
+    for (const method of ["Embed", "EmbedStream"]) assert.ok(metrics.count("bertd_requests_total", { service: "tei.v1.Embed", method: `/tei.v1.Embed/${method}`, code: "OK" }) >= 1, method);
+    assert.ok(metrics.count("bertd_stage_duration_seconds_count", { method: "/tei.v1.Embed/Embed", stage: "inference" }) >= 1);
     await eventually(() => server.logs.some((line) => line.method === "/tei.v1.Embed/Embed" && line.status === "OK"), "a tei.v1 call is logged");
   });
 });

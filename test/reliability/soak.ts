@@ -1,5 +1,6 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { adapt, toyExamples } from "../helpers/adapt-client.js";
+import { scrapeMetrics } from "../helpers/metrics.js";
 import type { ServerProcess } from "../helpers/server-process.js";
 import { inputs, percentile, sampleRss, timedEmbed } from "./load.js";
 
@@ -34,9 +35,7 @@ export interface SoakReport {
 
 /** A gauge of the server's default process metrics, in MiB. */
 async function processGaugeMb(server: ServerProcess, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(" ")[1]) / 2 ** 20 : NaN;
+  return ((await scrapeMetrics(server)).value(name) ?? NaN) / 2 ** 20;
 }
 
 const LABELS = ["sport", "food", "music"];

@@ -87,7 +87,8 @@ void describe("random test model (models/random-tiny)", () => {
     seconds = (performance.now() - started) / 1000;
   });
 
-  void test("is generated quickly, identical to the one install wrote, with the vocabulary beside it", async (t) => {
+  // Its generation time is in the diagnostic only: a wall-clock bound would fail on a busy machine, not on a slow generator.
+  void test("is identical to the one install wrote, with the vocabulary beside it", async (t) => {
     t.diagnostic(`default model: ${(model.modelBytes / 1e6).toFixed(1)} MB, ${model.parameters} parameters, ${seconds.toFixed(2)} s`);
     assert.equal(model.parameters, 4_385_920);
     const written = await readFile(model.configPath, "utf8");

@@ -33,7 +33,8 @@ describe("HeadSync: a replica follows heads written elsewhere", () => {
     reader = await PostgresHeadStore.open(db.url, { leaseTtlMs: 2000, log });
     registry = new HeadRegistry(reader, HASH, () => PoolingMode.mean, log);
     sync = new HeadSync(reader, registry, 400, log);
-    await writer.ensureHead("h", "multiclass", HASH);
+    // Each test has its own head (each must pass alone).
+    for (const name of ["notified", "min", "deleted"]) await writer.ensureHead(name, "multiclass", HASH);
   });
   after(async () => {
     sync?.stop();
@@ -42,28 +43,32 @@ describe("HeadSync: a replica follows heads written elsewhere", () => {
     await db?.drop();
   });
 
-  const serving = async (): Promise<number> => (await registry.get("h").catch(() => ({ version: 0 }))).version;
+  const serving = async (head: string): Promise<number> => (await registry.get(head).catch(() => ({ version: 0 }))).version;
+  /** Commits `count` new versions of the head, each activated. */
+  const commit = async (head: string, count: number): Promise<void> => {
+    const lease = await writer.acquireLease(head, { wait: false });
+    for (let i = 0; i < count; i++) await writer.commitVersion(lease, version(), true);
+    await lease.release();
+  };
 
   it("swaps in a commit on notification, and heals a change made without one by re-reading", async () => {
-    assert.equal(await serving(), 0);
-    const lease = await writer.acquireLease("h", { wait: false });
+    assert.equal(await serving("notified"), 0);
+    const lease = await writer.acquireLease("notified", { wait: false });
     await writer.commitVersion(lease, version(), true);
-    await until("the notified commit to be served", 3000, async () => ((await serving()) === 1 ? true : undefined));
+    await until("the notified commit to be served", 3000, async () => ((await serving("notified")) === 1 ? true : undefined));
     await writer.commitVersion(lease, version(), false);
     await lease.release();
     // A change that sends no notification (as if it were lost): only the periodic re-read sees it.
-    await db.sql("UPDATE heads SET active_version = 2 WHERE name = 'h'");
-    await until("the re-read to serve version 2", 3000, async () => ((await serving()) === 2 ? true : undefined));
+    await db.sql("UPDATE heads SET active_version = 2 WHERE name = 'notified'");
+    await until("the re-read to serve version 2", 3000, async () => ((await serving("notified")) === 2 ? true : undefined));
   });
 
   it("min_version: answers at once when the store already has it, FAILED_PRECONDITION after the wait otherwise", async () => {
-    const lease = await writer.acquireLease("h", { wait: false });
-    await writer.commitVersion(lease, version(), true);
-    await lease.release();
-    const served = await registry.atLeast("h", 3, 2000);
+    await commit("min", 3);
+    const served = await registry.atLeast("min", 3, 2000);
     assert.equal(served.version, 3);
     const started = performance.now();
-    await assert.rejects(registry.atLeast("h", 9, 300), (error: ServiceError) => {
+    await assert.rejects(registry.atLeast("min", 9, 300), (error: ServiceError) => {
       assert.equal(error.kind, "failed_precondition");
       assert.match(error.message, /serves version 3, older than min_version 9 \(waited 300 ms\)/);
       return true;
@@ -73,7 +78,9 @@ describe("HeadSync: a replica follows heads written elsewhere", () => {
   });
 
   it("drops a head deleted on another replica", async () => {
-    assert.equal(await writer.deleteHead("h"), true);
-    await until("the deleted head to stop being served", 3000, () => (registry.names().includes("h") ? undefined : true));
+    await commit("deleted", 1);
+    await until("the head to be served", 3000, async () => ((await serving("deleted")) === 1 && registry.names().includes("deleted") ? true : undefined));
+    assert.equal(await writer.deleteHead("deleted"), true);
+    await until("the deleted head to stop being served", 3000, () => (registry.names().includes("deleted") ? undefined : true));
   });
 });

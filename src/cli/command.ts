@@ -38,7 +38,7 @@ export interface Command {
 export class UsageError extends Error {}
 
 const CLIENT_OPTIONS: Record<string, OptionSpec> = Object.fromEntries(
-  CONNECTION_OPTIONS.map((o) => [o.flag, { type: "string", help: `${o.help} [${o.env}]`, value: o.flag === "address" ? "HOST:PORT" : "VALUE" }]),
+  CONNECTION_OPTIONS.map((o) => [o.flag, { type: "string", help: `${o.help} [${o.env}]`, value: o.flag === "address" ? "HOST:PORT" : o.flag === "api-key" ? "KEY" : "FILE" }]),
 );
 
 export function parseCommand(command: Command, argv: readonly string[]): Parsed | "help" {

@@ -38,10 +38,21 @@ export function formatOf(path: string): InputFormat {
 
 /** Reads a whole file, strict UTF-8: JSON lines, CSV/TSV with a header row, or plain text (one input per line). */
 export function readInputFile(path: string, format: InputFormat = formatOf(path)): InputFile {
-  const bytes = readFileSync(path);
+  const bytes = readWhole(path);
   const text = decodeStrict(path, bytes);
   const records = format === "jsonl" ? jsonLines(path, text) : format === "text" ? textLines(text) : csvRows(path, text, format === "tsv" ? "\t" : ",");
   return { path, format, bytes, records };
+}
+
+/** readFileSync, with the path on every error (node leaves it off EISDIR), for the one-line message. */
+function readWhole(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    const errno = error as NodeJS.ErrnoException;
+    if (errno.path === undefined) errno.path = path;
+    throw errno;
+  }
 }
 
 function decodeStrict(path: string, bytes: Buffer): string {

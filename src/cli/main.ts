@@ -32,6 +32,11 @@ function overview(): string {
 export async function main(argv: readonly string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (name === "serve") return serve(rest);
+  // `bertd embed … | head`: the reader left; stop quietly, as other command-line tools do, not with a stack trace.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    process.exit(0);
+  });
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     const command = COMMANDS.find((c) => c.name === rest[0]);
     console.log(command ? commandHelp(command) : overview());
@@ -44,16 +49,18 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   let address: string | undefined;
+  let tls = false;
   try {
     const parsed = parseCommand(command, rest);
     if (parsed === "help") {
       console.log(commandHelp(command));
       return;
     }
-    address = (parsed.values.address as string | undefined) ?? process.env.BERTD_ADDRESS ?? "localhost:50051";
+    address = (parsed.values.address as string | undefined) || process.env.BERTD_ADDRESS || "localhost:50051";
+    tls = Boolean((parsed.values["tls-ca"] as string | undefined) || process.env.BERTD_TLS_CA);
     process.exitCode = await command.run(parsed);
   } catch (error) {
-    const { line, code } = describeFailure(error, address);
+    const { line, code } = describeFailure(error, address, tls);
     console.error(`bertd: ${line}`);
     process.exitCode = code;
   }

@@ -20,9 +20,9 @@ export const DEFAULT_ADDRESS = "localhost:50051";
 export const CONNECTION_OPTIONS = [
   { flag: "address", env: "BERTD_ADDRESS", help: `host:port of the server (default ${DEFAULT_ADDRESS})` },
   { flag: "api-key", env: "BERTD_API_KEY", help: "API key, sent as `authorization: Bearer <key>`" },
-  { flag: "tls-ca", env: "BERTD_TLS_CA", help: "PEM CA certificate of the server: connect with TLS" },
-  { flag: "tls-client-cert", env: "BERTD_TLS_CLIENT_CERT", help: "PEM client certificate (mutual TLS)" },
-  { flag: "tls-client-key", env: "BERTD_TLS_CLIENT_KEY", help: "PEM key of the client certificate" },
+  { flag: "tls-ca", env: "BERTD_TLS_CA", help: "PEM file of the CA that signed the server's certificate (or that certificate, if self-signed): use TLS" },
+  { flag: "tls-client-cert", env: "BERTD_TLS_CLIENT_CERT", help: "PEM file of the client certificate (mutual TLS)" },
+  { flag: "tls-client-key", env: "BERTD_TLS_CLIENT_KEY", help: "PEM file of the client certificate's key" },
 ] as const;
 
 export class ConnectionError extends Error {}
@@ -39,6 +39,11 @@ export function connectionSettings(flags: ConnectionFlags, env: NodeJS.ProcessEn
     tlsClientCert: value("tls-client-cert", "BERTD_TLS_CLIENT_CERT"),
     tlsClientKey: value("tls-client-key", "BERTD_TLS_CLIENT_KEY"),
   };
+  // grpc-js reads "http://host:port" as a DNS name and fails with "Name resolution failed".
+  const scheme = /^(https?|grpcs?):\/\//i.exec(settings.address);
+  if (scheme) {
+    throw new ConnectionError(`--address ${settings.address}: give HOST:PORT, without "${scheme[0]}"${/s:\/\/$/i.test(scheme[0]) ? " (TLS is --tls-ca)" : ""}`);
+  }
   if ((settings.tlsClientCert === undefined) !== (settings.tlsClientKey === undefined)) {
     throw new ConnectionError("--tls-client-cert and --tls-client-key go together: give both or neither");
   }

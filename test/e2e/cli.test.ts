@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import Database from "better-sqlite3";
 import { AdaptRequestSchema, type AdaptResponse } from "../../src/gen/bertd/v1/heads_pb.js";
 import { type Run, pngColors, startCli } from "../helpers/cli-process.js";
-import { ROOT, startServer, type ServerProcess } from "../helpers/server-process.js";
+import { RANDOM_MODEL_DIR, ROOT, startServer, type ServerProcess } from "../helpers/server-process.js";
 
 const SECTIONS = readFileSync(join(ROOT, "test/fixtures/debian-package-sections/train.jsonl"), "utf8").trim().split("\n");
 
@@ -326,5 +326,64 @@ describe("bertd command line", () => {
       child.kill("SIGTERM");
     }
     assert.equal((await child.output).code, 0);
+  });
+});
+
+describe("bertd command line: the first hour's obvious mistakes", () => {
+  let server: ServerProcess;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  const bertd = (...args: string[]): Promise<Run> => startCli(args, env).output;
+  /** One `bertd: …` line on stderr, nothing else (no stack trace), and the exit code. */
+  const oneLine = (run: Run, code: number, message: RegExp): void => {
+    assert.equal(run.code, code, run.stderr);
+    assert.match(run.stderr, /^bertd: [^\n]*\n$/);
+    assert.match(run.stderr, message);
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "bertd-cli-mistakes-"));
+    server = await startServer(["--data-dir", mkdtempSync(join(tmpdir(), "bertd-cli-mistakes-data-"))]);
+    env = { BERTD_ADDRESS: server.address, BERTD_API_KEY: "", BERTD_TLS_CA: "" };
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("a missing file, an output folder that does not exist, a URL as --address, heads without a head", async () => {
+    oneLine(await bertd("teach", "--head", "h", "--file", join(dir, "no-such.jsonl")), 1, /^bertd: .*no-such\.jsonl: no such file or directory\n$/);
+    oneLine(await bertd("classify", "--head", "h", "--file", dir), 1, /: is a directory, not a file\n$/);
+    oneLine(await bertd("embed", "a", "--out", join(dir, "no-such-dir", "x.jsonl")), 1, /^bertd: .*no-such-dir\/x\.jsonl: no such file or directory\n$/);
+    oneLine(await bertd("info", "--address", `http://${server.address}`), 2, /give HOST:PORT, without "http:\/\/"/);
+    oneLine(await bertd("heads", "show"), 2, /^bertd: heads show needs a head name: bertd heads show H \(see bertd heads --help\)\n$/);
+  });
+
+  it("heads policy takes --promotion as bertd teach spells it, and says when it publishes", async () => {
+    const file = join(dir, "tiny.csv");
+    writeFileSync(file, "text,label\nfootball goal match,sport\nflour sugar oven,food\nreferee stadium,sport\n");
+    const taught = await bertd("teach", "--head", "tiny", "--file", file, "--no-plot", "--promotion", "if-better");
+    assert.equal(taught.code, 0, taught.stderr);
+    const policy = await bertd("heads", "policy", "tiny", "--publish-every", "5", "--promotion", "if-better");
+    assert.equal(policy.code, 0, policy.stderr);
+    assert.equal(policy.stdout, "head tiny: learns continuously, publishing every 5 examples (promotion if-better)\n");
+    const show = await bertd("heads", "show", "tiny");
+    assert.match(show.stdout, /^policy: continuous, publish every 5 examples, promotion if-better$/m);
+  });
+
+  it("stops quietly when the reader of its output leaves (bertd embed … | head)", async () => {
+    const child = startCli(["embed", ...Array.from({ length: 50 }, (_, i) => `text ${i}`)], env);
+    child.stdout!.destroy();
+    const run = await child.output;
+    assert.equal(run.stderr, "");
+    assert.equal(run.code, 0);
+  });
+
+  it("a second server on a port in use names the flag", async () => {
+    const serve = await startCli(
+      ["serve", "--host", "127.0.0.1", "--port", String(server.port), "--metrics-port", "0", "--auth", "none", "--no-warmup", "--model-dir", RANDOM_MODEL_DIR, "--data-dir", mkdtempSync(join(tmpdir(), "bertd-cli-inuse-"))],
+      {},
+    ).output;
+    assert.equal(serve.code, 1);
+    assert.match(serve.stderr, new RegExp(`^bertd: --port ${server.port}: 127\\.0\\.0\\.1:${server.port} is already in use \\(another bertd running\\? stop it, or give --port another port\\)$`, "m"));
   });
 });

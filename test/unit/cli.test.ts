@@ -6,10 +6,12 @@ import { describe, it } from "node:test";
 import { ConnectionError, connectionSettings } from "../../src/client/connection.js";
 import { type Command, UsageError, parseCommand } from "../../src/cli/command.js";
 import { tag } from "../../src/cli/commands/tag.js";
+import { describeFailure } from "../../src/cli/errors.js";
 import { teach } from "../../src/cli/commands/teach.js";
 import { InputFileError, readInputFile } from "../../src/cli/input-file.js";
 import { npyFloat32 } from "../../src/cli/npy.js";
 import { exampleId, fileExamples } from "../../src/cli/teach/examples.js";
+import { TeachProgress } from "../../src/cli/teach/progress-display.js";
 import { PrefixHasher, prefixHash } from "../../src/cli/teach/resume-state.js";
 
 describe("client connection settings", () => {
@@ -118,5 +120,48 @@ describe("TOKEN flags of bertd teach and bertd tag", () => {
     await usage(tag, ["x"], /^--head is required/);
     await usage(tag, ["--head", "h"], /^nothing to do: give TEXT arguments or --file/);
     await usage(tag, ["--head", "h", "--min-version", "0", "x"], /^--min-version 0: expected an integer ≥ 1/);
+  });
+});
+
+describe("the one line of an obvious mistake", () => {
+  const grpcError = (code: number, details: string): Error => Object.assign(new Error(details), { code, details });
+
+  it("names a missing or unreadable file by its path, without node's errno prefix", () => {
+    const enoent = Object.assign(new Error("ENOENT: no such file or directory, open 'train.jsonl'"), { code: "ENOENT", path: "train.jsonl" });
+    assert.deepEqual(describeFailure(enoent), { line: "train.jsonl: no such file or directory", code: 1 });
+    const dir = mkdtempSync(join(tmpdir(), "bertd-cli-"));
+    assert.throws(() => readInputFile(dir), (error: unknown) => describeFailure(error).line === `${dir}: is a directory, not a file`);
+  });
+
+  it("hints at the address when nothing answers there, and at TLS when something did", () => {
+    const refused = grpcError(14, "No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:50099");
+    assert.match(describeFailure(refused, "localhost:50099").line, /ECONNREFUSED 127\.0\.0\.1:50099 \(is bertd serving at localhost:50099\?\)$/);
+    const plaintextToTls = grpcError(14, "No connection established. Last error: Failed to connect (2026-12-02T15:56:05.122Z)");
+    assert.match(describeFailure(plaintextToTls, "localhost:50051").line, /\(is bertd serving at localhost:50051\? if it serves TLS, give --tls-ca\)$/);
+    const tlsToPlaintext = grpcError(14, "No connection established. Last error: Error: 80FC6BD4397F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/openssl/ssl/record/ssl3_record.c:350:");
+    assert.equal(describeFailure(tlsToPlaintext, "localhost:50051", true).line, "UNAVAILABLE: No connection established. Last error: TLS handshake failed: wrong version number (is bertd serving TLS at localhost:50051?)");
+    assert.equal(describeFailure(grpcError(14, "the model is still loading"), "localhost:50051").line, "UNAVAILABLE: the model is still loading", "the server's own UNAVAILABLE: no hint");
+  });
+
+  it("tells how to send the key a server asks for", () => {
+    const missing = grpcError(16, "missing API key: send metadata `authorization: Bearer <key>`");
+    assert.equal(describeFailure(missing, "localhost:50051").line, "UNAUTHENTICATED: missing API key: send metadata `authorization: Bearer <key>` (give --api-key KEY or set BERTD_API_KEY)");
+    assert.equal(describeFailure(grpcError(16, "invalid API key"), "localhost:50051").line, "UNAUTHENTICATED: invalid API key");
+  });
+
+  it("refuses an address with a URL scheme before connecting", () => {
+    assert.throws(() => connectionSettings({ address: "http://localhost:50051" }, {}), /^Error: --address http:\/\/localhost:50051: give HOST:PORT, without "http:\/\/"$/);
+    assert.throws(() => connectionSettings({}, { BERTD_ADDRESS: "https://bertd.internal:443" }), /without "https:\/\/" \(TLS is --tls-ca\)$/);
+    assert.equal(connectionSettings({ address: "dns:///bertd.internal:50051" }, {}).address, "dns:///bertd.internal:50051");
+  });
+
+  it("teach's plain progress does not repeat its last line at the end", () => {
+    let written = "";
+    const stream = { isTTY: false, write: (text: string) => ((written += text), true) } as unknown as NodeJS.WriteStream;
+    const progress = new TeachProgress(10, 0, false, stream, 0);
+    progress.update({ done: 5, loss: 1, prequentialAccuracy: 0.5 });
+    progress.update({ done: 10, loss: 0.5, prequentialAccuracy: 0.6 });
+    progress.stop();
+    assert.deepEqual(written.trim().split("\n").map((line) => line.split(" ")[1]), ["5/10", "10/10"]);
   });
 });

@@ -1,4 +1,4 @@
-import { createWriteStream, writeFileSync } from "node:fs";
+import { type WriteStream, createWriteStream, writeFileSync } from "node:fs";
 import { extname } from "node:path";
 import { Encoding, Pooling, Truncation } from "../../gen/bertd/v1/encoder_pb.js";
 import { type Command, UsageError, choiceOption, connect, numberOption, stringOption } from "../command.js";
@@ -48,7 +48,7 @@ export const embed: Command = {
       const call = clients.encoder().unary("embed");
       const vectors: Float32Array[] = [];
       let dimensions = 0;
-      const sink = kind === ".jsonl" ? createWriteStream(out!) : undefined;
+      const sink = kind === ".jsonl" ? await openForWriting(out!) : undefined;
       let index = 0;
       for (const batch of chunks(texts, batchSize)) {
         const response = await call({ ...request, inputs: batch });
@@ -74,3 +74,15 @@ export const embed: Command = {
     }
   },
 };
+
+/** A write stream that is open (a missing folder fails here, as one line, before any call), whose later errors reject its end(). */
+async function openForWriting(path: string): Promise<WriteStream> {
+  const stream = createWriteStream(path);
+  await new Promise<void>((resolve, reject) => {
+    stream.once("open", () => resolve());
+    stream.once("error", reject);
+  });
+  // Without a listener a write error (a full disk) would crash the process with a stack trace; end() reports it.
+  stream.on("error", () => {});
+  return stream;
+}

@@ -24,7 +24,7 @@ export const heads: Command = {
     to: { type: "string", value: "V", help: "rollback: the version to serve" },
     "publish-every": { type: "string", value: "N", help: "policy: publish after N new examples (0 = not by count)" },
     "publish-seconds": { type: "string", value: "T", help: "policy: publish every T seconds when there are new examples (0 = not by time)" },
-    promotion: { type: "string", value: "P", help: "policy: if_better (default), always or never" },
+    promotion: { type: "string", value: "P", help: "policy: if-better (default; also if_better), always or never" },
     shadow: { type: "string", value: "K", help: "policy: score a candidate on K live feedback items before promoting it (0 = off)" },
     off: { type: "boolean", help: "policy: stop learning continuously" },
     json: { type: "boolean", help: "print the response as JSON" },
@@ -34,7 +34,7 @@ export const heads: Command = {
     const [action, head, ...rest] = positionals;
     const needsHead = action === "show" || action === "rollback" || action === "delete" || action === "policy";
     if (action === undefined || !(needsHead || action === "list")) throw new UsageError(`expected list, show, policy, rollback or delete; got ${action ?? "nothing"} (see bertd heads --help)`);
-    if (needsHead && !head) throw new UsageError(`bertd heads ${action} needs a head name`);
+    if (needsHead && !head) throw new UsageError(`heads ${action} needs a head name: bertd heads ${action} H (see bertd heads --help)`);
     if (rest.length > 0 || (action === "list" && head)) throw new UsageError(`unexpected argument "${rest[0] ?? head}"`);
     const json = values.json === true;
     const print = (text: string): boolean => process.stdout.write(`${text}\n`);
@@ -66,7 +66,7 @@ export const heads: Command = {
           print(live.examples > 0 ? `live (feedback on served predictions): accuracy ${live.accuracy.toFixed(4)}, macro-F1 ${live.macroF1.toFixed(4)} over ${live.examples}` : "live: no feedback yet");
           if (policy?.continuous) {
             const p = policyJson(policy);
-            print(`policy: continuous, publish every ${p.publishEveryExamples || "-"} examples / ${p.publishEverySeconds || "-"} s, promotion ${p.promotion}${p.shadowExamples ? `, shadow ${p.shadowExamples}` : ""}`);
+            print(`policy: continuous, publish ${publishEvery(p)}, promotion ${p.promotion.replace("_", "-")}${p.shadowExamples ? `, shadow ${p.shadowExamples}` : ""}`);
           }
           print(
             table(
@@ -88,7 +88,7 @@ export const heads: Command = {
           );
         }
       } else if (action === "policy") {
-        const promotion = choiceOption(values, "promotion", ["if_better", "always", "never"] as const) ?? "if_better";
+        const promotion = choiceOption(values, "promotion", ["if-better", "if_better", "always", "never"] as const) ?? "if-better";
         const result = await client.unary("setHeadPolicy")({
           head,
           policy: {
@@ -100,7 +100,7 @@ export const heads: Command = {
           },
         });
         const p = policyJson(result.policy!);
-        print(json ? JSON.stringify({ head, policy: p }) : p.continuous ? `head ${head}: learns continuously, publishing every ${p.publishEveryExamples || "-"} examples / ${p.publishEverySeconds || "-"} s (promotion ${p.promotion})` : `head ${head}: no longer learns continuously`);
+        print(json ? JSON.stringify({ head, policy: p }) : p.continuous ? `head ${head}: learns continuously, publishing ${publishEvery(p)} (promotion ${p.promotion.replace("_", "-")})` : `head ${head}: no longer learns continuously`);
       } else if (action === "rollback") {
         let version = numberOption(values, "to", { integer: true, min: 1 });
         if (version === undefined) {
@@ -122,7 +122,14 @@ export const heads: Command = {
   },
 };
 
-const PROMOTIONS = { if_better: Promotion.IF_BETTER, always: Promotion.ALWAYS, never: Promotion.NEVER } as const;
+// if-better as bertd teach --promotion spells it; if_better as the JSON output and the server's logs do.
+const PROMOTIONS = { "if-better": Promotion.IF_BETTER, if_better: Promotion.IF_BETTER, always: Promotion.ALWAYS, never: Promotion.NEVER } as const;
+
+/** "every 200 examples or 600 s", "every 200 examples", "every 600 s". */
+function publishEvery(p: { publishEveryExamples: number; publishEverySeconds: number }): string {
+  const parts = [p.publishEveryExamples ? `${p.publishEveryExamples} examples` : "", p.publishEverySeconds ? `${p.publishEverySeconds} s` : ""].filter((x) => x !== "");
+  return parts.length > 0 ? `every ${parts.join(" or ")}` : "on no schedule (--publish-every or --publish-seconds sets one)";
+}
 
 function liveOf(live: LiveMetrics | undefined): { examples: number; accuracy: number; macroF1: number } {
   return { examples: Number(live?.examples ?? 0), accuracy: live?.accuracy ?? 0, macroF1: live?.macroF1 ?? 0 };

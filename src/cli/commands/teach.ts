@@ -27,7 +27,7 @@ export const teach: Command = {
     '({"words": ["Ann", "met", "Bo"], "tags": ["B-PER", "O", "B-PER"]}): it follows, plots and reports',
     "entity-level span F1 (precision and recall too) instead of accuracy.",
     "An interrupted run leaves <file>.<head>.teach.json beside the file; --resume continues after the",
-    "last example the server acknowledged as processed (and durable), so no example is sent twice.",
+    "last example of the file that the server has logged, so no example is sent twice.",
   ].join("\n"),
   usage: "bertd teach --head H --file data.jsonl|data.csv [options]",
   client: true,

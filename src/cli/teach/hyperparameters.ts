@@ -29,7 +29,8 @@ const SCHEDULES = { constant: Schedule.CONSTANT, linear: Schedule.LINEAR, cosine
 const WEIGHTINGS = { none: ClassWeighting.NONE, balanced: ClassWeighting.BALANCED, "sqrt-balanced": ClassWeighting.SQRT_BALANCED } as const;
 const HEAD_TYPES = { multiclass: HeadType.MULTICLASS, multilabel: HeadType.MULTILABEL, token: HeadType.TOKEN } as const;
 const ARCHITECTURES = { linear: Architecture.LINEAR, mlp: Architecture.MLP } as const;
-const PROMOTIONS = { always: Promotion.ALWAYS, "if-better": Promotion.IF_BETTER, never: Promotion.NEVER } as const;
+// if_better too, as bertd heads policy and the JSON outputs spell it.
+const PROMOTIONS = { always: Promotion.ALWAYS, "if-better": Promotion.IF_BETTER, if_better: Promotion.IF_BETTER, never: Promotion.NEVER } as const;
 const STARTS = { scratch: StartFrom.SCRATCH, active: StartFrom.ACTIVE } as const;
 const POOLINGS = { cls: Pooling.CLS, mean: Pooling.MEAN, max: Pooling.MAX, pooler: Pooling.POOLER } as const;
 

@@ -13,6 +13,8 @@ export class TeachProgress {
   private readonly bar?: SingleBar;
   private readonly startedAt = performance.now();
   private lastLine = 0;
+  /** The count the last plain line showed: stop() does not repeat a line already printed. */
+  private printedDone = -1;
   private latest: Snapshot;
 
   constructor(
@@ -42,7 +44,7 @@ export class TeachProgress {
 
   stop(): void {
     if (this.bar) this.bar.stop();
-    else this.printLine();
+    else if (this.latest.done !== this.printedDone) this.printLine();
   }
 
   private rate(): number {
@@ -69,6 +71,7 @@ export class TeachProgress {
 
   private printLine(): void {
     this.lastLine = performance.now();
+    this.printedDone = this.latest.done;
     const p = this.payload();
     const percent = this.total > 0 ? ((100 * this.latest.done) / this.total).toFixed(0) : "100";
     const prequential = this.spans ? `prequential ${p.accuracy} of words, span F1 ${p.spanF1}` : `prequential ${p.accuracy}`;

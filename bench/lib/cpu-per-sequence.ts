@@ -117,7 +117,7 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
         log(`rep ${rep + 1}: ceiling ${file} ${(ceiling.cpuSecondsPerSequence * 1e3).toFixed(3)} ms CPU/seq, ${ceiling.sequencesPerSecond.toFixed(0)} seq/s`);
       }
       for (const [v, server] of servers.entries()) {
-        const ceiling = { cpuSecondsPerSequence: ceilingOf.get(served[v])! };
+        const ceilingCpu = ceilingOf.get(served[v])!;
         const embed = server.encoder().unary("embed");
         for (const shape of SHAPES) {
           const requests = Math.ceil(texts.length / shape.perRequest);
@@ -132,13 +132,13 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
           const batchesAfter = await scrapeBatches(server);
           const result = perVariant[v];
           result.cpu[shape.key].push(cpu / texts.length);
-          result.ratio[shape.key].push(cpu / texts.length / ceiling.cpuSecondsPerSequence);
+          result.ratio[shape.key].push(cpu / texts.length / ceilingCpu);
           result.rate[shape.key].push(texts.length / seconds);
           result.batch[shape.key].push((batchesAfter.sum - batchesBefore.sum) / Math.max(1, batchesAfter.count - batchesBefore.count));
           if (shape.key === "one") result.threads = threadDelta(threadsBefore, threadsAfter);
           log(
             `rep ${rep + 1}: ${options.variants[v].name}, ${shape.label}: ${((cpu / texts.length) * 1e3).toFixed(3)} ms CPU/seq ` +
-              `(${(cpu / texts.length / ceiling.cpuSecondsPerSequence).toFixed(2)}× ceiling), ${(texts.length / seconds).toFixed(0)} seq/s, mean batch ${result.batch[shape.key].at(-1)!.toFixed(1)}`,
+              `(${(cpu / texts.length / ceilingCpu).toFixed(2)}× ceiling), ${(texts.length / seconds).toFixed(0)} seq/s, mean batch ${result.batch[shape.key].at(-1)!.toFixed(1)}`,
           );
         }
       }

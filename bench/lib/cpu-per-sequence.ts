@@ -1,5 +1,8 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { fileURLToPath } from "node:url";
+import { ServiceClient } from "../../src/client/grpc-client.js";
+import { Encoder } from "../../src/gen/bertd/v1/encoder_pb.js";
 import { startServer, type ServerProcess } from "../../test/helpers/server-process.js";
 import { median, processCpuSeconds, threadCpuSeconds, threadDelta } from "./cpu-time.js";
 import { Latencies, closedLoop } from "./latency.js";
@@ -53,14 +56,40 @@ export interface CeilingResult {
   readonly singleP50Ms: number;
 }
 
+/** The transport's floor (transport-floor.ts) under the same loads: CPU seconds per sequence, median over reps. */
+export interface FloorResult {
+  readonly cpuPerSequence: Record<ShapeKey, number>;
+  /** p50 of one text at concurrency 1: grpc-js's round trip on loopback, client and server. */
+  readonly singleP50Ms: number;
+}
+
 export interface CpuResult {
   readonly ceilings: CeilingResult[];
   readonly variants: VariantResult[];
+  readonly floor: FloorResult;
 }
 
 const FP32_FILE = "model.onnx";
 
 const CEILING = fileURLToPath(new URL("./ceiling.ts", import.meta.url));
+const FLOOR = fileURLToPath(new URL("./transport-floor.ts", import.meta.url));
+
+/** The floor server in its own process, answering with vectors of `dimensions` floats. */
+async function startFloor(dimensions: number): Promise<{ child: ChildProcess; embed: ServiceClient<typeof Encoder>; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", FLOOR, String(dimensions)], { stdio: ["ignore", "pipe", "inherit"] });
+  const [chunk] = (await once(child.stdout, "data")) as [Buffer];
+  const client = new ServiceClient(Encoder, `127.0.0.1:${chunk.toString().trim()}`);
+  return {
+    child,
+    embed: client,
+    async stop() {
+      client.close();
+      const exited = once(child, "exit");
+      child.kill();
+      await exited;
+    },
+  };
+}
 
 /** The ceiling (ceiling.ts) in its own process on these texts: direct ONNX Runtime on length-sorted batches. */
 export function runCeiling(
@@ -96,7 +125,10 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
     const args = ["--model-dir", options.modelDir, "--max-batch-size", String(options.maxBatchSize), "--max-batch-tokens", String(options.maxBatchTokens), ...(variant.args ?? [])];
     servers.push(await startServer(args, {}, { captureLogs: false, root: variant.root }));
   }
-  const served = await Promise.all(servers.map(async (server) => (await server.encoder().unary("getModelInfo")({})).modelFile || FP32_FILE));
+  const infos = await Promise.all(servers.map((server) => server.encoder().unary("getModelInfo")({})));
+  const served = infos.map((info) => info.modelFile || FP32_FILE);
+  const floor = await startFloor(infos[0].hiddenSize);
+  const floorCpu = { one: [] as number[], eight: [] as number[] };
   const files = [...new Set([FP32_FILE, ...served])];
   const ceilingRuns = new Map(files.map((file) => [file, { cpu: [] as number[], rate: [] as number[] }]));
   const perVariant = options.variants.map(() => ({
@@ -115,6 +147,17 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
         ceilingRuns.get(file)!.rate.push(ceiling.sequencesPerSecond);
         ceilingOf.set(file, ceiling.cpuSecondsPerSequence);
         log(`rep ${rep + 1}: ceiling ${file} ${(ceiling.cpuSecondsPerSequence * 1e3).toFixed(3)} ms CPU/seq, ${ceiling.sequencesPerSecond.toFixed(0)} seq/s`);
+      }
+      {
+        const embed = floor.embed.unary("embed");
+        for (const shape of SHAPES) {
+          const call = (i: number): Promise<void> => embed({ inputs: texts.slice(i * shape.perRequest, (i + 1) * shape.perRequest) }).then(() => {});
+          await closedLoop(2 * shape.concurrency, shape.concurrency, call);
+          const before = processCpuSeconds(floor.child.pid!);
+          await closedLoop(Math.ceil(texts.length / shape.perRequest), shape.concurrency, call);
+          floorCpu[shape.key].push((processCpuSeconds(floor.child.pid!) - before) / texts.length);
+          log(`rep ${rep + 1}: transport floor, ${shape.label}: ${(floorCpu[shape.key].at(-1)! * 1e3).toFixed(3)} ms CPU/seq`);
+        }
       }
       for (const [v, server] of servers.entries()) {
         const ceilingCpu = ceilingOf.get(served[v])!;
@@ -170,8 +213,17 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
         singleP50Ms: single.percentile(50),
       });
     }
-    return { ceilings, variants };
+    const floorSingle = new Latencies();
+    const floorEmbed = floor.embed.unary("embed");
+    for (const text of texts.slice(0, options.singles)) {
+      const t0 = performance.now();
+      await floorEmbed({ inputs: [text] });
+      floorSingle.add(performance.now() - t0);
+    }
+    const floorResult = { cpuPerSequence: { one: median(floorCpu.one), eight: median(floorCpu.eight) }, singleP50Ms: floorSingle.percentile(50) };
+    return { ceilings, variants, floor: floorResult };
   } finally {
+    await floor.stop();
     for (const server of servers) await server.stop();
   }
 }
@@ -195,6 +247,10 @@ export function cpuSection(result: CpuResult, describe: string): string {
     const c = own(v.modelFile);
     return `| ${v.name} (${v.modelFile}) | ${v.singleP50Ms.toFixed(2)} | ${c.singleP50Ms.toFixed(2)} (${c.modelFile}) | +${(v.singleP50Ms - c.singleP50Ms).toFixed(2)} | ${fp32.singleP50Ms.toFixed(2)} |`;
   });
+  const floorRows = SHAPES.map((shape) => `| transport floor: bare grpc-js, a fixed vector per text, no model | ${shape.label} | ${ms(result.floor.cpuPerSequence[shape.key])} | — | — | — | — |`);
+  const floorShares = result.ceilings.map(
+    (c) => `${c.modelFile}: ${SHAPES.map((shape) => `${((result.floor.cpuPerSequence[shape.key] / c.cpuPerSequence) * 100).toFixed(0)}% (${shape.label})`).join(", ")}`,
+  );
   const threads = result.variants.map((v) => `| ${v.name} | ${v.threads.slice(0, 6).map(([name, share]) => `${name} ${(share * 100).toFixed(0)}%`).join(", ")} |`);
   return `## CPU per sequence at saturation
 
@@ -204,14 +260,18 @@ ${describe}
 | --- | --- | ---: | ---: | ---: | ---: | ---: |
 ${ceilingRows.join("\n")}
 ${rows.join("\n")}
+${floorRows.join("\n")}
 
-Target: ≤ 1.15× the ceiling of the same file.
+Target: ≤ 1.15× the ceiling of the same file. The transport floor alone (what grpc-js and Node's HTTP/2 cost
+per call, measured the same way) is, as a share of each ceiling's CPU per sequence: ${floorShares.join("; ")}.
 
 | server | p50 one text, concurrency 1 (ms) | direct ONNX Runtime, same file (ms) | difference | direct ONNX Runtime, fp32 (ms) |
 | --- | ---: | ---: | ---: | ---: |
 ${latency.join("\n")}
+| transport floor: bare grpc-js, a fixed vector, no model | ${result.floor.singleP50Ms.toFixed(2)} | — | — | — |
 
-Target: ≤ direct ONNX Runtime on the same file + 1 ms.
+Target: ≤ direct ONNX Runtime on the same file + 1 ms. The floor's row is a gRPC round trip on loopback with
+nothing behind it, client and server on these cores: of each difference above, that much is the transport's.
 
 Where the server's CPU went (1 text/request, last rep, by thread name):
 

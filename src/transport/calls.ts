@@ -1,6 +1,6 @@
 import { type Metadata, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
 import type { Span } from "@opentelemetry/api";
-import type { Logger } from "pino";
+import { unredacted, type Logger } from "../telemetry/logger.js";
 import type { CallOptions, StageTimes } from "../core/encoder.js";
 import { serviceOf, type CallObserver, type MethodPath } from "../telemetry/call-observer.js";
 import type { Tracing } from "../telemetry/tracing.js";
@@ -51,12 +51,16 @@ export function callContext(method: MethodPath, call: Cancellable, span?: Span):
 export class CallLogger {
   private active = 0;
   private drained: (() => void) | undefined;
+  /** The per-call lines: every field is named below, so none needs the redaction's scan. */
+  private readonly lines: Logger;
 
   constructor(
     private readonly log: Logger,
     private readonly observer?: CallObserver,
     readonly tracing?: Tracing,
-  ) {}
+  ) {
+    this.lines = unredacted(log);
+  }
 
   /** The context of a new call: cancellation, deadline and (with tracing) its server span. */
   context(method: MethodPath, call: Cancellable): CallContext {
@@ -97,7 +101,7 @@ export class CallLogger {
     const key = context.keyName === undefined ? {} : { key: context.keyName };
     const line = { method: context.method, status: statusName(code), durationMs: Math.round(seconds * 1e6) / 1e3, ...key, ...trace, ...fields };
     if (code === status.INTERNAL) this.log.error({ ...line, err: error }, "call failed");
-    else this.log.info(details ? { ...line, details } : line, "call");
+    else this.lines.info(details ? { ...line, details } : line, "call");
   }
 
   /** Wraps an async handler as a grpc-js unary handler with status mapping and one log line. */

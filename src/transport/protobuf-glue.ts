@@ -21,8 +21,14 @@ export function grpcServiceDefinition(service: DescService): ServiceDefinition {
   return definition;
 }
 
+/** A response already in wire form: the serializer sends its bytes as they are. */
+export class PreEncoded {
+  constructor(readonly bytes: Buffer) {}
+}
+
 function serializer<D extends DescMessage>(schema: D): (value: unknown) => Buffer {
   return (value) => {
+    if (value instanceof PreEncoded) return value.bytes;
     const bytes = toBinary(schema, value as MessageShape<D>);
     // grpc-js calls Buffer methods on the result: wrap the bytes without copying them.
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

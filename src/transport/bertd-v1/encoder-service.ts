@@ -1,13 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServerDuplexStream, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { endianness } from "node:os";
 import { ServiceError } from "../../core/errors.js";
 import type { Engine } from "../../engine/engine.js";
 import {
   Pooling,
   ClassifyResponseSchema,
   EmbedRequestSchema,
-  EmbedResponseSchema,
   EmbedStreamResponseSchema,
   GetModelInfoResponseSchema,
   RerankResponseSchema,
@@ -15,7 +13,6 @@ import {
   TokenizeResponseSchema,
   type ClassifyRequest,
   type EmbedRequest,
-  type EmbedResponse,
   type EmbedStreamRequest,
   type EmbedStreamResponse,
   type GetModelInfoRequest,
@@ -24,11 +21,12 @@ import {
   type TokenizeRequest,
 } from "../../gen/bertd/v1/encoder_pb.js";
 import { callOptionsOf, type CallContext, type CallLogger } from "../calls.js";
+import type { PreEncoded } from "../protobuf-glue.js";
+import { encodeEmbedResponse, encodeEmbedStreamResponse, type EmbedResult } from "../embedding-wire.js";
 import { PipelinedStream } from "../pipelined-stream.js";
 import { toStatus } from "../status.js";
 import { bytesEncodingOf, poolingOf, truncationOf, truncationStrategyOf } from "./wire-enums.js";
 
-const LITTLE_ENDIAN = endianness() === "LE";
 /** Most requests one EmbedStream may have in flight before the server stops reading it. */
 const STREAM_WINDOW = 32;
 
@@ -39,34 +37,32 @@ export interface EncoderServiceDeps {
 
 /** bertd.v1.Encoder: requests mapped to the engine's terms and its results back to responses. */
 export function encoderService({ engine, calls }: EncoderServiceDeps): UntypedServiceImplementation {
-  const embed = async (request: EmbedRequest, context: CallContext): Promise<{ response: EmbedResponse; fields: Record<string, unknown> }> => {
+  const embed = async (request: EmbedRequest, context: CallContext): Promise<{ result: EmbedResult; fields: Record<string, unknown> }> => {
     const options = { pooling: poolingOf(request.pooling), normalize: request.normalize, truncation: truncationOf(request.truncation), dimensions: request.dimensions };
-    const bytes = bytesEncodingOf(request.encoding);
-    const result = await engine.embed(request.inputs, options, callOptionsOf(context));
-    calls.stages(context, result.times);
-    const response = create(EmbedResponseSchema, {
-      embeddings: result.vectors.map((vector) => (bytes ? { bytes: float32Bytes(vector) } : { values: Array.from(vector) })),
-      usage: { inputTokens: result.inputTokens },
-      model: result.model,
-      dimensions: result.vectors[0]?.length ?? 0,
-    });
-    return { response, fields: { inputCount: request.inputs.length, inputTokens: result.inputTokens } };
+    const asBytes = bytesEncodingOf(request.encoding);
+    const { vectors, inputTokens, model, times } = await engine.embed(request.inputs, options, callOptionsOf(context));
+    calls.stages(context, times);
+    const result = { vectors, asBytes, inputTokens, model, dimensions: vectors[0]?.length ?? 0 };
+    return { result, fields: { inputCount: request.inputs.length, inputTokens } };
   };
 
   return {
-    Embed: calls.unary("/bertd.v1.Encoder/Embed", embed),
+    Embed: calls.unary("/bertd.v1.Encoder/Embed", async (request: EmbedRequest, context) => {
+      const { result, fields } = await embed(request, context);
+      return { response: encodeEmbedResponse(result), fields };
+    }),
 
-    EmbedStream: (call: ServerDuplexStream<EmbedStreamRequest, EmbedStreamResponse>): void => {
+    EmbedStream: (call: ServerDuplexStream<EmbedStreamRequest, EmbedStreamResponse | PreEncoded>): void => {
       const stream = new PipelinedStream(call, calls, "/bertd.v1.Encoder/EmbedStream", { pauseAt: STREAM_WINDOW, resumeBelow: STREAM_WINDOW });
       let requests = 0;
       // Cancelled, or ended by grpc-js itself (a frame that is not an EmbedStreamRequest): no "end" will come.
       stream.context.signal.addEventListener("abort", () => {
         stream.fail(new ServiceError("cancelled", "the stream ended before its requests finished"), { requests });
       });
-      const respond = (message: EmbedStreamRequest): Promise<EmbedStreamResponse> => {
+      const respond = (message: EmbedStreamRequest): Promise<EmbedStreamResponse | PreEncoded> => {
         const { id } = message;
         return embed(message.request ?? create(EmbedRequestSchema), stream.context).then(
-          ({ response }) => create(EmbedStreamResponseSchema, { id, response }),
+          ({ result }) => encodeEmbedStreamResponse(id, result),
           (error: unknown) => {
             const { code, details } = toStatus(error);
             return create(EmbedStreamResponseSchema, { id, error: { code, message: details } });
@@ -164,11 +160,4 @@ export function encoderService({ engine, calls }: EncoderServiceDeps): UntypedSe
       };
     }),
   };
-}
-
-function float32Bytes(vector: Float32Array): Uint8Array {
-  if (LITTLE_ENDIAN) return new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
-  const out = new DataView(new ArrayBuffer(vector.byteLength));
-  for (let i = 0; i < vector.length; i++) out.setFloat32(4 * i, vector[i], true);
-  return new Uint8Array(out.buffer);
 }

@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import type { ServerDuplexStream, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { failedPrecondition, invalidArgument } from "../../core/errors.js";
 import {
@@ -7,11 +7,12 @@ import {
   type EmbedAllRequest,
   type EmbedAllResponse,
   type EmbedRequest,
-  type EmbedResponse,
   type EmbedSparseRequest,
   type EmbedSparseResponse,
 } from "../../gen/tei/v1/tei_pb.js";
 import { callOptionsOf, type CallContext } from "../calls.js";
+import { floatsThen } from "../embedding-wire.js";
+import type { PreEncoded } from "../protobuf-glue.js";
 import type { TeiV1Deps } from "./deps.js";
 import { serveOrdered } from "./ordered-stream.js";
 import { charCount, computeTypeOf, headersOf, metadataOf, requireText, teiCall, truncationOf, type Answer, type Cost } from "./wire.js";
@@ -26,7 +27,7 @@ export function embedService({ engine, calls }: TeiV1Deps): UntypedServiceImplem
     return promptName === undefined ? text : engine.prompt(promptName) + text;
   };
 
-  const embed = (request: EmbedRequest, context: CallContext): Promise<Answer<EmbedResponse>> =>
+  const embed = (request: EmbedRequest, context: CallContext): Promise<Answer<PreEncoded>> =>
     teiCall(async () => {
       const started = performance.now();
       const text = prompted(request.inputs, request.promptName);
@@ -40,7 +41,8 @@ export function embedService({ engine, calls }: TeiV1Deps): UntypedServiceImplem
       const result = await engine.embed([text], { normalize, truncation, dimensions: request.dimensions ?? 0 }, callOptionsOf(context));
       calls.stages(context, result.times);
       const cost: Cost = { chars: charCount(text), tokens: result.inputTokens, started, times: result.times };
-      const response = create(EmbedResponseSchema, { embeddings: Array.from(result.vectors[0]), metadata: metadataOf(cost) });
+      // embeddings (field 1) written from the vector; metadata (field 2) by protobuf-es.
+      const response = floatsThen(1, result.vectors[0], toBinary(EmbedResponseSchema, create(EmbedResponseSchema, { metadata: metadataOf(cost) })));
       return { response, fields: { inputTokens: result.inputTokens }, headers: headersOf(cost, computeTypeOf(model.info.provider)) };
     });
 
@@ -69,7 +71,7 @@ export function embedService({ engine, calls }: TeiV1Deps): UntypedServiceImplem
 
   return {
     Embed: calls.unary("/tei.v1.Embed/Embed", embed),
-    EmbedStream: (call: ServerDuplexStream<EmbedRequest, EmbedResponse>) =>
+    EmbedStream: (call: ServerDuplexStream<EmbedRequest, PreEncoded>) =>
       serveOrdered(call, calls, "/tei.v1.Embed/EmbedStream", async (request, context) => (await embed(request, context)).response),
     EmbedAll: calls.unary("/tei.v1.Embed/EmbedAll", embedAll),
     EmbedAllStream: (call: ServerDuplexStream<EmbedAllRequest, EmbedAllResponse>) =>

@@ -3,12 +3,13 @@
 // vector on the main thread, as much as gRPC's own work for a one-text call; this costs a copy.
 // The bytes are those protobuf-es writes for the same message (test/unit/embedding-wire.test.ts).
 
+import { create, toBinary } from "@bufbuild/protobuf";
 import { endianness } from "node:os";
+import { EmbedResponseSchema, EmbedStreamResponseSchema } from "../gen/bertd/v1/encoder_pb.js";
 import { PreEncoded } from "./protobuf-glue.js";
 
 const LITTLE_ENDIAN = endianness() === "LE";
 const LENGTH_DELIMITED = 2;
-const VARINT = 0;
 
 export interface EmbedResult {
   readonly vectors: readonly Float32Array[];
@@ -19,63 +20,37 @@ export interface EmbedResult {
   readonly dimensions: number;
 }
 
+// Only the vectors are written here; protobuf-es encodes every other field. Fields may come in any order on
+// the wire, and protobuf-es writes them by number, so a message's lowest-numbered field written first and the
+// rest from protobuf-es after it are the bytes protobuf-es writes for the whole message.
+
+/** bertd.v1 EmbedResponse: the embeddings (field 1), then usage, model and dimensions. */
 export function encodeEmbedResponse(result: EmbedResult): PreEncoded {
-  const writer = new WireWriter(embedResponseSize(result));
-  writeEmbedResponse(writer, result);
-  return new PreEncoded(writer.finish());
-}
-
-/** EmbedStreamResponse { id, response }: a stream's answer to one request. */
-export function encodeEmbedStreamResponse(id: string, result: EmbedResult): PreEncoded {
-  const idBytes = Buffer.from(id, "utf8");
-  const inner = embedResponseSize(result);
-  const writer = new WireWriter((idBytes.length ? fieldSize(idBytes.length) : 0) + fieldSize(inner));
-  if (idBytes.length) writer.tag(1, LENGTH_DELIMITED).varint(idBytes.length).raw(idBytes);
-  writer.tag(2, LENGTH_DELIMITED).varint(inner);
-  writeEmbedResponse(writer, result);
-  return new PreEncoded(writer.finish());
-}
-
-/**
- * `vector` as packed float field `field`, followed by `rest` (the message's other fields, encoded by
- * protobuf-es): the bytes protobuf-es writes for the whole message when `field` is its lowest-numbered one.
- */
-export function floatsThen(field: number, vector: Float32Array, rest: Uint8Array): PreEncoded {
-  const writer = new WireWriter(embeddingSize(vector) + rest.length);
-  if (vector.length) writer.tag(field, LENGTH_DELIMITED).varint(vector.byteLength).floats(vector);
+  const { vectors, asBytes, inputTokens, model, dimensions } = result;
+  const rest = toBinary(EmbedResponseSchema, create(EmbedResponseSchema, { usage: { inputTokens }, model, dimensions }));
+  let size = rest.length;
+  for (const vector of vectors) size += fieldSize(floatsSize(vector));
+  const writer = new WireWriter(size);
+  // Embedding.values (1, packed floats) or Embedding.bytes (2): the same little-endian floats.
+  for (const vector of vectors) writer.tag(1, LENGTH_DELIMITED).varint(floatsSize(vector)).floatsField(asBytes ? 2 : 1, vector);
   return new PreEncoded(writer.raw(rest).finish());
 }
 
-function embeddingSize(vector: Float32Array): number {
+/** bertd.v1 EmbedStreamResponse: the id (field 1) by protobuf-es, then the response (field 2). */
+export function encodeEmbedStreamResponse(id: string, result: EmbedResult): PreEncoded {
+  const head = toBinary(EmbedStreamResponseSchema, create(EmbedStreamResponseSchema, { id }));
+  const response = encodeEmbedResponse(result).bytes;
+  return new PreEncoded(new WireWriter(head.length + fieldSize(response.length)).raw(head).tag(2, LENGTH_DELIMITED).varint(response.length).raw(response).finish());
+}
+
+/** `vector` as packed float field `field`, then `rest`: the message's other fields, encoded by protobuf-es. */
+export function floatsThen(field: number, vector: Float32Array, rest: Uint8Array): PreEncoded {
+  return new PreEncoded(new WireWriter(floatsSize(vector) + rest.length).floatsField(field, vector).raw(rest).finish());
+}
+
+/** Bytes of a packed float field holding `vector`; none when it is empty, as protobuf-es omits it. */
+function floatsSize(vector: Float32Array): number {
   return vector.length === 0 ? 0 : fieldSize(vector.byteLength);
-}
-
-function usageSize(inputTokens: number): number {
-  return inputTokens === 0 ? 0 : 1 + varintSize(inputTokens);
-}
-
-function embedResponseSize({ vectors, inputTokens, model, dimensions }: EmbedResult): number {
-  let size = fieldSize(usageSize(inputTokens));
-  for (const vector of vectors) size += fieldSize(embeddingSize(vector));
-  const modelLength = Buffer.byteLength(model, "utf8");
-  if (modelLength) size += fieldSize(modelLength);
-  if (dimensions) size += 1 + varintSize(dimensions);
-  return size;
-}
-
-function writeEmbedResponse(writer: WireWriter, { vectors, asBytes, inputTokens, model, dimensions }: EmbedResult): void {
-  for (const vector of vectors) {
-    writer.tag(1, LENGTH_DELIMITED).varint(embeddingSize(vector));
-    // Embedding.values (1, packed floats) or Embedding.bytes (2): the same little-endian floats.
-    if (vector.length) writer.tag(asBytes ? 2 : 1, LENGTH_DELIMITED).varint(vector.byteLength).floats(vector);
-  }
-  writer.tag(2, LENGTH_DELIMITED).varint(usageSize(inputTokens));
-  if (inputTokens) writer.tag(1, VARINT).varint(inputTokens);
-  if (model) {
-    const bytes = Buffer.from(model, "utf8");
-    writer.tag(3, LENGTH_DELIMITED).varint(bytes.length).raw(bytes);
-  }
-  if (dimensions) writer.tag(4, VARINT).varint(dimensions);
 }
 
 /** Bytes of a length-delimited field with a tag below 16 and `length` bytes of payload. */
@@ -120,7 +95,10 @@ class WireWriter {
     return this;
   }
 
-  floats(vector: Float32Array): this {
+  /** A packed float field (length-delimited little-endian floats); nothing when the vector is empty. */
+  floatsField(field: number, vector: Float32Array): this {
+    if (vector.length === 0) return this;
+    this.tag(field, LENGTH_DELIMITED).varint(vector.byteLength);
     if (LITTLE_ENDIAN) return this.raw(new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength));
     for (let i = 0; i < vector.length; i++) this.buffer.writeFloatLE(vector[i], this.at + 4 * i);
     this.at += vector.byteLength;

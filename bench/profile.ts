@@ -5,7 +5,9 @@
  *
  * Options: --model-dir DIR (default models/default), --per-request N texts (default 1), --concurrency C
  * (default 64), --texts N (default 3000), --rounds R over the texts (default 3), --top K rows (default 30),
- * and any server options after `--`. Prints to stdout; writes nothing in the repository.
+ * --thread main|workers (default main: the gRPC thread; workers: each inference worker thread, where the
+ * native session.run shows as `run`), and any server options after `--`. Prints to stdout; writes nothing
+ * in the repository.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,6 +26,7 @@ const { values: args, positionals } = parseArgs({
     texts: { type: "string", default: "3000" },
     rounds: { type: "string", default: "3" },
     top: { type: "string", default: "30" },
+    thread: { type: "string", default: "main" },
   },
 });
 
@@ -39,6 +42,7 @@ interface Profile {
   readonly timeDeltas: readonly number[];
 }
 
+if (args.thread !== "main" && args.thread !== "workers") throw new Error(`--thread ${args.thread}: expected main or workers`);
 const perRequest = Number(args["per-request"]);
 const texts = shortTexts(Number(args.texts));
 const dir = mkdtempSync(join(tmpdir(), "bertd-profile-"));
@@ -54,15 +58,19 @@ try {
   const to = nowMicros();
   await server.stop();
   // V8 names each thread's file CPU.<date>.<time>.<pid>.<thread>.<sequence>.cpuprofile; thread 0 is the main one.
-  const file = readdirSync(dir).find((name) => name.split(".")[4] === "0");
-  if (!file) throw new Error(`no main-thread profile in ${dir}`);
-  const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as Profile;
-  report(profile, from, to, `${calls * Number(args.rounds)} calls of ${perRequest} text(s) at concurrency ${args.concurrency} in ${seconds.toFixed(1)} s`);
+  const threadOf = (name: string): string => name.split(".")[4];
+  const files = readdirSync(dir).filter((name) => (args.thread === "main" ? threadOf(name) === "0" : threadOf(name) !== "0"));
+  if (files.length === 0) throw new Error(`no ${args.thread} profile in ${dir}`);
+  const what = `${calls * Number(args.rounds)} calls of ${perRequest} text(s) at concurrency ${args.concurrency} in ${seconds.toFixed(1)} s`;
+  for (const file of files.sort()) {
+    const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as Profile;
+    report(profile, from, to, args.thread === "main" ? "Main thread" : `Thread ${threadOf(file)}`, what);
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
-function report(profile: Profile, from: number, to: number, what: string): void {
+function report(profile: Profile, from: number, to: number, thread: string, what: string): void {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
@@ -99,10 +107,11 @@ function report(profile: Profile, from: number, to: number, what: string): void 
       .slice(0, top)
       .map(([name, n]) => `${((100 * n) / busy).toFixed(1).padStart(6)}%  ${name}`)
       .join("\n");
-  console.log(`Main thread during ${what}: busy ${((100 * busy) / Math.max(1, total)).toFixed(0)}% of ${total} samples (250 µs apart).`);
+  if (busy === 0) return;
+  console.log(`${thread} during ${what}: busy ${((100 * busy) / Math.max(1, total)).toFixed(0)}% of ${total} samples (250 µs apart).`);
   console.log(`Shares below are of the busy samples.\n\nBy package (self time):\n${rows(packages)}`);
   console.log(`\nBy function, self time:\n${rows(self)}`);
-  console.log(`\nBy function, inclusive:\n${rows(inclusive)}`);
+  console.log(`\nBy function, inclusive:\n${rows(inclusive)}\n`);
 }
 
 function shortUrl(url: string): string {

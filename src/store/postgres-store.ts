@@ -100,6 +100,7 @@ export class PostgresHeadStore implements HeadStore, SharedPredictions {
 
   async acquireLease(head: string, options: LeaseOptions): Promise<HeadLease> {
     const holder = replicaId();
+    let waiting = false;
     for (;;) {
       if (options.signal?.aborted) throw cancelled(`gave up waiting for the lease on head "${head}"`);
       const { rows } = await this.query<{ epoch: string }>(
@@ -119,6 +120,10 @@ export class PostgresHeadStore implements HeadStore, SharedPredictions {
       if (!options.wait) {
         if (!row) continue; // released and deleted in between: cannot happen (rows stay), but retrying is right
         throw leaseHeld(head, row.holder, Number(row.epoch), row.remaining_ms);
+      }
+      if (!waiting && row) {
+        waiting = true;
+        this.options.log.info({ head, holder: row.holder, epoch: Number(row.epoch) }, "waiting for the head's lease");
       }
       await sleep(Math.min(LEASE_RETRY_MS, Math.max(10, row?.remaining_ms ?? 0)), options.signal);
     }

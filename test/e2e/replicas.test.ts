@@ -130,7 +130,8 @@ describe("replicas sharing heads through PostgreSQL", () => {
     await code(b.heads().unary("deleteHead")({ head: "race" }), status.INVALID_ARGUMENT, /being adapted/);
     // wait_for_lease: c waits until a's stream ends, then writes.
     const waiter = adapt(c.heads(), { head: "race", waitForLease: true, promotion: Promotion.ALWAYS, hyperparameters: HYPER }, toyExamples(10, LABELS, "after"));
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const waiting = await c.logLine((line) => line.msg === "waiting for the head's lease" && line.head === "race", 10_000);
+    assert.match(String(waiting.holder), new RegExp(`/${a.process.pid}$`), "c waits on a's lease");
     holder.end();
     await holder.done;
     const first = holder.committed[0].version;

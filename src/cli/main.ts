@@ -10,6 +10,7 @@ import { teach } from "./commands/teach.js";
 import { quantize } from "./commands/quantize.js";
 import { tokenize } from "./commands/tokenize.js";
 import { type Command, commandHelp, parseCommand } from "./command.js";
+import { connectionSettings } from "../client/connection.js";
 import { describeFailure } from "./errors.js";
 
 const COMMANDS: readonly Command[] = [embed, classify, rerank, tag, teach, feedback, heads, tokenize, info, quantize];
@@ -56,8 +57,14 @@ export async function main(argv: readonly string[]): Promise<void> {
       console.log(commandHelp(command));
       return;
     }
-    address = (parsed.values.address as string | undefined) || process.env.BERTD_ADDRESS || "localhost:50051";
-    tls = Boolean((parsed.values["tls-ca"] as string | undefined) || process.env.BERTD_TLS_CA);
+    // The same resolution the command connects with, so that a failure names the address it used.
+    try {
+      const settings = connectionSettings(parsed.values);
+      address = settings.address;
+      tls = settings.tlsCa !== undefined;
+    } catch {
+      // Invalid connection flags: the command's own call reports them.
+    }
     process.exitCode = await command.run(parsed);
   } catch (error) {
     const { line, code } = describeFailure(error, address, tls);

@@ -6,8 +6,8 @@
  * Options: --model-dir DIR (default models/default), --per-request N texts (default 1), --concurrency C
  * (default 64), --texts N (default 3000), --rounds R over the texts (default 3), --top K rows (default 30),
  * --thread main|workers (default main: the gRPC thread; workers: each inference worker thread, where the
- * native session.run shows as `run`), and any server options after `--`. Prints to stdout; writes nothing
- * in the repository.
+ * native session.run shows as onnxruntime-node's backend.js frame), and any server options after `--`.
+ * Prints to stdout; writes nothing in the repository.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

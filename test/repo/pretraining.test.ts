@@ -78,7 +78,7 @@ describe("pretraining scripts", () => {
     await assert.rejects(check(), (e: { code: number; stdout: string }) => e.code === 1 && /fp32 .*1\.00e-2 \(FAILED\)/.test(e.stdout));
   });
 
-  it("train.py trains, resumes, and export.py writes a model that builds and matches PyTorch", { skip: hasTorch ? false : "Debian's python3-torch is not installed" }, async () => {
+  it("train.py trains, resumes, and export.py writes a model that builds and matches PyTorch", { skip: hasTorch ? false : "Debian's python3-torch and python3-scipy are not both installed" }, async () => {
     const root = await mkdtemp(join(tmpdir(), "bertd-pretrain-"));
     const data = join(root, "data");
     await mkdir(join(data, "shards"), { recursive: true });

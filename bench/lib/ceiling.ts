@@ -2,7 +2,7 @@
  * The ceiling, in its own process: direct onnxruntime-node on the given texts, tokenized and packed
  * into length-sorted batches beforehand, so only ONNX Runtime's work is counted.
  * argv: modelDir threads maxBatchSize maxBatchTokens singles [modelFile, default model.onnx]; stdin: JSON string[].
- * stdout: JSON { cpuSecondsPerSequence, sequencesPerSecond, singleP50Ms }.
+ * stdout: JSON { cpuSecondsPerSequence, sequencesPerSecond, singleP50Ms, paddingRatio (padded ÷ real tokens) }.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -39,14 +39,20 @@ const encoded = texts.map((text) => tokenizer.encode(text).ids.slice(0, 512));
 const sorted = encoded.slice().sort((a, b) => a.length - b.length);
 const batches: Record<string, ort.Tensor>[] = [];
 let current: Int32Array[] = [];
+let paddedTokens = 0;
+const cut = (rows: Int32Array[]): void => {
+  batches.push(feeds(rows));
+  paddedTokens += rows.length * Math.max(...rows.map((ids) => ids.length));
+};
 for (const ids of sorted) {
   if (current.length + 1 > maxBatchSize || (current.length + 1) * ids.length > maxBatchTokens) {
-    batches.push(feeds(current));
+    cut(current);
     current = [];
   }
   current.push(ids);
 }
-if (current.length) batches.push(feeds(current));
+if (current.length) cut(current);
+const realTokens = encoded.reduce((sum, ids) => sum + ids.length, 0);
 
 async function run(input: Record<string, ort.Tensor>): Promise<void> {
   const out = await session.run(input);
@@ -72,5 +78,6 @@ process.stdout.write(
     cpuSecondsPerSequence: (cpu.user + cpu.system) / 1e6 / texts.length,
     sequencesPerSecond: texts.length / seconds,
     singleP50Ms: single.count > 0 ? single.percentile(50) : NaN,
+    paddingRatio: paddedTokens / realTokens,
   }),
 );

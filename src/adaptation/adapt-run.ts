@@ -153,7 +153,8 @@ export class AdaptRun {
     if (maxLabels !== undefined && labels.size > maxLabels) {
       throw invalidArgument(`config.labels has ${labels.size} labels, over the limit of ${maxLabels} per head (--max-labels-per-head)`);
     }
-    const lease = await deps.store.acquireLease(settings.head, { wait: settings.waitForLease, signal });
+    const onWait = (holder: string, epoch: number): void => deps.log.info({ head: settings.head, holder, epoch }, "waiting for the head's lease");
+    const lease = await deps.store.acquireLease(settings.head, { wait: settings.waitForLease, signal, onWait });
     deps.adapting?.add(settings.head);
     try {
       const existing = await deps.store.getHead(settings.head);

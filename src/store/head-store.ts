@@ -147,6 +147,8 @@ export interface LeaseOptions {
   readonly wait: boolean;
   /** Ends a wait (CANCELLED). */
   readonly signal?: AbortSignal;
+  /** Called once, when a wait begins, with the lease's current holder and epoch. */
+  readonly onWait?: (holder: string, epoch: number) => void;
 }
 
 /** A head whose active version may have changed on another replica; no head = re-read all of them. */

@@ -11,10 +11,15 @@ export class LocalLeases {
   private epoch = 0;
 
   async acquire(head: string, options: LeaseOptions): Promise<HeadLease> {
+    let waiting = false;
     for (;;) {
       const current = this.held.get(head);
       if (!current) break;
       if (!options.wait) throw leaseHeld(head, replicaId(), current.epoch);
+      if (!waiting) {
+        waiting = true;
+        options.onWait?.(replicaId(), current.epoch);
+      }
       await untilReleasedOrAborted(current.released, options.signal);
       if (options.signal?.aborted) throw cancelled(`gave up waiting for the lease on head "${head}"`);
     }

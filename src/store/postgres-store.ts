@@ -123,7 +123,7 @@ export class PostgresHeadStore implements HeadStore, SharedPredictions {
       }
       if (!waiting && row) {
         waiting = true;
-        this.options.log.info({ head, holder: row.holder, epoch: Number(row.epoch) }, "waiting for the head's lease");
+        options.onWait?.(row.holder, Number(row.epoch));
       }
       await sleep(Math.min(LEASE_RETRY_MS, Math.max(10, row?.remaining_ms ?? 0)), options.signal);
     }

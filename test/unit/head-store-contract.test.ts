@@ -104,9 +104,13 @@ function contract(name: string, open: () => Promise<HeadStore>, close: () => Pro
       await store.ensureHead("h2", "multiclass", "hash");
       const lease = await store.acquireLease("h2", { wait: false });
       await rejectsWith(store.acquireLease("h2", { wait: false }), "aborted", new RegExp(`being adapted by another stream on replica .+/${process.pid} \\(lease epoch ${lease.epoch}`));
-      const waiting = store.acquireLease("h2", { wait: true });
+      let waitBegan!: (seen: { holder: string; epoch: number }) => void;
+      const began = new Promise<{ holder: string; epoch: number }>((resolve) => (waitBegan = resolve));
+      const waiting = store.acquireLease("h2", { wait: true, onWait: (holder, epoch) => waitBegan({ holder, epoch }) });
       let got = false;
       void waiting.then(() => (got = true));
+      const seen = await began;
+      assert.deepEqual(seen, { holder: lease.holder, epoch: lease.epoch }, "the wait names the lease it waits on");
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(got, false, "the waiter waits while the lease is held");
       await rejectsWith(store.deleteHead("h2"), "invalid_argument", /being adapted/);

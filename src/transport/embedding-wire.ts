@@ -26,21 +26,31 @@ export interface EmbedResult {
 
 /** bertd.v1 EmbedResponse: the embeddings (field 1), then usage, model and dimensions. */
 export function encodeEmbedResponse(result: EmbedResult): PreEncoded {
-  const { vectors, asBytes, inputTokens, model, dimensions } = result;
+  const response = embedResponseLayout(result);
+  return new PreEncoded(writeEmbedResponse(new WireWriter(response.size), result, response.rest).finish());
+}
+
+/** bertd.v1 EmbedStreamResponse: the id (field 1) by protobuf-es, then the response (field 2), written in one buffer. */
+export function encodeEmbedStreamResponse(id: string, result: EmbedResult): PreEncoded {
+  const head = toBinary(EmbedStreamResponseSchema, create(EmbedStreamResponseSchema, { id }));
+  const response = embedResponseLayout(result);
+  const writer = new WireWriter(head.length + fieldSize(response.size)).raw(head).tag(2, LENGTH_DELIMITED).varint(response.size);
+  return new PreEncoded(writeEmbedResponse(writer, result, response.rest).finish());
+}
+
+/** An EmbedResponse's fields after the embeddings, encoded by protobuf-es, and the whole message's size. */
+function embedResponseLayout(result: EmbedResult): { rest: Uint8Array; size: number } {
+  const { vectors, inputTokens, model, dimensions } = result;
   const rest = toBinary(EmbedResponseSchema, create(EmbedResponseSchema, { usage: { inputTokens }, model, dimensions }));
   let size = rest.length;
   for (const vector of vectors) size += fieldSize(floatsSize(vector));
-  const writer = new WireWriter(size);
-  // Embedding.values (1, packed floats) or Embedding.bytes (2): the same little-endian floats.
-  for (const vector of vectors) writer.tag(1, LENGTH_DELIMITED).varint(floatsSize(vector)).floatsField(asBytes ? 2 : 1, vector);
-  return new PreEncoded(writer.raw(rest).finish());
+  return { rest, size };
 }
 
-/** bertd.v1 EmbedStreamResponse: the id (field 1) by protobuf-es, then the response (field 2). */
-export function encodeEmbedStreamResponse(id: string, result: EmbedResult): PreEncoded {
-  const head = toBinary(EmbedStreamResponseSchema, create(EmbedStreamResponseSchema, { id }));
-  const response = encodeEmbedResponse(result).bytes;
-  return new PreEncoded(new WireWriter(head.length + fieldSize(response.length)).raw(head).tag(2, LENGTH_DELIMITED).varint(response.length).raw(response).finish());
+function writeEmbedResponse(writer: WireWriter, result: EmbedResult, rest: Uint8Array): WireWriter {
+  // Embedding.values (1, packed floats) or Embedding.bytes (2): the same little-endian floats.
+  for (const vector of result.vectors) writer.tag(1, LENGTH_DELIMITED).varint(floatsSize(vector)).floatsField(result.asBytes ? 2 : 1, vector);
+  return writer.raw(rest);
 }
 
 /** `vector` as packed float field `field`, then `rest`: the message's other fields, encoded by protobuf-es. */

@@ -95,19 +95,22 @@ async function startFloor(dimensions: number): Promise<{ child: ChildProcess; em
   };
 }
 
+/** What ceiling.ts prints. */
+type CeilingRun = { cpuSecondsPerSequence: number; sequencesPerSecond: number; singleP50Ms: number; paddingRatio: number };
+
 /** The ceiling (ceiling.ts) in its own process on these texts: direct ONNX Runtime on length-sorted batches. */
 export function runCeiling(
   options: Pick<CpuOptions, "modelDir" | "texts" | "threads" | "maxBatchSize" | "maxBatchTokens">,
   singles: number,
   modelFile = FP32_FILE,
-): { cpuSecondsPerSequence: number; sequencesPerSecond: number; singleP50Ms: number; paddingRatio: number } {
+): CeilingRun {
   const child = spawnSync(
     process.execPath,
     ["--import", "tsx", CEILING, options.modelDir, String(options.threads), String(options.maxBatchSize), String(options.maxBatchTokens), String(singles), modelFile],
     { encoding: "utf8", input: JSON.stringify(options.texts), maxBuffer: 1 << 24 },
   );
   if (child.status !== 0) throw new Error(`ceiling run failed: ${child.stderr}`);
-  return JSON.parse(child.stdout) as { cpuSecondsPerSequence: number; sequencesPerSecond: number; singleP50Ms: number; paddingRatio: number };
+  return JSON.parse(child.stdout) as CeilingRun;
 }
 
 /** The server's batch counters so far: rows and batches, padded tokens and the real tokens they held. */

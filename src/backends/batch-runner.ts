@@ -23,6 +23,8 @@ export interface BatchReadouts {
   readonly states?: Float32Array;
   readonly inferenceMs: number;
   readonly poolingMs: number;
+  /** The padded tokens the backend ran, when it did not pad every row to the batch's longest. */
+  readonly paddedTokens?: number;
 }
 
 /** What a batch gives back: every row's readout, or (after a worker died on it) some rows' errors. */

@@ -384,7 +384,7 @@ export class Batcher {
           priority,
           size: batch.length,
           tokens,
-          paddedTokens: batch.length * longest,
+          paddedTokens: done.paddedTokens ?? batch.length * longest,
           queueWaitMs,
           inferenceMs: done.inferenceMs,
           poolingMs: done.poolingMs,

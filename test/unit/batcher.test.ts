@@ -56,10 +56,10 @@ class FakeRunner implements BatchRunner {
     return this.running.length;
   }
 
-  /** Answers the oldest running batch, `rowErrors` failing some of its rows. */
-  finish(rowErrors?: (Error | undefined)[]): void {
+  /** Answers the oldest running batch, `rowErrors` failing some of its rows; `paddedTokens`: what it says it ran. */
+  finish(rowErrors?: (Error | undefined)[], paddedTokens?: number): void {
     const running = this.take();
-    running.resolve({ ...readouts(running.batch), rowErrors });
+    running.resolve({ ...readouts(running.batch), rowErrors, paddedTokens });
   }
 
   /** Fails the oldest running batch as a whole. */
@@ -135,6 +135,19 @@ describe("Batcher with a fake runner", () => {
     assert.deepEqual(ran, lengths.map((_, i) => 100 + i), "every input ran once");
     // The next batch forms around the oldest input (4 tokens) from the other short ones: a 20-token row would pad them past the budget.
     assert.deepEqual(rowsOf(runner.batches[1]).map((row) => row.length), [4, 4, 4]);
+  });
+
+  it("reports the padded tokens the runner ran when it says (a CPU worker runs rows of similar length apart), else rows × longest", async () => {
+    const runner = new FakeRunner(1);
+    const reports: BatchReport[] = [];
+    const batcher = new Batcher(runner, LIMITS, { batch: (report) => reports.push(report) });
+    const first = batcher.submit([input(1, 2), input(2, 6)]);
+    runner.finish(undefined, 9);
+    await first;
+    const second = batcher.submit([input(3, 2), input(4, 6)]);
+    runner.finish();
+    await second;
+    assert.deepEqual(reports.map((r) => [r.tokens, r.paddedTokens]), [[8, 9], [8, 12]]);
   });
 
   it("caps background batches at maxBackgroundBatchTokens, interactive ones at maxBatchTokens", async () => {

@@ -219,6 +219,7 @@ function mergeRows(outcomes: readonly (BatchOutput | Error)[], positionCounts: I
     states,
     inferenceMs: done.reduce((sum, d) => sum + d.inferenceMs, 0),
     poolingMs: done.reduce((sum, d) => sum + d.poolingMs, 0),
+    paddedTokens: done.reduce((sum, d) => sum + (d.paddedTokens ?? 0), 0),
     rowErrors: outcomes.map((o) => (o instanceof Error ? o : undefined)),
   };
 }

@@ -1,5 +1,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { LOGITS, gatherStates, poolBatch } from "../../core/pooling.js";
+import type { Batch } from "../batch-runner.js";
+import { planRuns, runPlanned, type RunReadouts } from "./batch-runs.js";
 import { packInputs } from "./input-packing.js";
 import { asFloat32, hiddenSizeOf, tokenStateOutputs } from "./outputs.js";
 import type { BatchJob, FromWorker, WorkerInit } from "./protocol.js";
@@ -31,44 +33,45 @@ try {
 
   async function run(job: BatchJob): Promise<void> {
     if (takeWorkerExit(init.faults, job.ids)) process.exit(70);
-    const rows = job.lengths.length;
     if (!hasHidden && job.modes.some((mode) => mode !== LOGITS)) {
       throw new Error("the model is a classifier-only export (no last_hidden_state): only its logits can be read");
     }
-    const { feeds, sequence } = packInputs(job.ids, job.lengths, hasTokenTypes, job.typeIds);
+    const done = await runPlanned(job, planRuns(job.lengths, provider === "cpu"), infer);
+    const transfer = [done.pooled.buffer, ...(done.logits ? [done.logits.buffer] : []), ...(done.states ? [done.states.buffer] : [])] as ArrayBuffer[];
+    post({ type: "done", id: job.id, ...done }, transfer);
+  }
+
+  async function infer(batch: Batch): Promise<RunReadouts> {
+    const rows = batch.lengths.length;
+    const { feeds, sequence } = packInputs(batch.ids, batch.lengths, hasTokenTypes, batch.typeIds);
     const started = performance.now();
-    const wantsLogits = hasLogits && job.modes.includes(LOGITS);
-    const wantsStates = job.positions.length > 0;
+    const wantsLogits = hasLogits && batch.modes.includes(LOGITS);
+    const wantsStates = batch.positions.length > 0;
     const outputs = await session.run(feeds, [...fetches, ...(wantsLogits ? ["logits"] : []), ...(wantsStates ? lowerLayers : [])]);
     const inferred = performance.now();
     const pooled = new Float32Array(rows * hiddenSize);
     if (hasHidden) {
       const pooler = hasPooler ? asFloat32(outputs.pooler_output) : undefined;
-      poolBatch(asFloat32(outputs.last_hidden_state), pooler, job.lengths, job.modes, sequence, hiddenSize, pooled);
+      poolBatch(asFloat32(outputs.last_hidden_state), pooler, batch.lengths, batch.modes, sequence, hiddenSize, pooled);
     }
     const logits = wantsLogits ? asFloat32(outputs.logits).slice() : undefined;
     let states: Float32Array | undefined;
     if (wantsStates) {
-      states = new Float32Array(job.positions.length * hiddenSize * stateOutputs.length);
+      states = new Float32Array(batch.positions.length * hiddenSize * stateOutputs.length);
       const layers = stateOutputs.map((name) => asFloat32(outputs[name]));
-      gatherStates(layers, job.positions, job.positionCounts, sequence, hiddenSize, states);
+      gatherStates(layers, batch.positions, batch.positionCounts, sequence, hiddenSize, states);
     }
     for (const tensor of Object.values(outputs)) tensor.dispose();
-    const transfer = [pooled.buffer, ...(logits ? [logits.buffer] : []), ...(states ? [states.buffer] : [])] as ArrayBuffer[];
-    post(
-      {
-        type: "done",
-        id: job.id,
-        pooled,
-        hiddenSize,
-        logits,
-        labelCount: logits ? logits.length / rows : 0,
-        states,
-        inferenceMs: inferred - started,
-        poolingMs: performance.now() - inferred,
-      },
-      transfer,
-    );
+    return {
+      pooled,
+      hiddenSize,
+      logits,
+      labelCount: logits ? logits.length / rows : 0,
+      states,
+      inferenceMs: inferred - started,
+      poolingMs: performance.now() - inferred,
+      paddedTokens: rows * sequence,
+    };
   }
 
   post({ type: "ready", provider, fallbackReason, inputNames: session.inputNames, outputNames: session.outputNames, hiddenSize, tokenStateOutputs: stateOutputs });

@@ -1,7 +1,8 @@
 /**
  * The ceiling, in its own process: direct onnxruntime-node on the given texts, tokenized and packed
  * into length-sorted batches beforehand, so only ONNX Runtime's work is counted.
- * argv: modelDir threads maxBatchSize maxBatchTokens singles [modelFile, default model.onnx]; stdin: JSON string[].
+ * argv: modelDir threads maxBatchSize maxBatchTokens singles [modelFile, default model.onnx] [idleMs, default 0]; stdin: JSON string[].
+ * With idleMs, the thread sleeps that long before each single run, as a server waits between the calls of one client.
  * stdout: JSON { cpuSecondsPerSequence, sequencesPerSecond, singleP50Ms, paddingRatio (padded ÷ real tokens) }.
  */
 import { readFileSync } from "node:fs";
@@ -10,7 +11,8 @@ import * as ort from "onnxruntime-node";
 import { BertTokenizer } from "../../src/core/tokenizer/index.js";
 import { Latencies } from "./latency.js";
 
-const [modelDir, threadsArg, maxBatchSizeArg, maxBatchTokensArg, singlesArg, modelFile = "model.onnx"] = process.argv.slice(2);
+const [modelDir, threadsArg, maxBatchSizeArg, maxBatchTokensArg, singlesArg, modelFile = "model.onnx", idleMsArg = "0"] = process.argv.slice(2);
+const idleMs = Number(idleMsArg);
 const texts = JSON.parse(readFileSync(0, "utf8")) as string[];
 const maxBatchSize = Number(maxBatchSizeArg);
 const maxBatchTokens = Number(maxBatchTokensArg);
@@ -67,7 +69,9 @@ const seconds = (performance.now() - started) / 1000;
 const cpu = process.cpuUsage(cpuBefore);
 const single = new Latencies();
 const singleFeeds = encoded.slice(0, Number(singlesArg)).map((ids) => feeds([ids]));
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
 for (const input of singleFeeds) {
+  if (idleMs > 0) Atomics.wait(sleeper, 0, 0, idleMs);
   const t0 = performance.now();
   await run(input);
   single.add(performance.now() - t0);

@@ -55,7 +55,13 @@ export interface CeilingResult {
   readonly modelFile: string;
   readonly cpuPerSequence: number;
   readonly sequencesPerSecond: number;
+  /** p50 of one text at a time, with `threads` intra-op threads. */
   readonly singleP50Ms: number;
+  readonly threads: number;
+  /** The same with one intra-op thread, as each inference worker runs (for one short text often the faster). */
+  readonly singleP50MsOneThread: number;
+  /** One intra-op thread, the thread idle IDLE_MS before each run as a worker is between one client's calls. */
+  readonly singleP50MsIdle: number;
   /** Padded tokens ÷ real tokens of its length-sorted batches. */
   readonly paddingRatio: number;
 }
@@ -73,6 +79,8 @@ export interface CpuResult {
   readonly floor: FloorResult;
 }
 
+/** How long the latency ceiling's thread idles before each single run (about one loopback client's round trip). */
+const IDLE_MS = 1;
 const FP32_FILE = "model.onnx";
 
 const CEILING = fileURLToPath(new URL("./ceiling.ts", import.meta.url));
@@ -103,10 +111,11 @@ export function runCeiling(
   options: Pick<CpuOptions, "modelDir" | "texts" | "threads" | "maxBatchSize" | "maxBatchTokens">,
   singles: number,
   modelFile = FP32_FILE,
+  idleMs = 0,
 ): CeilingRun {
   const child = spawnSync(
     process.execPath,
-    ["--import", "tsx", CEILING, options.modelDir, String(options.threads), String(options.maxBatchSize), String(options.maxBatchTokens), String(singles), modelFile],
+    ["--import", "tsx", CEILING, options.modelDir, String(options.threads), String(options.maxBatchSize), String(options.maxBatchTokens), String(singles), modelFile, String(idleMs)],
     { encoding: "utf8", input: JSON.stringify(options.texts), maxBuffer: 1 << 24 },
   );
   if (child.status !== 0) throw new Error(`ceiling run failed: ${child.stderr}`);
@@ -200,7 +209,18 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
     const ceilings: CeilingResult[] = files.map((file) => {
       const runs = ceilingRuns.get(file)!;
       const last = runCeiling(options, options.singles, file);
-      return { modelFile: file, cpuPerSequence: median(runs.cpu), sequencesPerSecond: median(runs.rate), singleP50Ms: last.singleP50Ms, paddingRatio: last.paddingRatio };
+      const oneThread = runCeiling({ ...options, threads: 1 }, options.singles, file);
+      const idle = runCeiling({ ...options, threads: 1 }, options.singles, file, IDLE_MS);
+      return {
+        modelFile: file,
+        cpuPerSequence: median(runs.cpu),
+        sequencesPerSecond: median(runs.rate),
+        singleP50Ms: last.singleP50Ms,
+        threads: options.threads,
+        singleP50MsOneThread: oneThread.singleP50Ms,
+        singleP50MsIdle: idle.singleP50Ms,
+        paddingRatio: last.paddingRatio,
+      };
     });
     const variants: VariantResult[] = [];
     for (const [v, server] of servers.entries()) {
@@ -246,6 +266,7 @@ export function cpuSection(result: CpuResult, describe: string): string {
   const ms = (s: number): string => (s * 1e3).toFixed(3);
   const x = (values: number[]): string => `${median(values).toFixed(2)}× (${values.map((v) => v.toFixed(2)).join(", ")})`;
   const fp32 = result.ceilings[0];
+  const threadsLabel = `${fp32.threads} intra-op threads`;
   const own = (file: string): CeilingResult => result.ceilings.find((c) => c.modelFile === file) ?? fp32;
   const ceilingRows = result.ceilings.map(
     (c) => `| ceiling: direct ONNX Runtime on ${c.modelFile}, length-sorted batches, own process | — | ${ms(c.cpuPerSequence)} | 1.00× | ${c.sequencesPerSecond.toFixed(0)} | ${(c.sequencesPerSecond / fp32.sequencesPerSecond).toFixed(2)}× | — | ${c.paddingRatio.toFixed(2)} |`,
@@ -258,7 +279,9 @@ export function cpuSection(result: CpuResult, describe: string): string {
   );
   const latency = result.variants.map((v) => {
     const c = own(v.modelFile);
-    return `| ${v.name} (${v.modelFile}) | ${v.singleP50Ms.toFixed(2)} | ${c.singleP50Ms.toFixed(2)} (${c.modelFile}) | +${(v.singleP50Ms - c.singleP50Ms).toFixed(2)} | ${fp32.singleP50Ms.toFixed(2)} |`;
+    const fastest = Math.min(c.singleP50Ms, c.singleP50MsOneThread);
+    const sign = (ms: number): string => `${ms >= 0 ? "+" : ""}${ms.toFixed(2)}`;
+    return `| ${v.name} (${v.modelFile}) | ${v.singleP50Ms.toFixed(2)} | ${c.singleP50Ms.toFixed(2)} / ${c.singleP50MsOneThread.toFixed(2)} / ${c.singleP50MsIdle.toFixed(2)} (${c.modelFile}) | ${sign(v.singleP50Ms - fastest)} | ${sign(v.singleP50Ms - c.singleP50MsIdle)} | ${fp32.singleP50Ms.toFixed(2)} |`;
   });
   const floorRows = SHAPES.map((shape) => `| transport floor: bare grpc-js, a fixed vector per text, no model | ${shape.label} | ${ms(result.floor.cpuPerSequence[shape.key])} | — | — | — | — | — |`);
   const floorShares = result.ceilings.map(
@@ -280,13 +303,17 @@ tokens: the server's from its metrics (bertd_batch_tokens ÷ bertd_input_tokens)
 length-sorted batches; it costs ONNX Runtime about as much CPU as real tokens. The transport floor alone (what grpc-js and Node's HTTP/2 cost
 per call, measured the same way) is, as a share of each ceiling's CPU per sequence: ${floorShares.join("; ")}.
 
-| server | p50 one text, concurrency 1 (ms) | direct ONNX Runtime, same file (ms) | difference | direct ONNX Runtime, fp32 (ms) |
-| --- | ---: | ---: | ---: | ---: |
+| server | p50 one text, concurrency 1 (ms) | direct ONNX Runtime, same file: ${threadsLabel} / 1 thread / 1 thread after ${IDLE_MS} ms idle (ms) | difference to the faster back-to-back | difference to 1 thread after ${IDLE_MS} ms idle | direct ONNX Runtime, fp32 (ms) |
+| --- | ---: | ---: | ---: | ---: | ---: |
 ${latency.join("\n")}
-| transport floor: bare grpc-js, a fixed vector, no model | ${result.floor.singleP50Ms.toFixed(2)} | — | — | — |
+| transport floor: bare grpc-js, a fixed vector, no model | ${result.floor.singleP50Ms.toFixed(2)} | — | — | — | — |
 
-Target: ≤ direct ONNX Runtime on the same file + 1 ms. The floor's row is a gRPC round trip on loopback with
-nothing behind it, client and server on these cores: of each difference above, that much is the transport's.
+Target: ≤ direct ONNX Runtime on the same file + 1 ms. The direct runs go back to back, with
+${threadsLabel} and with one (an inference worker runs one; for one short text, waking a second thread
+often costs more than it saves), and with one thread idle ${IDLE_MS} ms before each run: a worker serving
+one client idles between its calls, and a run after an idle spell is slower (caches, clock), so that
+column is what a server at concurrency 1 can reach. The floor's row is a gRPC round trip on loopback with nothing behind it, client and
+server on these cores: of each difference above, that much is the transport's.
 
 Where the server's CPU went (1 text/request, last rep, by thread name):
 

@@ -12,6 +12,7 @@ import { planRuns } from "../src/backends/onnx/batch-runs.js";
 import { BertTokenizer } from "../src/core/tokenizer/index.js";
 import { ROOT } from "../test/helpers/server-process.js";
 import { shortTexts } from "./lib/corpus.js";
+import { paddedFeeds } from "./lib/padded-feeds.js";
 
 const { values } = parseArgs({
   options: {
@@ -38,16 +39,7 @@ const encoded = shortTexts(3000).map((text) => tokenizer.encode(text).ids.slice(
 let seed = 7;
 const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 
-function feeds(rows: Int32Array[]): Record<string, ort.Tensor> {
-  const sequence = Math.max(...rows.map((ids) => ids.length));
-  const ids = new BigInt64Array(rows.length * sequence);
-  const mask = new BigInt64Array(rows.length * sequence);
-  rows.forEach((row, b) => row.forEach((id, t) => ((ids[b * sequence + t] = BigInt(id)), (mask[b * sequence + t] = 1n))));
-  const shape = [rows.length, sequence];
-  const out: Record<string, ort.Tensor> = { input_ids: new ort.Tensor("int64", ids, shape), attention_mask: new ort.Tensor("int64", mask, shape) };
-  if (withTypes) out.token_type_ids = new ort.Tensor("int64", new BigInt64Array(rows.length * sequence), shape);
-  return out;
-}
+const feeds = (rows: Int32Array[]): Record<string, ort.Tensor> => paddedFeeds(rows, withTypes);
 
 const padded = (rows: Int32Array[]): number => rows.length * Math.max(...rows.map((ids) => ids.length));
 

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { BertTokenizer } from "../../src/core/tokenizer/index.js";
 import { Latencies } from "./latency.js";
+import { paddedFeeds } from "./padded-feeds.js";
 
 const [modelDir, threadsArg, maxBatchSizeArg, maxBatchTokensArg, singlesArg, modelFile = "model.onnx", idleMsArg = "0"] = process.argv.slice(2);
 const idleMs = Number(idleMsArg);
@@ -26,16 +27,7 @@ const session = await ort.InferenceSession.create(join(modelDir, modelFile), {
 });
 const withTypes = session.inputNames.includes("token_type_ids");
 
-function feeds(rows: Int32Array[]): Record<string, ort.Tensor> {
-  const sequence = Math.max(...rows.map((ids) => ids.length));
-  const ids = new BigInt64Array(rows.length * sequence);
-  const mask = new BigInt64Array(rows.length * sequence);
-  rows.forEach((row, b) => row.forEach((id, t) => ((ids[b * sequence + t] = BigInt(id)), (mask[b * sequence + t] = 1n))));
-  const shape = [rows.length, sequence];
-  const out: Record<string, ort.Tensor> = { input_ids: new ort.Tensor("int64", ids, shape), attention_mask: new ort.Tensor("int64", mask, shape) };
-  if (withTypes) out.token_type_ids = new ort.Tensor("int64", new BigInt64Array(rows.length * sequence), shape);
-  return out;
-}
+const feeds = (rows: Int32Array[]): Record<string, ort.Tensor> => paddedFeeds(rows, withTypes);
 
 const encoded = texts.map((text) => tokenizer.encode(text).ids.slice(0, 512));
 const sorted = encoded.slice().sort((a, b) => a.length - b.length);

@@ -22,6 +22,7 @@ import { ROOT, startServer } from "../test/helpers/server-process.js";
 import { longTexts, shortTexts } from "./lib/corpus.js";
 import { cpuSection, measureCpuPerSequence, type ServerVariant } from "./lib/cpu-per-sequence.js";
 import { Latencies, closedLoop, openLoop } from "./lib/latency.js";
+import { paddedFeeds } from "./lib/padded-feeds.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -99,17 +100,7 @@ const session = await ort.InferenceSession.create(join(modelDir, "model.onnx"), 
   executionProviders: ["cpu"],
 });
 async function runDirect(batch: Int32Array[]): Promise<void> {
-  const rowsCount = batch.length;
-  const sequence = Math.max(...batch.map((ids) => ids.length));
-  const ids = new BigInt64Array(rowsCount * sequence);
-  const mask = new BigInt64Array(rowsCount * sequence);
-  batch.forEach((row, b) => row.forEach((id, t) => ((ids[b * sequence + t] = BigInt(id)), (mask[b * sequence + t] = 1n))));
-  const shape = [rowsCount, sequence];
-  const out = await session.run({
-    input_ids: new ort.Tensor("int64", ids, shape),
-    attention_mask: new ort.Tensor("int64", mask, shape),
-    token_type_ids: new ort.Tensor("int64", new BigInt64Array(rowsCount * sequence), shape),
-  });
+  const out = await session.run(paddedFeeds(batch, session.inputNames.includes("token_type_ids")));
   for (const tensor of Object.values(out)) tensor.dispose();
 }
 function idealBatches(texts: string[]): Int32Array[][] {

@@ -18,6 +18,7 @@ import { Embed, EmbedRequestSchema, type EmbedResponse } from "../src/gen/tei/v1
 import { ROOT, startServer } from "../test/helpers/server-process.js";
 import { shortTexts } from "./lib/corpus.js";
 import { closedLoop } from "./lib/latency.js";
+import { paddedFeeds } from "./lib/padded-feeds.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -39,13 +40,7 @@ const log = (line: string): void => console.error(line);
 const tokenizer = BertTokenizer.fromDirectory(modelDir);
 const session = await ort.InferenceSession.create(join(modelDir, "model.onnx"), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: "all", executionProviders: ["cpu"] });
 async function runDirect(batch: Int32Array[]): Promise<void> {
-  const sequence = Math.max(...batch.map((ids) => ids.length));
-  const ids = new BigInt64Array(batch.length * sequence);
-  const mask = new BigInt64Array(batch.length * sequence);
-  batch.forEach((row, b) => row.forEach((id, t) => ((ids[b * sequence + t] = BigInt(id)), (mask[b * sequence + t] = 1n))));
-  const shape = [batch.length, sequence];
-  const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor("int64", ids, shape), attention_mask: new ort.Tensor("int64", mask, shape) };
-  if (session.inputNames.includes("token_type_ids")) feeds.token_type_ids = new ort.Tensor("int64", new BigInt64Array(batch.length * sequence), shape);
+  const feeds = paddedFeeds(batch, session.inputNames.includes("token_type_ids"));
   const out = await session.run(feeds);
   for (const tensor of Object.values(out)) tensor.dispose();
 }

@@ -2,8 +2,9 @@
  * The ceiling, in its own process: direct onnxruntime-node on the given texts, tokenized and packed
  * into length-sorted batches beforehand, so only ONNX Runtime's work is counted.
  * argv: modelDir threads maxBatchSize maxBatchTokens singles [modelFile, default model.onnx] [idleMs, default 0]; stdin: JSON string[].
- * With idleMs, the thread sleeps that long before each single run, as a server waits between the calls of one client.
- * stdout: JSON { cpuSecondsPerSequence, sequencesPerSecond, singleP50Ms, paddingRatio (padded ÷ real tokens) }.
+ * stdout: JSON { cpuSecondsPerSequence, sequencesPerSecond, singleP50Ms, paddingRatio (padded ÷ real tokens),
+ * singleIdleP50Ms (with idleMs: the singles again, the thread asleep idleMs before each, as a server
+ * waits between the calls of one client) }.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -59,15 +60,20 @@ const started = performance.now();
 for (const batch of batches) await run(batch);
 const seconds = (performance.now() - started) / 1000;
 const cpu = process.cpuUsage(cpuBefore);
-const single = new Latencies();
 const singleFeeds = encoded.slice(0, Number(singlesArg)).map((ids) => feeds([ids]));
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
-for (const input of singleFeeds) {
-  if (idleMs > 0) Atomics.wait(sleeper, 0, 0, idleMs);
-  const t0 = performance.now();
-  await run(input);
-  single.add(performance.now() - t0);
+async function singles(idle: number): Promise<Latencies> {
+  const latencies = new Latencies();
+  for (const input of singleFeeds) {
+    if (idle > 0) Atomics.wait(sleeper, 0, 0, idle);
+    const t0 = performance.now();
+    await run(input);
+    latencies.add(performance.now() - t0);
+  }
+  return latencies;
 }
+const single = await singles(0);
+const idleSingle = idleMs > 0 ? await singles(idleMs) : undefined;
 await session.release();
 process.stdout.write(
   JSON.stringify({
@@ -75,5 +81,6 @@ process.stdout.write(
     sequencesPerSecond: texts.length / seconds,
     singleP50Ms: single.count > 0 ? single.percentile(50) : NaN,
     paddingRatio: paddedTokens / realTokens,
+    singleIdleP50Ms: idleSingle && idleSingle.count > 0 ? idleSingle.percentile(50) : NaN,
   }),
 );

@@ -104,7 +104,7 @@ async function startFloor(dimensions: number): Promise<{ child: ChildProcess; em
 }
 
 /** What ceiling.ts prints. */
-type CeilingRun = { cpuSecondsPerSequence: number; sequencesPerSecond: number; singleP50Ms: number; paddingRatio: number };
+type CeilingRun = { cpuSecondsPerSequence: number; sequencesPerSecond: number; singleP50Ms: number; paddingRatio: number; singleIdleP50Ms: number };
 
 /** The ceiling (ceiling.ts) in its own process on these texts: direct ONNX Runtime on length-sorted batches. */
 export function runCeiling(
@@ -209,8 +209,7 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
     const ceilings: CeilingResult[] = files.map((file) => {
       const runs = ceilingRuns.get(file)!;
       const last = runCeiling(options, options.singles, file);
-      const oneThread = runCeiling({ ...options, threads: 1 }, options.singles, file);
-      const idle = runCeiling({ ...options, threads: 1 }, options.singles, file, IDLE_MS);
+      const oneThread = runCeiling({ ...options, threads: 1 }, options.singles, file, IDLE_MS);
       return {
         modelFile: file,
         cpuPerSequence: median(runs.cpu),
@@ -218,7 +217,7 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
         singleP50Ms: last.singleP50Ms,
         threads: options.threads,
         singleP50MsOneThread: oneThread.singleP50Ms,
-        singleP50MsIdle: idle.singleP50Ms,
+        singleP50MsIdle: oneThread.singleIdleP50Ms,
         paddingRatio: last.paddingRatio,
       };
     });

@@ -1,6 +1,7 @@
 import { type Metadata, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
 import type { Span } from "@opentelemetry/api";
-import { unredacted, type Logger } from "../telemetry/logger.js";
+import { callLines, type Logger } from "../telemetry/logger.js";
+import { Cancellation, type CancelSignal } from "../core/cancellation.js";
 import type { CallOptions, StageTimes } from "../core/encoder.js";
 import { serviceOf, type CallObserver, type MethodPath } from "../telemetry/call-observer.js";
 import type { Tracing } from "../telemetry/tracing.js";
@@ -11,7 +12,7 @@ import { toStatus, statusName } from "./status.js";
 export interface CallContext {
   readonly method: MethodPath;
   readonly metadata: Metadata;
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** Epoch milliseconds, when the client set a deadline. */
   readonly deadline?: number;
   /** The call's server span, when tracing is on. */
@@ -20,6 +21,11 @@ export interface CallContext {
   readonly keyName?: string;
   /** Marks the call answered: from then on a "cancelled" event no longer aborts `signal`. */
   readonly answered?: () => void;
+}
+
+/** A stream's context: its signal is an AbortSignal, which a stream combines with others (AbortSignal.any). */
+export interface StreamContext extends CallContext {
+  readonly signal: AbortSignal;
 }
 
 /** What the engine takes of a call: its deadline and cancellation. */
@@ -33,19 +39,22 @@ interface Cancellable {
   on(event: "cancelled", listener: () => void): unknown;
 }
 
-export function callContext(method: MethodPath, call: Cancellable, span?: Span): CallContext {
-  const controller = new AbortController();
-  // grpc-js emits "cancelled" whenever the HTTP/2 stream closes, after an answered call too: aborting
-  // then would cost a DOMException and the abort listeners' work on every call, for nothing.
+/**
+ * `cancel`: what a "cancelled" event before the answer triggers. grpc-js emits "cancelled" whenever the
+ * HTTP/2 stream closes, after an answered call too: cancelling then would cost the listeners' work on
+ * every call, for nothing. `keyNames`: whether the auth interceptor ran, so that the key-name header is
+ * its own and not the client's.
+ */
+function contextOf<S extends CancelSignal>(method: MethodPath, call: Cancellable, signal: S, cancel: () => void, span: Span | undefined, keyNames: boolean) {
   let open = true;
   call.on("cancelled", () => {
-    if (open) controller.abort();
+    if (open) cancel();
   });
   const raw = call.getDeadline();
   const deadline = raw instanceof Date ? raw.getTime() : Number.isFinite(raw) ? raw : undefined;
-  const keyName = keyNameOf(call.metadata);
+  const keyName = keyNames ? keyNameOf(call.metadata) : undefined;
   if (keyName !== undefined) span?.setAttribute("bertd.api_key.name", keyName);
-  return { method, metadata: call.metadata, signal: controller.signal, deadline, span, keyName, answered: () => (open = false) };
+  return { method, metadata: call.metadata, signal, deadline, span, keyName, answered: () => (open = false) };
 }
 
 export class CallLogger {
@@ -58,14 +67,28 @@ export class CallLogger {
     private readonly log: Logger,
     private readonly observer?: CallObserver,
     readonly tracing?: Tracing,
+    /** Whether calls are authenticated (their key names are logged); false with --auth none. */
+    private readonly keyNames = false,
   ) {
-    this.lines = unredacted(log);
+    this.lines = callLines(log);
   }
 
-  /** The context of a new call: cancellation, deadline and (with tracing) its server span. */
-  context(method: MethodPath, call: Cancellable): CallContext {
+  /** The context of a new stream: cancellation, deadline and (with tracing) its server span. */
+  context(method: MethodPath, call: Cancellable): StreamContext {
+    const controller = new AbortController();
+    return contextOf(method, call, controller.signal, () => controller.abort(), this.span(method, call), this.keyNames);
+  }
+
+  /** A unary call's context, with a Cancellation for a signal. */
+  private unaryContext(method: MethodPath, call: Cancellable): CallContext {
+    const cancellation = new Cancellation();
+    return contextOf(method, call, cancellation, () => cancellation.cancel(), this.span(method, call), this.keyNames);
+  }
+
+  private span(method: MethodPath, call: Cancellable): Span | undefined {
+    if (!this.tracing) return undefined;
     const service = serviceOf(method);
-    return callContext(method, call, this.tracing?.startCall(method.slice(service.length + 2), service, call.metadata));
+    return this.tracing.startCall(method.slice(service.length + 2), service, call.metadata);
   }
 
   /** Counts a call as in flight until `finished`; shutdown waits for these, not for health watches. */
@@ -108,7 +131,7 @@ export class CallLogger {
   unary<Req, Res>(method: MethodPath, handler: (request: Req, context: CallContext) => Promise<{ response: Res; fields?: Record<string, unknown>; headers?: Metadata }>) {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       const started = this.started();
-      const context = this.context(method, call);
+      const context = this.unaryContext(method, call);
       handler(call.request, context).then(
         ({ response, fields, headers }) => {
           this.finished(context, started, undefined, fields);

@@ -57,7 +57,10 @@ export async function overloadBurst(server: ServerProcess, options: OverloadOpti
   const rejected = outcomes.filter((o) => o.code === status.RESOURCE_EXHAUSTED);
   const other: Record<string, number> = {};
   for (const o of outcomes) if (o.code !== status.OK && o.code !== status.RESOURCE_EXHAUSTED) other[status[o.code]] = (other[status[o.code]] ?? 0) + 1;
-  const logged = server.logs.slice(loggedBefore).filter((line) => line.msg === "call" && line.method === "/bertd.v1.Encoder/Embed");
+  const embedLines = (): Record<string, unknown>[] => server.logs.slice(loggedBefore).filter((line) => line.msg === "call" && line.method === "/bertd.v1.Encoder/Embed");
+  // Call lines are buffered for up to 100 ms (src/telemetry/logger.ts): wait for the last ones.
+  for (let waited = 0; embedLines().length < outcomes.length && waited < 2000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+  const logged = embedLines();
   const serverMs = (code: string): number[] => logged.filter((line) => line.status === code).map((line) => line.durationMs as number);
   const recoveredRps = await closedLoopRps(server, 2, 8, options.perCall);
   return {

@@ -68,7 +68,7 @@ export async function startBertd(config: Config): Promise<App> {
   let liveGauges: LiveGauges | undefined;
   const metrics = new Metrics(config.metricsMaxHeads);
   const tracing = Tracing.fromEnv(process.env, log);
-  const calls = new CallLogger(log, metrics, tracing);
+  const calls = new CallLogger(log, metrics, tracing, auth.keys !== undefined);
   const drain = new AbortController();
   const onRefused = ({ path, code, details, peer, key }: Refusal): void => {
     metrics.refused(path, statusName(code));
@@ -91,7 +91,8 @@ export async function startBertd(config: Config): Promise<App> {
       maxReceiveMessageBytes: config.maxReceiveMessageBytes,
       maxConnectionAgeMs: config.maxConnectionAgeMs,
       maxConnectionAgeGraceMs: config.maxConnectionAgeGraceMs,
-      interceptors: [authInterceptor({ keys: auth.keys, onRefused })],
+      // With --auth none no interceptor runs: each one is another layer of grpc-js' per-call objects.
+      interceptors: auth.keys ? [authInterceptor({ keys: auth.keys, onRefused })] : [],
     },
   );
   const port = await server.bind(config.host, config.port, credentials);

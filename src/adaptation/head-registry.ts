@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { CancelSignal } from "../core/cancellation.js";
 import { failedPrecondition, notFound } from "../core/errors.js";
 import type { PoolingMode } from "../core/pooling.js";
 import { HeadTrainer, type HeadSnapshot } from "../heads/index.js";
@@ -85,7 +86,7 @@ export class HeadRegistry {
    * store at once, then waits for a swap up to waitMs; FAILED_PRECONDITION when it does not come.
    */
   /** The head a request asks for: a pinned version, or the active one at least min_version (waiting up to waitMs). */
-  async resolve(name: string, request: { version: number; minVersion: number }, waitMs: number, signal?: AbortSignal): Promise<ServedHead> {
+  async resolve(name: string, request: { version: number; minVersion: number }, waitMs: number, signal?: CancelSignal): Promise<ServedHead> {
     const head = request.minVersion > 0 && request.version === 0 ? await this.atLeast(name, request.minVersion, waitMs, signal) : await this.get(name, request.version);
     if (request.minVersion > 0 && head.version < request.minVersion) {
       throw failedPrecondition(`head "${name}" serves version ${head.version}, older than min_version ${request.minVersion}`);
@@ -93,7 +94,7 @@ export class HeadRegistry {
     return head;
   }
 
-  async atLeast(name: string, minVersion: number, waitMs: number, signal?: AbortSignal): Promise<ServedHead> {
+  async atLeast(name: string, minVersion: number, waitMs: number, signal?: CancelSignal): Promise<ServedHead> {
     const current = (): ServedHead | undefined => {
       const served = this.active.get(name);
       return served && served.version >= minVersion ? served : undefined;

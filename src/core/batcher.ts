@@ -1,4 +1,5 @@
 import type { BatchRunner } from "../backends/batch-runner.js";
+import type { CancelSignal } from "./cancellation.js";
 import { ServiceError, resourceExhausted } from "./errors.js";
 import { LOGITS, TOKEN_STATES, type Readout } from "./pooling.js";
 
@@ -32,7 +33,7 @@ export interface SubmitOptions {
   readonly priority?: Priority;
   /** Epoch milliseconds after which the request is dropped before it costs compute. */
   readonly deadline?: number;
-  readonly signal?: AbortSignal;
+  readonly signal?: CancelSignal;
   /** Filled in as the request moves: when its first batch started and its last one finished (performance.now()). */
   readonly times?: { dispatched?: number; done?: number };
 }

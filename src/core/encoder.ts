@@ -3,6 +3,7 @@ import type { Device } from "../backends/onnx/device.js";
 import type { Weights } from "../backends/onnx/model-files.js";
 import { ONNXRUNTIME_VERSION } from "../backends/onnx/session.js";
 import { WorkerPool } from "../backends/onnx/worker-pool.js";
+import type { CancelSignal } from "./cancellation.js";
 import { Batcher, type BatcherLimits, type BatcherObserver, type Priority, type SequenceInput } from "./batcher.js";
 import { InputTooLongError, failedPrecondition, invalidArgument } from "./errors.js";
 import { type TestFaults, workerFaults } from "./faults.js";
@@ -44,7 +45,7 @@ export interface EmbedOptions {
 
 export interface CallOptions {
   readonly deadline?: number;
-  readonly signal?: AbortSignal;
+  readonly signal?: CancelSignal;
   readonly priority?: Priority;
 }
 

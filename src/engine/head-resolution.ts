@@ -1,4 +1,5 @@
 import type { HeadRegistry, ServedHead } from "../adaptation/head-registry.js";
+import type { CancelSignal } from "../core/cancellation.js";
 import type { ModelInfo } from "../core/encoder.js";
 import { invalidArgument, notFound } from "../core/errors.js";
 
@@ -25,14 +26,14 @@ export function modelClassifier(info: ModelInfo, request: HeadRequest): ModelCla
 }
 
 /** A MULTICLASS or MULTILABEL head, for Classify. */
-export async function sequenceHead(registry: HeadRegistry, request: HeadRequest, waitMs: number, signal?: AbortSignal): Promise<ServedHead> {
+export async function sequenceHead(registry: HeadRegistry, request: HeadRequest, waitMs: number, signal?: CancelSignal): Promise<ServedHead> {
   const head = await registry.resolve(request.head, request, waitMs, signal);
   if (head.type === "token") throw invalidArgument(`head "${request.head}" is a TOKEN head: use Tag`);
   return head;
 }
 
 /** A TOKEN head, for Tag. */
-export async function tokenHead(registry: HeadRegistry, request: HeadRequest, waitMs: number, signal?: AbortSignal): Promise<ServedHead> {
+export async function tokenHead(registry: HeadRegistry, request: HeadRequest, waitMs: number, signal?: CancelSignal): Promise<ServedHead> {
   const head = await registry.resolve(request.head, request, waitMs, signal);
   if (head.type !== "token") throw invalidArgument(`head "${request.head}" is ${head.type.toUpperCase()}, not TOKEN: use Classify`);
   return head;

@@ -1,5 +1,5 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
-import type { CallContext, CallLogger } from "./calls.js";
+import type { CallLogger, StreamContext } from "./calls.js";
 import type { MethodPath } from "../telemetry/call-observer.js";
 import { toStatus } from "./status.js";
 
@@ -16,7 +16,7 @@ export interface FlowControl {
  * logged once and ended once: `succeed` ends it OK, `fail` with the error's status.
  */
 export class PipelinedStream<Req, Res> {
-  readonly context: CallContext;
+  readonly context: StreamContext;
   private readonly started: number;
   private readonly inbox: Req[] = [];
   private held = 0;

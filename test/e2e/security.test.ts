@@ -238,13 +238,18 @@ describe("authentication settings", () => {
     }
   });
 
-  it("--auth none serves everyone and says so at warn", async () => {
+  it("--auth none serves everyone, says so at warn, and logs no key name a client sends itself", async () => {
     const server = await startServer(["--auth", "none", "--no-warmup"]);
     try {
-      await server.heads().unary("listHeads")({});
+      const metadata = new Metadata();
+      metadata.set("x-bertd-key-name", "operator");
+      await server.heads().unary("listHeads")({}, { metadata });
       const warning = server.logs.find((l) => typeof l.msg === "string" && l.msg.startsWith("AUTHENTICATION IS OFF"));
       assert.ok(warning, "no warning about --auth none");
       assert.equal(warning.level, 40);
+      await eventually(async () => server.logs.some((l) => l.msg === "call" && l.method === "/bertd.v1.Heads/ListHeads"), "the ListHeads call is logged");
+      const line = server.logs.find((l) => l.msg === "call" && l.method === "/bertd.v1.Heads/ListHeads")!;
+      assert.equal(line.key, undefined, "a client-sent x-bertd-key-name was logged as the call's key");
     } finally {
       await server.stop();
     }

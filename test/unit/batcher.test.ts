@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { describe, it } from "node:test";
 import type { Batch, BatchOutput, BatchRunner } from "../../src/backends/batch-runner.js";
 import { Batcher, type BatchReport, type BatcherLimits, type SequenceInput } from "../../src/core/batcher.js";
+import { Cancellation } from "../../src/core/cancellation.js";
 import { ServiceError } from "../../src/core/errors.js";
 import { PoolingMode, TOKEN_STATES } from "../../src/core/pooling.js";
 
@@ -205,23 +207,45 @@ describe("Batcher with a fake runner", () => {
     assert.deepEqual(batcher.depth, { requests: 0, tokens: 0 });
   });
 
-  it("drops a cancelled call from the queue at once, and refuses one whose signal already aborted", async () => {
-    const runner = new FakeRunner(1);
-    const rejected: string[] = [];
-    const batcher = new Batcher(runner, LIMITS, { rejected: (reason) => rejected.push(reason) });
-    const blocker = batcher.submit([input(1, 4)]);
-    const controller = new AbortController();
-    const cancelled = batcher.submit([input(2, 4), input(3, 4)], { signal: controller.signal });
-    assert.deepEqual(batcher.depth, { requests: 1, tokens: 8 });
-    controller.abort();
-    await rejectsWithKind(cancelled, "cancelled");
-    assert.deepEqual(batcher.depth, { requests: 0, tokens: 0 });
-    await rejectsWithKind(batcher.submit([input(4, 4)], { signal: controller.signal }), "cancelled");
-    runner.finish();
-    await blocker;
-    assert.deepEqual(runner.batches.map((batch) => batch.ids[0]), [1], "only the blocker ran");
-    assert.deepEqual(rejected, ["cancelled"]);
-  });
+  // A unary call's signal is a Cancellation, a stream's an AbortSignal: the batcher treats both alike.
+  const signals = {
+    AbortSignal: () => {
+      const controller = new AbortController();
+      return { signal: controller.signal, cancel: () => controller.abort(), listeners: () => getEventListeners(controller.signal, "abort").length };
+    },
+    Cancellation: () => {
+      const cancellation = new Cancellation();
+      return { signal: cancellation, cancel: () => cancellation.cancel(), listeners: () => cancellation.listenerCount };
+    },
+  };
+  for (const [kind, make] of Object.entries(signals)) {
+    it(`drops a cancelled call from the queue at once, and refuses one whose signal already aborted (${kind})`, async () => {
+      const runner = new FakeRunner(1);
+      const rejected: string[] = [];
+      const batcher = new Batcher(runner, LIMITS, { rejected: (reason) => rejected.push(reason) });
+      const blocker = batcher.submit([input(1, 4)]);
+      const { signal, cancel } = make();
+      const cancelled = batcher.submit([input(2, 4), input(3, 4)], { signal });
+      assert.deepEqual(batcher.depth, { requests: 1, tokens: 8 });
+      cancel();
+      await rejectsWithKind(cancelled, "cancelled");
+      assert.deepEqual(batcher.depth, { requests: 0, tokens: 0 });
+      await rejectsWithKind(batcher.submit([input(4, 4)], { signal }), "cancelled");
+      runner.finish();
+      await blocker;
+      assert.deepEqual(runner.batches.map((batch) => batch.ids[0]), [1], "only the blocker ran");
+      assert.deepEqual(rejected, ["cancelled"]);
+    });
+
+    it(`leaves no listener on the signal of an answered call (${kind})`, async () => {
+      const batcher = new Batcher(new FakeRunner(1, true), LIMITS);
+      const { signal, listeners } = make();
+      const answer = batcher.submit([input(5, 4)], { signal });
+      assert.equal(listeners(), 1, "the queued call listens for cancellation");
+      assert.equal((await answer).length, 1);
+      assert.equal(listeners(), 0, "the answered call's listener is still on the signal");
+    });
+  }
 
   it("refuses a call that would overfill the queue with RESOURCE_EXHAUSTED", async () => {
     const runner = new FakeRunner(1);

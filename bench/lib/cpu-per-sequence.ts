@@ -47,6 +47,14 @@ export interface VariantResult {
   readonly padding: Record<ShapeKey, number>;
   /** Share of the server's CPU by thread name, 1 text/request, last rep. */
   readonly threads: [string, number][];
+  /** Median over reps of the gRPC (main) thread's CPU seconds per call, by shape. */
+  readonly mainPerCall: Record<ShapeKey, number>;
+  /**
+   * Each rep's main-thread CPU ÷ the other threads' (workers, ONNX Runtime, GC), by shape: the same
+   * run's inference work as the yardstick, so a change to the per-call work shows through a machine's
+   * drift, which moves both alike.
+   */
+  readonly mainVsRest: Record<ShapeKey, number[]>;
   readonly singleP50Ms: number;
 }
 
@@ -155,6 +163,8 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
     batch: { one: [] as number[], eight: [] as number[] },
     padding: { one: [] as number[], eight: [] as number[] },
     threads: new Map<string, number>(),
+    mainPerCall: { one: [] as number[], eight: [] as number[] },
+    mainVsRest: { one: [] as number[], eight: [] as number[] },
   }));
   try {
     for (let rep = 0; rep < options.reps; rep++) {
@@ -197,7 +207,12 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
           result.rate[shape.key].push(texts.length / seconds);
           result.batch[shape.key].push((batchesAfter.sum - batchesBefore.sum) / Math.max(1, batchesAfter.count - batchesBefore.count));
           result.padding[shape.key].push((batchesAfter.padded - batchesBefore.padded) / Math.max(1, batchesAfter.real - batchesBefore.real));
-          if (shape.key === "one") result.threads = threadDelta(threadsBefore, threadsAfter);
+          const threads = threadDelta(threadsBefore, threadsAfter);
+          const main = threads.get("main thread") ?? 0;
+          const rest = [...threads.values()].reduce((a, b) => a + b, 0) - main;
+          result.mainPerCall[shape.key].push(main / requests);
+          result.mainVsRest[shape.key].push(main / rest);
+          if (shape.key === "one") result.threads = threads;
           log(
             `rep ${rep + 1}: ${options.variants[v].name}, ${shape.label}: ${((cpu / texts.length) * 1e3).toFixed(3)} ms CPU/seq ` +
               `(${(cpu / texts.length / ceilingCpu).toFixed(2)}× ceiling), ${(texts.length / seconds).toFixed(0)} seq/s, mean batch ${result.batch[shape.key].at(-1)!.toFixed(1)}, ` +
@@ -242,6 +257,8 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
         meanBatch: { one: median(r.batch.one), eight: median(r.batch.eight) },
         padding: { one: median(r.padding.one), eight: median(r.padding.eight) },
         threads: [...r.threads.entries()].filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1]).map(([name, s]) => [name, s / total]),
+        mainPerCall: { one: median(r.mainPerCall.one), eight: median(r.mainPerCall.eight) },
+        mainVsRest: r.mainVsRest,
         singleP50Ms: single.percentile(50),
       });
     }
@@ -287,6 +304,12 @@ export function cpuSection(result: CpuResult, describe: string): string {
     (c) => `${c.modelFile}: ${SHAPES.map((shape) => `${((result.floor.cpuPerSequence[shape.key] / c.cpuPerSequence) * 100).toFixed(0)}% (${shape.label})`).join(", ")}`,
   );
   const threads = result.variants.map((v) => `| ${v.name} | ${v.threads.slice(0, 6).map(([name, share]) => `${name} ${(share * 100).toFixed(0)}%`).join(", ")} |`);
+  const mainRows = result.variants.flatMap((v) =>
+    SHAPES.map((shape) => {
+      const each = v.mainVsRest[shape.key];
+      return `| ${v.name} | ${shape.label} | ${(v.mainPerCall[shape.key] * 1e3).toFixed(3)} | ${median(each).toFixed(3)} (${each.map((x) => x.toFixed(3)).join(", ")}) |`;
+    }),
+  );
   return `## CPU per sequence at saturation
 
 ${describe}
@@ -313,6 +336,15 @@ often costs more than it saves), and with one thread idle ${IDLE_MS} ms before e
 one client idles between its calls, and a run after an idle spell is slower (caches, clock), so that
 column is what a server at concurrency 1 can reach. The floor's row is a gRPC round trip on loopback with nothing behind it, client and
 server on these cores: of each difference above, that much is the transport's.
+
+The gRPC thread (grpc-js, HTTP/2, protobuf, tokenization, the batcher, metrics, the call's log line) per
+call, and against the server's other threads (the workers and ONNX Runtime, V8's helpers) in the same
+measurement: a machine's drift moves both alike, so that ratio shows a change to the per-call work that
+the CPU-per-sequence ratios above cannot resolve.
+
+| server | load | gRPC thread CPU ms per call (median) | gRPC thread ÷ other threads: median (each rep) |
+| --- | --- | ---: | ---: |
+${mainRows.join("\n")}
 
 Where the server's CPU went (1 text/request, last rep, by thread name):
 

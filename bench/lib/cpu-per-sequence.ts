@@ -41,6 +41,8 @@ export interface VariantResult {
   readonly cpuPerSequence: Record<ShapeKey, number>;
   /** Each rep's ratio to the ceiling of the same rep, by shape. */
   readonly ratios: Record<ShapeKey, number[]>;
+  /** Each rep's ratio to the same rep's ceiling in the server's layout (CeilingResult.layoutCpuPerSequence), by shape. */
+  readonly layoutRatios: Record<ShapeKey, number[]>;
   readonly sequencesPerSecond: Record<ShapeKey, number>;
   readonly meanBatch: Record<ShapeKey, number>;
   /** Padded tokens ÷ real tokens over the measured requests (bertd_batch_tokens_sum ÷ bertd_input_tokens_total), median over reps. */
@@ -72,6 +74,12 @@ export interface CeilingResult {
   readonly singleP50MsIdle: number;
   /** Padded tokens ÷ real tokens of its length-sorted batches. */
   readonly paddingRatio: number;
+  /**
+   * Median over reps of CPU seconds per sequence in the server's layout: `threads` processes of one
+   * intra-op thread each, running the same batches at once (as the server's workers do). One thread
+   * spends no CPU on synchronising with another, so on some machines this is the lower ceiling.
+   */
+  readonly layoutCpuPerSequence: number;
 }
 
 /** The transport's floor (transport-floor.ts) under the same loads: CPU seconds per sequence, median over reps. */
@@ -130,6 +138,25 @@ export function runCeiling(
   return JSON.parse(child.stdout) as CeilingRun;
 }
 
+/** The ceiling in the server's layout: `processes` ceiling runs of one intra-op thread each, at once; their mean CPU seconds per sequence. */
+async function runLayoutCeiling(options: Pick<CpuOptions, "modelDir" | "texts" | "threads" | "maxBatchSize" | "maxBatchTokens">, modelFile: string): Promise<number> {
+  const runs = Array.from({ length: options.threads }, async () => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", CEILING, options.modelDir, "1", String(options.maxBatchSize), String(options.maxBatchTokens), "0", modelFile, "0"],
+      { stdio: ["pipe", "pipe", "inherit"] },
+    );
+    child.stdin.end(JSON.stringify(options.texts));
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+    const [code] = (await once(child, "exit")) as [number | null];
+    if (code !== 0) throw new Error(`layout ceiling run failed with exit code ${code}`);
+    return (JSON.parse(out) as CeilingRun).cpuSecondsPerSequence;
+  });
+  const cpu = await Promise.all(runs);
+  return cpu.reduce((a, b) => a + b, 0) / cpu.length;
+}
+
 /** The server's batch counters so far: rows and batches, padded tokens and the real tokens they held. */
 async function scrapeBatches(server: ServerProcess): Promise<{ sum: number; count: number; padded: number; real: number }> {
   const text = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
@@ -155,10 +182,11 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
   const floor = await startFloor(infos[0].hiddenSize);
   const floorCpu = { one: [] as number[], eight: [] as number[] };
   const files = [...new Set([FP32_FILE, ...served])];
-  const ceilingRuns = new Map(files.map((file) => [file, { cpu: [] as number[], rate: [] as number[] }]));
+  const ceilingRuns = new Map(files.map((file) => [file, { cpu: [] as number[], rate: [] as number[], layout: [] as number[] }]));
   const perVariant = options.variants.map(() => ({
     cpu: { one: [] as number[], eight: [] as number[] },
     ratio: { one: [] as number[], eight: [] as number[] },
+    layoutRatio: { one: [] as number[], eight: [] as number[] },
     rate: { one: [] as number[], eight: [] as number[] },
     batch: { one: [] as number[], eight: [] as number[] },
     padding: { one: [] as number[], eight: [] as number[] },
@@ -169,12 +197,19 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
   try {
     for (let rep = 0; rep < options.reps; rep++) {
       const ceilingOf = new Map<string, number>();
+      const layoutOf = new Map<string, number>();
       for (const file of files) {
         const ceiling = runCeiling(options, 0, file);
         ceilingRuns.get(file)!.cpu.push(ceiling.cpuSecondsPerSequence);
         ceilingRuns.get(file)!.rate.push(ceiling.sequencesPerSecond);
         ceilingOf.set(file, ceiling.cpuSecondsPerSequence);
-        log(`rep ${rep + 1}: ceiling ${file} ${(ceiling.cpuSecondsPerSequence * 1e3).toFixed(3)} ms CPU/seq, ${ceiling.sequencesPerSecond.toFixed(0)} seq/s`);
+        const layout = await runLayoutCeiling(options, file);
+        ceilingRuns.get(file)!.layout.push(layout);
+        layoutOf.set(file, layout);
+        log(
+          `rep ${rep + 1}: ceiling ${file} ${(ceiling.cpuSecondsPerSequence * 1e3).toFixed(3)} ms CPU/seq, ${ceiling.sequencesPerSecond.toFixed(0)} seq/s; ` +
+            `in the server's layout ${(layout * 1e3).toFixed(3)} ms CPU/seq`,
+        );
       }
       {
         const embed = floor.embed.unary("embed");
@@ -204,6 +239,7 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
           const result = perVariant[v];
           result.cpu[shape.key].push(cpu / texts.length);
           result.ratio[shape.key].push(cpu / texts.length / ceilingCpu);
+          result.layoutRatio[shape.key].push(cpu / texts.length / layoutOf.get(served[v])!);
           result.rate[shape.key].push(texts.length / seconds);
           result.batch[shape.key].push((batchesAfter.sum - batchesBefore.sum) / Math.max(1, batchesAfter.count - batchesBefore.count));
           result.padding[shape.key].push((batchesAfter.padded - batchesBefore.padded) / Math.max(1, batchesAfter.real - batchesBefore.real));
@@ -234,6 +270,7 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
         singleP50MsOneThread: oneThread.singleP50Ms,
         singleP50MsIdle: oneThread.singleIdleP50Ms,
         paddingRatio: last.paddingRatio,
+        layoutCpuPerSequence: median(runs.layout),
       };
     });
     const variants: VariantResult[] = [];
@@ -253,6 +290,7 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
         modelFile: served[v],
         cpuPerSequence: { one: median(r.cpu.one), eight: median(r.cpu.eight) },
         ratios: r.ratio,
+        layoutRatios: r.layoutRatio,
         sequencesPerSecond: { one: median(r.rate.one), eight: median(r.rate.eight) },
         meanBatch: { one: median(r.batch.one), eight: median(r.batch.eight) },
         padding: { one: median(r.padding.one), eight: median(r.padding.eight) },
@@ -299,6 +337,12 @@ export function cpuSection(result: CpuResult, describe: string): string {
     const sign = (ms: number): string => `${ms >= 0 ? "+" : ""}${ms.toFixed(2)}`;
     return `| ${v.name} (${v.modelFile}) | ${v.singleP50Ms.toFixed(2)} | ${c.singleP50Ms.toFixed(2)} / ${c.singleP50MsOneThread.toFixed(2)} / ${c.singleP50MsIdle.toFixed(2)} (${c.modelFile}) | ${sign(v.singleP50Ms - fastest)} | ${sign(v.singleP50Ms - c.singleP50MsIdle)} | ${fp32.singleP50Ms.toFixed(2)} |`;
   });
+  const layoutRows = [
+    ...result.ceilings.map((c) => `| ceiling in the server's layout (${c.modelFile}) | — | ${ms(c.layoutCpuPerSequence)} | ${(c.layoutCpuPerSequence / c.cpuPerSequence).toFixed(2)}× | — |`),
+    ...result.variants.flatMap((v) =>
+      SHAPES.map((shape) => `| ${v.name} (${v.modelFile}) | ${shape.label} | ${ms(v.cpuPerSequence[shape.key])} | — | ${x(v.layoutRatios[shape.key])} |`),
+    ),
+  ];
   const floorRows = SHAPES.map((shape) => `| transport floor: bare grpc-js, a fixed vector per text, no model | ${shape.label} | ${ms(result.floor.cpuPerSequence[shape.key])} | — | — | — | — | — |`);
   const floorShares = result.ceilings.map(
     (c) => `${c.modelFile}: ${SHAPES.map((shape) => `${((result.floor.cpuPerSequence[shape.key] / c.cpuPerSequence) * 100).toFixed(0)}% (${shape.label})`).join(", ")}`,
@@ -324,6 +368,14 @@ Target: ≤ 1.15× the ceiling of the same file. Padding is what the batches ran
 tokens: the server's from its metrics (bertd_batch_tokens ÷ bertd_input_tokens), the ceiling's from its
 length-sorted batches; it costs ONNX Runtime about as much CPU as real tokens. The transport floor alone (what grpc-js and Node's HTTP/2 cost
 per call, measured the same way) is, as a share of each ceiling's CPU per sequence: ${floorShares.join("; ")}.
+
+The same servers against the ceiling in the server's own layout: ${fp32.threads} ceiling processes of one intra-op
+thread each, on the same batches at once, as the inference workers run (each rep beside the ceiling above).
+One thread spends nothing on synchronising with another, so on some machines this ceiling is the lower.
+
+| server | load | CPU ms/seq (median) | layout ceiling ÷ ceiling above | vs the layout ceiling: median (each rep) |
+| --- | --- | ---: | ---: | ---: |
+${layoutRows.join("\n")}
 
 | server | p50 one text, concurrency 1 (ms) | direct ONNX Runtime, same file: ${threadsLabel} / 1 thread / 1 thread after ${IDLE_MS} ms idle (ms) | difference to the faster back-to-back | difference to 1 thread after ${IDLE_MS} ms idle | direct ONNX Runtime, fp32 (ms) |
 | --- | ---: | ---: | ---: | ---: | ---: |

@@ -76,7 +76,7 @@ export interface CeilingResult {
   readonly paddingRatio: number;
   /**
    * Median over reps of CPU seconds per sequence in the server's layout: `threads` processes of one
-   * intra-op thread each, running the same batches at once (as the server's workers do). One thread
+   * intra-op thread each, running the same batches at once (as the server's workers do on 2 cores). One thread
    * spends no CPU on synchronising with another, so on some machines this is the lower ceiling.
    */
   readonly layoutCpuPerSequence: number;
@@ -138,7 +138,10 @@ export function runCeiling(
   return JSON.parse(child.stdout) as CeilingRun;
 }
 
-/** The ceiling in the server's layout: `processes` ceiling runs of one intra-op thread each, at once; their mean CPU seconds per sequence. */
+/**
+ * The ceiling in the server's layout: `threads` (one per core) ceiling runs of one intra-op thread each, at once; their
+ * mean CPU seconds per sequence. On 2 cores that is the server's default (2 workers × 1 intra-op thread).
+ */
 async function runLayoutCeiling(options: Pick<CpuOptions, "modelDir" | "texts" | "threads" | "maxBatchSize" | "maxBatchTokens">, modelFile: string): Promise<number> {
   const runs = Array.from({ length: options.threads }, async () => {
     const child = spawn(

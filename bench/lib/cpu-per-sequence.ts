@@ -122,18 +122,25 @@ async function startFloor(dimensions: number): Promise<{ child: ChildProcess; em
 /** What ceiling.ts prints. */
 type CeilingRun = { cpuSecondsPerSequence: number; sequencesPerSecond: number; singleP50Ms: number; paddingRatio: number; singleIdleP50Ms: number };
 
+type CeilingOptions = Pick<CpuOptions, "modelDir" | "texts" | "threads" | "maxBatchSize" | "maxBatchTokens">;
+
+/** node's arguments for one ceiling.ts run (see its argv). */
+function ceilingArgs(options: CeilingOptions, threads: number, singles: number, modelFile: string, idleMs: number): string[] {
+  return ["--import", "tsx", CEILING, options.modelDir, String(threads), String(options.maxBatchSize), String(options.maxBatchTokens), String(singles), modelFile, String(idleMs)];
+}
+
 /** The ceiling (ceiling.ts) in its own process on these texts: direct ONNX Runtime on length-sorted batches. */
 export function runCeiling(
-  options: Pick<CpuOptions, "modelDir" | "texts" | "threads" | "maxBatchSize" | "maxBatchTokens">,
+  options: CeilingOptions,
   singles: number,
   modelFile = FP32_FILE,
   idleMs = 0,
 ): CeilingRun {
-  const child = spawnSync(
-    process.execPath,
-    ["--import", "tsx", CEILING, options.modelDir, String(options.threads), String(options.maxBatchSize), String(options.maxBatchTokens), String(singles), modelFile, String(idleMs)],
-    { encoding: "utf8", input: JSON.stringify(options.texts), maxBuffer: 1 << 24 },
-  );
+  const child = spawnSync(process.execPath, ceilingArgs(options, options.threads, singles, modelFile, idleMs), {
+    encoding: "utf8",
+    input: JSON.stringify(options.texts),
+    maxBuffer: 1 << 24,
+  });
   if (child.status !== 0) throw new Error(`ceiling run failed: ${child.stderr}`);
   return JSON.parse(child.stdout) as CeilingRun;
 }
@@ -142,17 +149,14 @@ export function runCeiling(
  * The ceiling in the server's layout: `threads` (one per core) ceiling runs of one intra-op thread each, at once; their
  * mean CPU seconds per sequence. On 2 cores that is the server's default (2 workers × 1 intra-op thread).
  */
-async function runLayoutCeiling(options: Pick<CpuOptions, "modelDir" | "texts" | "threads" | "maxBatchSize" | "maxBatchTokens">, modelFile: string): Promise<number> {
+async function runLayoutCeiling(options: CeilingOptions, modelFile: string): Promise<number> {
   const runs = Array.from({ length: options.threads }, async () => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", CEILING, options.modelDir, "1", String(options.maxBatchSize), String(options.maxBatchTokens), "0", modelFile, "0"],
-      { stdio: ["pipe", "pipe", "inherit"] },
-    );
+    const child = spawn(process.execPath, ceilingArgs(options, 1, 0, modelFile, 0), { stdio: ["pipe", "pipe", "inherit"] });
     child.stdin.end(JSON.stringify(options.texts));
     let out = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
-    const [code] = (await once(child, "exit")) as [number | null];
+    // "close", not "exit": stdout may still hold the JSON when the process exits.
+    const [code] = (await once(child, "close")) as [number | null];
     if (code !== 0) throw new Error(`layout ceiling run failed with exit code ${code}`);
     return (JSON.parse(out) as CeilingRun).cpuSecondsPerSequence;
   });

@@ -75,8 +75,15 @@ interface Item {
   taken: boolean;
 }
 
-/** Time constant of the recent-load peak: long enough to span a batch, short enough that a lone caller after a burst does not wait. */
+/** Time constant of the recent-load peak: long enough to span a batch. */
 const PEAK_DECAY_MS = 250;
+
+/** Inputs of requests answered at `at`; `arrivedBefore`: inputs submitted until then. */
+interface Answered {
+  readonly at: number;
+  readonly items: number;
+  readonly arrivedBefore: number;
+}
 
 /** Below this many rows a batch grows regardless of padding: tiny matrices waste more than padding. */
 const EFFICIENT_ROWS = 8;
@@ -100,6 +107,9 @@ export class Batcher {
   private peakLoad = 0;
   private peakAt = 0;
   private waitingSince: number | undefined;
+  /** Inputs ever submitted, and the answers that went out within the last maxBatchDelayMs, oldest first. */
+  private arrived = 0;
+  private readonly recentAnswers: Answered[] = [];
   private batchesSinceBackground = 0;
   private delayTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -162,6 +172,7 @@ export class Batcher {
       this.queuedTokens += tokens;
       this.queuedRequests++;
       this.queuedItems += inputs.length;
+      this.arrived += inputs.length;
       this.notePeak();
       this.pump();
     });
@@ -290,17 +301,42 @@ export class Batcher {
     // went out come back): at low load a lone request never waits.
     this.notePeak();
     if (this.queuedItems >= 0.75 * this.peakLoad) return false;
+    // And only for inputs that will come: answers still running, or answers that went out within
+    // maxBatchDelayMs to clients that have not sent again. After a burst, a lone caller (its own
+    // answer came back) does not wait while the peak decays.
+    const now = performance.now();
+    if (this.runningItems === 0 && this.awaitedReturns(now) === 0) return false;
     // The wait counts from when a worker could have run this batch, not from enqueueing.
-    this.waitingSince ??= performance.now();
-    const waited = performance.now() - this.waitingSince;
+    this.waitingSince ??= now;
+    const waited = now - this.waitingSince;
     if (waited >= maxBatchDelayMs) return false;
     if (this.delayTimer === undefined) {
+      // Until the wait's end or, with nothing running, until the oldest awaited answer grows old.
+      const awaitedFor = this.runningItems === 0 ? this.recentAnswers[0].at + maxBatchDelayMs - now : Infinity;
       this.delayTimer = setTimeout(() => {
         this.delayTimer = undefined;
         this.pump();
-      }, maxBatchDelayMs - waited);
+      }, Math.max(0, Math.min(maxBatchDelayMs - waited, awaitedFor)));
     }
     return true;
+  }
+
+  /** Inputs answered within the last maxBatchDelayMs whose clients have not sent as many since. */
+  private awaitedReturns(now: number): number {
+    const answers = this.recentAnswers;
+    while (answers.length > 0 && now - answers[0].at >= this.limits.maxBatchDelayMs) answers.shift();
+    if (answers.length === 0) return 0;
+    let answered = 0;
+    for (const answer of answers) answered += answer.items;
+    return Math.max(0, answered - (this.arrived - answers[0].arrivedBefore));
+  }
+
+  private noteAnswered(items: number): void {
+    if (this.limits.maxBatchDelayMs <= 0) return;
+    const now = performance.now();
+    const answers = this.recentAnswers;
+    answers.push({ at: now, items, arrivedBefore: this.arrived });
+    while (answers.length > 0 && now - answers[0].at >= this.limits.maxBatchDelayMs) answers.shift();
   }
 
   private commitTaken(queue: Item[]): void {
@@ -357,6 +393,7 @@ export class Batcher {
     this.runner.run({ ids, typeIds, lengths, modes, positions, positionCounts: positionCounts.slice() }).then(
       (done) => {
         finished();
+        let answered = 0;
         for (let b = 0; b < batch.length; b++) {
           const { request, index } = batch[b];
           if (request.done) continue;
@@ -378,9 +415,11 @@ export class Batcher {
           if (--request.remaining === 0) {
             request.done = true;
             if (request.times) request.times.done = performance.now();
+            answered += request.inputs.length;
             request.resolve(request.results);
           }
         }
+        if (answered > 0) this.noteAnswered(answered);
         this.observer.batch?.({
           priority,
           size: batch.length,

@@ -288,6 +288,70 @@ describe("Batcher with a fake runner", () => {
     assert.deepEqual(Array.from(b), [2]);
   });
 
+  describe("waiting for more inputs (maxBatchDelayMs)", () => {
+    /** One call runs while four queue; then the four run as one batch and are answered. */
+    async function burst(batcher: Batcher, runner: FakeRunner): Promise<void> {
+      const first = batcher.submit([input(1, 4)]);
+      const queued = [2, 3, 4, 5].map((id) => batcher.submit([input(id, 4)]));
+      runner.finish();
+      await first;
+      assert.equal(runner.batches.at(-1)!.lengths.length, 4, "the queued four run together");
+      runner.finish();
+      await Promise.all(queued);
+    }
+
+    it("never holds back a lone call on an idle server", async () => {
+      const runner = new FakeRunner(1);
+      const batcher = new Batcher(runner, { ...LIMITS, maxBatchDelayMs: 1000 });
+      const lone = batcher.submit([input(1, 4)]);
+      assert.equal(runner.batches.length, 1, "dispatched at once");
+      runner.finish();
+      await lone;
+    });
+
+    it("after a burst, runs one caller's calls at once though the burst's load has not decayed", async () => {
+      const runner = new FakeRunner(1);
+      const batcher = new Batcher(runner, { ...LIMITS, maxBatchDelayMs: 30 });
+      await burst(batcher, runner);
+      await sleep(60);
+      for (let i = 0; i < 3; i++) {
+        const before = runner.batches.length;
+        const call = batcher.submit([input(10 + i, 4)]);
+        assert.equal(runner.batches.length, before + 1, `call ${i} dispatched at once`);
+        runner.finish();
+        await call;
+      }
+    });
+
+    it("waits for the clients whose answers just went out, and batches them together", async () => {
+      const runner = new FakeRunner(1);
+      const batcher = new Batcher(runner, { ...LIMITS, maxBatchDelayMs: 1000 });
+      await burst(batcher, runner);
+      const before = runner.batches.length;
+      const again = [12, 13, 14].map((id) => batcher.submit([input(id, 4)]));
+      assert.equal(runner.batches.length, before, "the first three back wait for the others");
+      again.push(batcher.submit([input(15, 4)]));
+      assert.equal(runner.batches.length, before + 1, "the fourth back fills the batch to near the burst's size");
+      assert.deepEqual(rowsOf(runner.batches.at(-1)!).map((row) => row.first), [12, 13, 14, 15]);
+      runner.finish();
+      await Promise.all(again);
+    });
+
+    it("waits no longer than maxBatchDelayMs for clients that do not come back", async () => {
+      const runner = new FakeRunner(1);
+      const batcher = new Batcher(runner, { ...LIMITS, maxBatchDelayMs: 40 });
+      await burst(batcher, runner);
+      const started = performance.now();
+      const call = batcher.submit([input(20, 4)]);
+      assert.equal(runner.batches.length, 2, "held back while the burst's clients may come back");
+      while (runner.batches.length === 2) await sleep(2);
+      const waited = performance.now() - started;
+      assert.ok(waited >= 35 && waited < 400, `waited ${waited.toFixed(1)} ms`);
+      runner.finish();
+      await call;
+    });
+  });
+
   it("refuses new calls once closed", async () => {
     const batcher = new Batcher(new FakeRunner(1, true), LIMITS);
     batcher.close();

@@ -3,11 +3,11 @@ import { describe, it } from "node:test";
 import { parseGpuCheckArgs } from "../../bench/gpu-check.js";
 
 describe("gpu:check arguments", () => {
-  it("measures both model shapes at batch 1, 32, 128 and length 32, 128 on cuda by default, appending to docs/benchmarks/serving.md", () => {
+  it("measures both model shapes at batch 1, 32, 128, 256 and length 32, 128 on cuda by default, appending to docs/benchmarks/serving.md", () => {
     const args = parseGpuCheckArgs([]);
     assert.equal(args.device, "cuda");
     assert.deepEqual(args.models, ["base", "minilm"]);
-    assert.deepEqual(args.batches, [1, 32, 128]);
+    assert.deepEqual(args.batches, [1, 32, 128, 256]);
     assert.deepEqual(args.sequences, [32, 128]);
     assert.match(args.out, /docs\/benchmarks\/serving\.md$/);
     assert.equal(args.append, true);

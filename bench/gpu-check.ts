@@ -6,8 +6,9 @@
  *     NVIDIA_TF32_OVERRIDE=0, full fp32 (max abs diff ≤ 1e-3); fp16 needs cosine ≥ 0.999;
  *  2. throughput and latency at batch 1, 32, 128 and 256 and sequence length 32 and 128, for a
  *     BERT-base-shaped (12 × 768) and a MiniLM-shaped (6 × 384) generated model, fp32 and fp16: the server
- *     against direct ONNX Runtime on the same device fetching the same outputs (the ceiling), direct with
- *     the server's own session options, and the CPU for the speedup; from the server's /metrics, where its
+ *     against direct ONNX Runtime on the same device fetching last_hidden_state (the ceiling), direct as
+ *     the server's worker runs it (its session options, its graph with pooled outputs), and the CPU for
+ *     the speedup; from the server's /metrics, where its
  *     time went (ONNX Runtime run and pooling per batch inside the worker, batch size, tokenize and queue
  *     per call);
  *  3. Adapt on the device: examples/s of one Adapt stream (no replay) next to Embed texts/s on the same
@@ -26,6 +27,7 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
+import { POOLED_OUTPUTS, withPooledOutputs } from "../src/backends/onnx/pooled-outputs.js";
 import { openSession } from "../src/backends/onnx/session.js";
 import { parseDevice } from "../src/config.js";
 import { Encoding, Pooling } from "../src/gen/bertd/v1/encoder_pb.js";
@@ -89,7 +91,7 @@ interface Cell {
   batch: number;
   directSeqPerSec: number;
   directP50: number;
-  /** p50 of session.run with the server's session options (intra-op threads, no spinning). */
+  /** p50 of session.run as the worker makes it: its session options and pooled-output graph, fetching mean rows. */
   serverOptionsP50: number;
   serverSeqPerSec: number;
   serverP50: number;
@@ -284,8 +286,7 @@ async function main(): Promise<void> {
   };
   // The outputs the server's worker fetches for pooled embeddings.
   const fetchesOf = (session: ort.InferenceSession): string[] => ["last_hidden_state", ...(session.outputNames.includes("pooler_output") ? ["pooler_output"] : [])];
-  const directRun = (session: ort.InferenceSession, f: Record<string, ort.Tensor>) => {
-    const fetches = fetchesOf(session);
+  const directRun = (session: ort.InferenceSession, f: Record<string, ort.Tensor>, fetches = fetchesOf(session)) => {
     return async () => {
       const out = await session.run(f, fetches);
       for (const t of Object.values(out)) t.dispose();
@@ -309,11 +310,14 @@ async function main(): Promise<void> {
         for (const batch of args.batches) direct.set(`${sequence}/${batch}`, await timed(directRun(session, feeds(batch, sequence))));
       }
       await session.release();
-      // The same runs with the server's own session options (one worker: all cores as intra-op threads, no spinning).
-      const serverOptions = await openSession({ modelPath: file, device, intraOpThreads: cpus().length });
+      // The same runs as the server's worker makes them: its session options (one worker: all cores as
+      // intra-op threads, no spinning) and its graph with pooled outputs, fetching the mean-pooled rows.
+      const pooledGraph = withPooledOutputs(readFileSync(file), dir);
+      const serverOptions = await openSession({ modelPath: file, modelBytes: "bytes" in pooledGraph ? pooledGraph.bytes : undefined, device, intraOpThreads: cpus().length });
+      const workerFetches = "bytes" in pooledGraph ? [POOLED_OUTPUTS.mean] : fetchesOf(serverOptions.session);
       const withServerOptions = new Map<string, number>();
       for (const sequence of args.sequences) {
-        for (const batch of args.batches) withServerOptions.set(`${sequence}/${batch}`, (await timed(directRun(serverOptions.session, feeds(batch, sequence)))).p50);
+        for (const batch of args.batches) withServerOptions.set(`${sequence}/${batch}`, (await timed(directRun(serverOptions.session, feeds(batch, sequence), workerFetches))).p50);
       }
       await serverOptions.session.release();
       const server = await startServer(serverArgs(dir, args.device, precision), {}, quiet);
@@ -338,7 +342,7 @@ async function main(): Promise<void> {
             serverSeqPerSec: (requests * batch) / seconds, serverP50: latency.p50, concurrency, alone, breakdown: spent,
           };
           cells.push(cell);
-          log(`${preset} ${precision} seq ${sequence} batch ${batch}: direct ${cell.directSeqPerSec.toFixed(0)} seq/s p50 ${d.p50.toFixed(2)} ms; server ${cell.serverSeqPerSec.toFixed(0)} seq/s (c=${concurrency}) p50 ${latency.p50.toFixed(2)} ms; direct with the server's options p50 ${cell.serverOptionsP50.toFixed(2)} ms; server alone: ${JSON.stringify(alone, (_k, v: unknown) => (typeof v === "number" ? Number(v.toFixed(2)) : v))}; under load: ${JSON.stringify(spent, (_k, v: unknown) => (typeof v === "number" ? Number(v.toFixed(2)) : v))}`);
+          log(`${preset} ${precision} seq ${sequence} batch ${batch}: direct ${cell.directSeqPerSec.toFixed(0)} seq/s p50 ${d.p50.toFixed(2)} ms; server ${cell.serverSeqPerSec.toFixed(0)} seq/s (c=${concurrency}) p50 ${latency.p50.toFixed(2)} ms; direct as the worker runs it p50 ${cell.serverOptionsP50.toFixed(2)} ms; server alone: ${JSON.stringify(alone, (_k, v: unknown) => (typeof v === "number" ? Number(v.toFixed(2)) : v))}; under load: ${JSON.stringify(spent, (_k, v: unknown) => (typeof v === "number" ? Number(v.toFixed(2)) : v))}`);
         }
       }
       await server.stop();
@@ -375,7 +379,7 @@ async function main(): Promise<void> {
     `Embeddings vs the CPU (fp32), ${texts.length} texts: ${variants.map((v) => `${v.name} max abs diff ${diffs[v.name].maxAbsDiff.toExponential(2)}, min cosine ${diffs[v.name].minCosine.toFixed(6)}`).join("; ")} (bars: full fp32 ≤ ${FP32_TOLERANCE}, TF32 cosine ≥ ${TF32_MIN_COSINE}, fp16 cosine ≥ ${FP16_MIN_COSINE}: ${failures.length === 0 ? "met" : "NOT met"}).`,
     ...[...cpuDirect].map(([m, rate]) => `CPU direct ONNX Runtime on this machine, ${m} fp32, batch ${cpuCell[0]} × ${cpuCell[1]}: ${rate.toFixed(1)} seq/s (GPU/CPU = server on the GPU / this).`),
     `Adapt (${adaptModel}, fp32, one stream, ${rows.length} Debian package descriptions, no replay): ${adaptExamplesPerSec.toFixed(0)} examples/s; Embed of the same texts, 64 per call, one caller: ${embedTextsPerSec.toFixed(0)} texts/s.`,
-    "Server: Embed calls of `batch` inputs of exactly `seq` tokens, mean pooling, bytes encoding; throughput with c callers, p50 with one caller. Direct: session.run on the same device, same batch, fetching what the server fetches; \"opts p50\": the same with the server's session options. \"alone run ms\": ONNX Runtime's run per batch inside the worker during the one-caller run. Under load (the throughput run, from /metrics): mean batch size, ONNX Runtime run and pooling ms per batch inside the worker, ms per call.",
+    "Server: Embed calls of `batch` inputs of exactly `seq` tokens, mean pooling, bytes encoding; throughput with c callers, p50 with one caller. Direct: session.run on the same device, same batch, fetching last_hidden_state; \"opts p50\": as the server's worker runs it (its session options, the graph with pooled outputs, fetching mean rows). \"alone run ms\": ONNX Runtime's run per batch inside the worker during the one-caller run. Under load (the throughput run, from /metrics): mean batch size, ONNX Runtime run and pooling ms per batch inside the worker, ms per call.",
     "",
     "| model | prec | seq | batch | direct seq/s | server seq/s | server/direct | direct p50 ms | opts p50 ms | server p50 ms | alone run ms | load: batch | run ms | pool ms | call ms | GPU/CPU |",
     "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",

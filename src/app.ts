@@ -112,6 +112,7 @@ export async function startBertd(config: Config): Promise<App> {
       workers: config.workers,
       intraOpThreads: threadsPerWorker(config),
       spinning: config.intraOpSpinning,
+      graphPooling: config.graphPooling,
       limits: config,
       maxClientBatchSize: config.maxClientBatchSize,
       maxInputChars: config.maxInputChars,
@@ -172,7 +173,7 @@ export async function startBertd(config: Config): Promise<App> {
   server.setServing(true);
   const { info } = encoder;
   log.info(
-    { port, metricsPort: metricsServer.port, healthPort, model: info.id, modelFile: model.modelPath, precision: info.weights, headIdentity: info.headIdentity.hash.slice(0, 12), headIdentityReason: info.headIdentity.reason, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, startupMs: Math.round(performance.now() - started) },
+    { port, metricsPort: metricsServer.port, healthPort, model: info.id, modelFile: model.modelPath, precision: info.weights, headIdentity: info.headIdentity.hash.slice(0, 12), headIdentityReason: info.headIdentity.reason, provider: info.provider, hiddenSize: info.hiddenSize, maxSequenceLength: info.maxSequenceLength, pooledIn: info.pooledIn, startupMs: Math.round(performance.now() - started) },
     "serving",
   );
 

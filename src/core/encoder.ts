@@ -23,6 +23,7 @@ export interface EncoderModelOptions {
   readonly workers: number;
   readonly intraOpThreads: number;
   readonly spinning: boolean;
+  readonly graphPooling: boolean;
   readonly limits: BatcherLimits;
   readonly maxClientBatchSize: number;
   readonly maxInputChars: number;
@@ -73,6 +74,8 @@ export interface ModelInfo {
   readonly headIdentity: HeadIdentity;
   readonly hasPooler: boolean;
   readonly poolingModes: readonly PoolingMode[];
+  /** Where mean and CLS rows are pooled: in the ONNX graph (only batch × hidden floats leave it) or in JavaScript. */
+  readonly pooledIn: "graph" | "javascript";
   /** The model's own classifier (config.json id2label, a `logits` output), served as head "model". */
   readonly classifier?: { readonly labels: readonly string[]; readonly multilabel: boolean };
   /** False for a classifier-only export (`logits` and no last_hidden_state): no Embed, Tag or Adapt. */
@@ -114,6 +117,7 @@ export class EncoderModel {
           device: options.device,
           intraOpThreads: options.intraOpThreads,
           spinning: options.spinning,
+          graphPooling: options.graphPooling,
           faults: workerFaults(options.faults, (text) => tokenizer.encode(text, { addSpecialTokens: false }).ids),
         },
         options.log,
@@ -122,6 +126,7 @@ export class EncoderModel {
     ]);
     const ready = pool.info;
     if (ready.fallbackReason) options.log.warn({ reason: ready.fallbackReason }, "--device auto: CUDA is not available, running on the CPU");
+    if (ready.graphPoolingReason) options.log.info({ reason: ready.graphPoolingReason }, "pooling in JavaScript: the graph cannot pool");
     for (const name of ["input_ids", "attention_mask"]) {
       if (!ready.inputNames.includes(name)) {
         await pool.close();
@@ -169,6 +174,7 @@ export class EncoderModel {
       headIdentity: identity,
       hasPooler,
       poolingModes,
+      pooledIn: ready.graphPooling ? "graph" : "javascript",
       classifier,
       hasHiddenStates,
     };

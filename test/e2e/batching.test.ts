@@ -98,6 +98,7 @@ describe("batcher priorities (in process, real worker)", () => {
       workers: 1,
       intraOpThreads: 1,
       spinning: false,
+      graphPooling: true,
       limits: { ...LIMITS, ...limits },
       maxClientBatchSize: 256,
       maxInputChars: 100_000,

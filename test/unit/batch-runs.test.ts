@@ -64,7 +64,7 @@ describe("a CPU worker running a batch of mixed lengths in runs", () => {
 
   before(async () => {
     await generateBertModel({ outDir: dir, layers: 2, hidden: 32, heads: 2, intermediate: 64, seed: 9, labels: ["a", "b", "c"], hiddenStates: true });
-    pool = await WorkerPool.start(1, { modelPath: join(dir, "model.onnx"), device: { kind: "cpu" }, intraOpThreads: 1, spinning: false }, createLogger("silent", false));
+    pool = await WorkerPool.start(1, { modelPath: join(dir, "model.onnx"), device: { kind: "cpu" }, intraOpThreads: 1, spinning: false, graphPooling: true }, createLogger("silent", false));
   });
   after(async () => {
     await pool?.close();

@@ -21,6 +21,7 @@ describe("inference calls sharing one long-lived signal", () => {
       workers: 1,
       intraOpThreads: 1,
       spinning: false,
+      graphPooling: true,
       limits: config,
       maxClientBatchSize: config.maxClientBatchSize,
       maxInputChars: config.maxInputChars,

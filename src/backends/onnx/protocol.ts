@@ -8,6 +8,8 @@ export interface WorkerInit {
   readonly device: Device;
   readonly intraOpThreads: number;
   readonly spinning: boolean;
+  /** Pool mean and CLS rows inside the graph when the model allows it (see pooled-outputs.ts). */
+  readonly graphPooling: boolean;
   /** Test-only fault injection (BERTD_TEST_FAULTS). */
   readonly faults?: WorkerFaults;
 }
@@ -22,6 +24,9 @@ export interface WorkerReady {
   readonly hiddenSize: number;
   /** The outputs concatenated into a token state (see tokenStateOutputs). */
   readonly tokenStateOutputs: readonly string[];
+  /** Whether mean and CLS rows are pooled inside the graph; if asked for and not, why not. */
+  readonly graphPooling: boolean;
+  readonly graphPoolingReason?: string;
 }
 
 export interface WorkerFailed {

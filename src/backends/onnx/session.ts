@@ -4,6 +4,8 @@ import { deviceName, type Device } from "./device.js";
 
 export interface SessionOptions {
   readonly modelPath: string;
+  /** The model's bytes, when they differ from the file's (a rewritten graph); else the file is read. */
+  readonly modelBytes?: Uint8Array;
   readonly device: Device;
   readonly intraOpThreads: number;
   /** Let idle intra-op threads spin: lower latency alone, but they steal cores from gRPC and tokenization. */
@@ -32,12 +34,14 @@ export async function openSession(options: SessionOptions): Promise<OpenedSessio
     extra: { session: { intra_op: { allow_spinning: options.spinning ? "1" : "0" }, inter_op: { allow_spinning: "0" } } },
   };
   const { device } = options;
+  const create = (sessionOptions: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> =>
+    options.modelBytes ? ort.InferenceSession.create(options.modelBytes, sessionOptions) : ort.InferenceSession.create(options.modelPath, sessionOptions);
   if (device.kind === "cpu") {
-    return { session: await ort.InferenceSession.create(options.modelPath, { ...base, executionProviders: ["cpu"] }), provider: "cpu" };
+    return { session: await create({ ...base, executionProviders: ["cpu"] }), provider: "cpu" };
   }
   const cuda = { name: "cuda", deviceId: device.deviceId } as const;
   if (device.kind === "auto" && !cudaProviderInstalled()) {
-    const session = await ort.InferenceSession.create(options.modelPath, { ...base, executionProviders: ["cpu"] });
+    const session = await create({ ...base, executionProviders: ["cpu"] });
     return { session, provider: "cpu", fallbackReason: `ONNX Runtime's CUDA provider is not installed beside ${onnxRuntimeLibraryDir()} (npm run cuda:install)` };
   }
   if (device.kind === "cuda" && !cudaProviderInstalled()) {
@@ -48,11 +52,11 @@ export async function openSession(options: SessionOptions): Promise<OpenedSessio
   }
   try {
     // Listing only CUDA makes creation fail loudly instead of silently running nodes on the CPU.
-    const session = await ort.InferenceSession.create(options.modelPath, { ...base, executionProviders: [cuda] });
+    const session = await create({ ...base, executionProviders: [cuda] });
     return { session, provider: `cuda:${device.deviceId}` };
   } catch (error) {
     if (device.kind === "auto") {
-      const session = await ort.InferenceSession.create(options.modelPath, { ...base, executionProviders: ["cpu"] });
+      const session = await create({ ...base, executionProviders: ["cpu"] });
       const missing = missingCudaLibraries();
       const reason = `${(error as Error).message}${missing.length > 0 ? `; CUDA libraries not found: ${missing.join(", ")}` : ""}`;
       return { session, provider: "cpu", fallbackReason: reason };

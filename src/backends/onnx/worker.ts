@@ -1,9 +1,13 @@
+import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
-import { LOGITS, gatherStates, poolBatch } from "../../core/pooling.js";
+import type { Tensor } from "onnxruntime-node";
+import { LOGITS, PoolingMode, gatherStates, poolBatch } from "../../core/pooling.js";
 import type { Batch } from "../batch-runner.js";
 import { planRuns, runPlanned, type RunReadouts } from "./batch-runs.js";
 import { packInputs } from "./input-packing.js";
 import { asFloat32, hiddenSizeOf, tokenStateOutputs } from "./outputs.js";
+import { POOLED_OUTPUTS, withPooledOutputs } from "./pooled-outputs.js";
 import type { BatchJob, FromWorker, WorkerInit } from "./protocol.js";
 import { openSession } from "./session.js";
 import { takeWorkerExit } from "./worker-faults.js";
@@ -15,8 +19,17 @@ function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
 }
 
+/** The model with pooling outputs when asked for and possible; else the file as it is, and why. */
+function modelBytes(): { bytes?: Uint8Array; reason?: string } {
+  if (!init.graphPooling) return {};
+  const pooled = withPooledOutputs(readFileSync(init.modelPath), dirname(init.modelPath));
+  return "bytes" in pooled ? { bytes: pooled.bytes } : { reason: pooled.reason };
+}
+
 try {
-  const { session, provider, fallbackReason } = await openSession(init);
+  const rewritten = modelBytes();
+  const { session, provider, fallbackReason } = await openSession({ ...init, modelBytes: rewritten.bytes });
+  const graphPooling = rewritten.bytes !== undefined;
   const hasLogits = session.outputNames.includes("logits");
   // A classifier-only export (a sequence-classification export with only `logits`) serves LOGITS rows alone.
   const hasHidden = session.outputNames.includes("last_hidden_state") || !hasLogits;
@@ -47,10 +60,14 @@ try {
     const started = performance.now();
     const wantsLogits = hasLogits && batch.modes.includes(LOGITS);
     const wantsStates = batch.positions.length > 0;
-    const outputs = await session.run(feeds, [...fetches, ...(wantsLogits ? ["logits"] : []), ...(wantsStates ? lowerLayers : [])]);
+    // Mean and CLS rows come pooled from the graph; max rows and token states need every token's state.
+    const pooledByGraph = graphPooling && !wantsStates && !batch.modes.includes(PoolingMode.max);
+    const rowFetches = pooledByGraph ? graphFetches(batch.modes) : fetches;
+    const outputs = await session.run(feeds, [...rowFetches, ...(wantsLogits ? ["logits"] : []), ...(wantsStates ? lowerLayers : [])]);
     const inferred = performance.now();
     const pooled = new Float32Array(rows * hiddenSize);
-    if (hasHidden) {
+    if (pooledByGraph) copyPooledRows(outputs, batch.modes, pooled);
+    else if (hasHidden) {
       const pooler = hasPooler ? asFloat32(outputs.pooler_output) : undefined;
       poolBatch(asFloat32(outputs.last_hidden_state), pooler, batch.lengths, batch.modes, sequence, hiddenSize, pooled);
     }
@@ -74,7 +91,39 @@ try {
     };
   }
 
-  post({ type: "ready", provider, fallbackReason, inputNames: session.inputNames, outputNames: session.outputNames, hiddenSize, tokenStateOutputs: stateOutputs });
+  /** The pooled outputs a batch of these modes reads. */
+  function graphFetches(modes: Uint8Array): string[] {
+    const names: string[] = [];
+    if (modes.includes(PoolingMode.mean)) names.push(POOLED_OUTPUTS.mean);
+    if (modes.includes(PoolingMode.cls)) names.push(POOLED_OUTPUTS.cls);
+    if (modes.includes(PoolingMode.pooler) && hasPooler) names.push("pooler_output");
+    return names;
+  }
+
+  /** Each mean, CLS or pooler row from the output that pooled it. */
+  function copyPooledRows(outputs: Record<string, Tensor>, modes: Uint8Array, pooled: Float32Array): void {
+    const sources = new Map<number, Float32Array>();
+    if (outputs[POOLED_OUTPUTS.mean]) sources.set(PoolingMode.mean, asFloat32(outputs[POOLED_OUTPUTS.mean]));
+    if (outputs[POOLED_OUTPUTS.cls]) sources.set(PoolingMode.cls, asFloat32(outputs[POOLED_OUTPUTS.cls]));
+    if (outputs.pooler_output) sources.set(PoolingMode.pooler, asFloat32(outputs.pooler_output));
+    for (let b = 0; b < modes.length; b++) {
+      const source = sources.get(modes[b]);
+      if (modes[b] === PoolingMode.pooler && !source) throw new Error("the model has no pooler_output");
+      if (source) pooled.set(source.subarray(b * hiddenSize, (b + 1) * hiddenSize), b * hiddenSize);
+    }
+  }
+
+  post({
+    type: "ready",
+    provider,
+    fallbackReason,
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    hiddenSize,
+    tokenStateOutputs: stateOutputs,
+    graphPooling,
+    graphPoolingReason: rewritten.reason,
+  });
 } catch (error) {
   post({ type: "failed", message: (error as Error).message });
 }

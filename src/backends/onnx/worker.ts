@@ -122,7 +122,8 @@ try {
     hiddenSize,
     tokenStateOutputs: stateOutputs,
     graphPooling,
-    graphPoolingReason: rewritten.reason,
+    // A classifier-only export pools nothing: no reason to report.
+    graphPoolingReason: hasHidden ? rewritten.reason : undefined,
   });
 } catch (error) {
   post({ type: "failed", message: (error as Error).message });

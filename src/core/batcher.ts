@@ -107,9 +107,9 @@ export class Batcher {
   private peakLoad = 0;
   private peakAt = 0;
   private waitingSince: number | undefined;
-  /** Inputs ever submitted, and the answers that went out within the last maxBatchDelayMs, oldest first. */
-  private arrived = 0;
-  private readonly recentAnswers: Answered[] = [];
+  /** Per priority: inputs ever submitted, and the answers that went out within the last maxBatchDelayMs, oldest first. */
+  private readonly arrived: Record<Priority, number> = { interactive: 0, background: 0 };
+  private readonly recentAnswers: Record<Priority, Answered[]> = { interactive: [], background: [] };
   private batchesSinceBackground = 0;
   private delayTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -167,12 +167,13 @@ export class Batcher {
         },
       };
       signal?.addEventListener("abort", cancel, { once: true });
-      const queue = this.queues[options.priority ?? "interactive"];
+      const priority = options.priority ?? "interactive";
+      const queue = this.queues[priority];
       for (let i = 0; i < inputs.length; i++) queue.push({ request, index: i, length: inputs[i].ids.length, taken: false });
       this.queuedTokens += tokens;
       this.queuedRequests++;
       this.queuedItems += inputs.length;
-      this.arrived += inputs.length;
+      this.arrived[priority] += inputs.length;
       this.notePeak();
       this.pump();
     });
@@ -197,11 +198,15 @@ export class Batcher {
       const budget = this.tokenBudget(priority);
       const batch = this.formBatch(this.queues[priority], budget);
       if (batch.length === 0) continue;
-      if (this.shouldWait(batch, budget)) {
+      if (this.shouldWait(batch, budget, priority)) {
         for (const item of batch) item.taken = false;
         return;
       }
       this.waitingSince = undefined;
+      if (this.delayTimer !== undefined) {
+        clearTimeout(this.delayTimer);
+        this.delayTimer = undefined;
+      }
       this.commitTaken(this.queues[priority]);
       this.batchesSinceBackground = priority === "background" ? 0 : this.batchesSinceBackground + 1;
       this.dispatch(batch, priority);
@@ -291,7 +296,7 @@ export class Batcher {
     return rows <= EFFICIENT_ROWS || padded <= this.limits.maxPaddingRatio * tokens;
   }
 
-  private shouldWait(batch: Item[], budget: number): boolean {
+  private shouldWait(batch: Item[], budget: number, priority: Priority): boolean {
     const { maxBatchDelayMs, maxBatchSize } = this.limits;
     if (maxBatchDelayMs <= 0 || batch.length >= maxBatchSize) return false;
     let longest = 0;
@@ -305,14 +310,14 @@ export class Batcher {
     // maxBatchDelayMs to clients that have not sent again. After a burst, a lone caller (its own
     // answer came back) does not wait while the peak decays.
     const now = performance.now();
-    if (this.runningItems === 0 && this.awaitedReturns(now) === 0) return false;
+    if (this.runningItems === 0 && this.awaitedReturns(priority, now) === 0) return false;
     // The wait counts from when a worker could have run this batch, not from enqueueing.
     this.waitingSince ??= now;
     const waited = now - this.waitingSince;
     if (waited >= maxBatchDelayMs) return false;
     if (this.delayTimer === undefined) {
       // Until the wait's end or, with nothing running, until the oldest awaited answer grows old.
-      const awaitedFor = this.runningItems === 0 ? this.recentAnswers[0].at + maxBatchDelayMs - now : Infinity;
+      const awaitedFor = this.runningItems === 0 ? this.recentAnswers[priority][0].at + maxBatchDelayMs - now : Infinity;
       this.delayTimer = setTimeout(() => {
         this.delayTimer = undefined;
         this.pump();
@@ -321,21 +326,21 @@ export class Batcher {
     return true;
   }
 
-  /** Inputs answered within the last maxBatchDelayMs whose clients have not sent as many since. */
-  private awaitedReturns(now: number): number {
-    const answers = this.recentAnswers;
+  /** Inputs of this priority answered within the last maxBatchDelayMs whose clients have not sent as many since. */
+  private awaitedReturns(priority: Priority, now: number): number {
+    const answers = this.recentAnswers[priority];
     while (answers.length > 0 && now - answers[0].at >= this.limits.maxBatchDelayMs) answers.shift();
     if (answers.length === 0) return 0;
     let answered = 0;
     for (const answer of answers) answered += answer.items;
-    return Math.max(0, answered - (this.arrived - answers[0].arrivedBefore));
+    return Math.max(0, answered - (this.arrived[priority] - answers[0].arrivedBefore));
   }
 
-  private noteAnswered(items: number): void {
+  private noteAnswered(priority: Priority, items: number): void {
     if (this.limits.maxBatchDelayMs <= 0) return;
     const now = performance.now();
-    const answers = this.recentAnswers;
-    answers.push({ at: now, items, arrivedBefore: this.arrived });
+    const answers = this.recentAnswers[priority];
+    answers.push({ at: now, items, arrivedBefore: this.arrived[priority] });
     while (answers.length > 0 && now - answers[0].at >= this.limits.maxBatchDelayMs) answers.shift();
   }
 
@@ -419,7 +424,7 @@ export class Batcher {
             request.resolve(request.results);
           }
         }
-        if (answered > 0) this.noteAnswered(answered);
+        if (answered > 0) this.noteAnswered(priority, answered);
         this.observer.batch?.({
           priority,
           size: batch.length,

@@ -71,6 +71,19 @@ describe("a CPU worker running a batch of mixed lengths in runs", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("answers rows that read nothing (token states at no position, as a Tag of an empty text asks) without a run", async () => {
+    const rows = 5;
+    const done = await pool.run({
+      ids: new Int32Array(rows * 2).fill(7),
+      lengths: new Int32Array(rows).fill(2),
+      modes: new Uint8Array(rows).fill(TOKEN_STATES),
+      positions: new Int32Array(0),
+      positionCounts: new Int32Array(rows),
+    });
+    assert.equal(done.pooled.length, rows * done.hiddenSize);
+    assert.equal(done.states?.length ?? 0, 0);
+  });
+
   it("answers every row, every readout, as the row run alone does", async () => {
     const modes = [PoolingMode.mean, PoolingMode.cls, PoolingMode.max, PoolingMode.pooler, LOGITS, TOKEN_STATES];
     const rows = Array.from({ length: 29 }, (_, row) => {

@@ -337,6 +337,21 @@ describe("Batcher with a fake runner", () => {
       await Promise.all(again);
     });
 
+    it("does not hold an interactive call back for the clients of background work", async () => {
+      const runner = new FakeRunner(1);
+      const batcher = new Batcher(runner, { ...LIMITS, maxBatchDelayMs: 1000 });
+      const first = batcher.submit([input(1, 4)], { priority: "background" });
+      const queued = [2, 3, 4, 5].map((id) => batcher.submit([input(id, 4)], { priority: "background" }));
+      runner.finish();
+      await first;
+      runner.finish();
+      await Promise.all(queued);
+      const call = batcher.submit([input(30, 4)]);
+      assert.equal(runner.batches.length, 3, "dispatched at once");
+      runner.finish();
+      await call;
+    });
+
     it("waits no longer than maxBatchDelayMs for clients that do not come back", async () => {
       const runner = new FakeRunner(1);
       const batcher = new Batcher(runner, { ...LIMITS, maxBatchDelayMs: 40 });

@@ -267,9 +267,10 @@ export function initializerBytes(model: ModelView, init: InitializerView): Uint8
   }
 }
 
-function bytesPerElement(dataType: number): number {
-  if (dataType === TensorType.FLOAT || dataType === TensorType.INT32) return 4;
-  if (dataType === TensorType.INT64 || dataType === TensorType.DOUBLE) return 8;
-  if (dataType === TensorType.FLOAT16) return 2;
+/** Bytes per element of a TensorProto.DataType (UINT16 4, INT16 5, UINT32 12, UINT64 13, BFLOAT16 16). */
+export function bytesPerElement(dataType: number): number {
+  if (dataType === TensorType.FLOAT || dataType === TensorType.INT32 || dataType === 12) return 4;
+  if (dataType === TensorType.INT64 || dataType === TensorType.DOUBLE || dataType === 13) return 8;
+  if (dataType === TensorType.FLOAT16 || dataType === 4 || dataType === 5 || dataType === 16) return 2;
   return 1;
 }

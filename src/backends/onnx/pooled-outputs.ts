@@ -5,7 +5,7 @@
 // the graph and keeps every other byte of the file as it was; weights kept as external data are read
 // into the model (ONNX Runtime then builds the session from bytes, with no directory to read them from).
 
-import { initializerBytes, readModelView, type InitializerView, type ModelView } from "../../../tools/onnx/model-proto.js";
+import { bytesPerElement, initializerBytes, readModelView, type InitializerView, type ModelView } from "../../../tools/onnx/model-proto.js";
 import { ProtoMessage } from "../../../tools/onnx/protobuf.js";
 
 export const POOLED_OUTPUTS = { mean: "bertd_pooled_mean", cls: "bertd_pooled_cls" } as const;
@@ -34,7 +34,7 @@ export function withPooledOutputs(bytes: Uint8Array, baseDir: string): PooledMod
   for (const init of graph.initializers.values()) {
     if (init.data.kind !== "external") continue;
     external.set(init.span.bytes, init);
-    inlined += init.data.length ?? 0;
+    inlined += init.data.length ?? init.dims.reduce((a, b) => a * b, 1) * bytesPerElement(init.dataType);
   }
   // The rewrite holds the file, its copy and ONNX Runtime's parse at once while the session starts.
   if (inlined > MAX_REWRITTEN_BYTES) return { reason: `the model is over ${MAX_REWRITTEN_BYTES / 2 ** 30} GiB: rewriting it in memory would hold three copies at start-up` };
@@ -44,14 +44,19 @@ export function withPooledOutputs(bytes: Uint8Array, baseDir: string): PooledMod
   }
 
   const additions = new ProtoMessage();
-  const node = (opType: string, inputs: string[], output: string, attribute?: ProtoMessage): void => {
+  const node = (opType: string, inputs: string[], output: string, ...attributes: ProtoMessage[]): void => {
     const m = new ProtoMessage();
     for (const input of inputs) m.string(1, input);
     m.string(2, output).string(3, `${PREFIX}${output}`).string(4, opType);
-    if (attribute) m.message(5, attribute);
+    for (const attribute of attributes) m.message(5, attribute);
     additions.message(1, m);
   };
   const intAttribute = (name: string, value: number): ProtoMessage => new ProtoMessage().string(1, name).int64(3, value).int32(20, 2);
+  const intsAttribute = (name: string, values: number[]): ProtoMessage => {
+    const m = new ProtoMessage().string(1, name);
+    for (const v of values) m.int64(8, v);
+    return m.int32(20, 7);
+  };
   const initializer = (name: string, dataType: number, dims: number[], raw: Uint8Array): void => {
     const m = new ProtoMessage();
     for (const d of dims) m.int64(1, d);
@@ -67,20 +72,25 @@ export function withPooledOutputs(bytes: Uint8Array, baseDir: string): PooledMod
   const int64s = (values: number[]): Uint8Array => new Uint8Array(BigInt64Array.from(values, BigInt).buffer);
   const p = (name: string): string => `${PREFIX}${name}`;
 
-  initializer(p("row_shape"), INT64, [3], int64s([0, 1, -1]));
+  // ReduceSum takes its axes as an attribute before opset 13 and as an input from 13 on.
+  const opset = model.opsets.get("") ?? 0;
+  const reduceSum = (input: string, output: string, keepDims: number): void => {
+    if (opset >= 13) node("ReduceSum", [input, p("token_axis")], output, intAttribute("keepdims", keepDims));
+    else node("ReduceSum", [input], output, intsAttribute("axes", [1]), intAttribute("keepdims", keepDims));
+  };
   initializer(p("column_shape"), INT64, [3], int64s([0, -1, 1]));
+  initializer(p("token_axis"), INT64, [1], int64s([1]));
   initializer(p("one"), FLOAT, [], new Uint8Array(Float32Array.of(1).buffer));
   initializer(p("first"), INT64, [], int64s([0]));
   node("Cast", ["attention_mask"], p("mask"), intAttribute("to", FLOAT));
-  node("Reshape", [p("mask"), p("row_shape")], p("mask_row"));
   node("Reshape", [p("mask"), p("column_shape")], p("mask_column"));
   node("Cast", ["last_hidden_state"], p("hidden"), intAttribute("to", FLOAT));
-  // Sums over the real tokens and their count as batched matrix products: [B,1,S] × [B,S,H] and × [B,S,1].
-  node("MatMul", [p("mask_row"), p("hidden")], p("sum"));
-  node("MatMul", [p("mask_row"), p("mask_column")], p("count"));
+  // Elementwise products and sums in float32, not a matrix product: on CUDA, MatMul runs in TF32.
+  node("Mul", [p("hidden"), p("mask_column")], p("masked"));
+  reduceSum(p("masked"), p("sum"), 0);
+  reduceSum(p("mask"), p("count"), 1);
   node("Max", [p("count"), p("one")], p("divisor"));
-  node("Div", [p("sum"), p("divisor")], p("mean"));
-  node("Flatten", [p("mean")], POOLED_OUTPUTS.mean, intAttribute("axis", 1));
+  node("Div", [p("sum"), p("divisor")], POOLED_OUTPUTS.mean);
   node("Gather", [p("hidden"), p("first")], POOLED_OUTPUTS.cls, intAttribute("axis", 1));
   output(POOLED_OUTPUTS.mean);
   output(POOLED_OUTPUTS.cls);

@@ -19,17 +19,26 @@ function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
 }
 
-/** The model with pooling outputs when asked for and possible; else the file as it is, and why. */
-function modelBytes(): { bytes?: Uint8Array; reason?: string } {
-  if (!init.graphPooling) return {};
-  const pooled = withPooledOutputs(readFileSync(init.modelPath), dirname(init.modelPath));
-  return "bytes" in pooled ? { bytes: pooled.bytes } : { reason: pooled.reason };
+/**
+ * The session on the model with pooling outputs when asked for and possible; else on the file as it is,
+ * and why not. A rewrite ONNX Runtime refuses falls back to the file.
+ */
+async function open(): Promise<{ opened: Awaited<ReturnType<typeof openSession>>; graphPooling: boolean; reason?: string }> {
+  if (!init.graphPooling) return { opened: await openSession(init), graphPooling: false };
+  let reason: string;
+  try {
+    const pooled = withPooledOutputs(readFileSync(init.modelPath), dirname(init.modelPath));
+    if ("bytes" in pooled) return { opened: await openSession({ ...init, modelBytes: pooled.bytes }), graphPooling: true };
+    reason = pooled.reason;
+  } catch (error) {
+    reason = `the rewritten graph failed: ${(error as Error).message}`;
+  }
+  return { opened: await openSession(init), graphPooling: false, reason };
 }
 
 try {
-  const rewritten = modelBytes();
-  const { session, provider, fallbackReason } = await openSession({ ...init, modelBytes: rewritten.bytes });
-  const graphPooling = rewritten.bytes !== undefined;
+  const { opened, graphPooling, reason: graphPoolingReason } = await open();
+  const { session, provider, fallbackReason } = opened;
   const hasLogits = session.outputNames.includes("logits");
   // A classifier-only export (a sequence-classification export with only `logits`) serves LOGITS rows alone.
   const hasHidden = session.outputNames.includes("last_hidden_state") || !hasLogits;
@@ -63,7 +72,9 @@ try {
     // Mean and CLS rows come pooled from the graph; max rows and token states need every token's state.
     const pooledByGraph = graphPooling && !wantsStates && !batch.modes.includes(PoolingMode.max);
     const rowFetches = pooledByGraph ? graphFetches(batch.modes) : fetches;
-    const outputs = await session.run(feeds, [...rowFetches, ...(wantsLogits ? ["logits"] : []), ...(wantsStates ? lowerLayers : [])]);
+    const names = [...rowFetches, ...(wantsLogits ? ["logits"] : []), ...(wantsStates ? lowerLayers : [])];
+    // Rows that read nothing (a Tag of an empty text: token states at no position) need no run.
+    const outputs = names.length > 0 ? await session.run(feeds, names) : {};
     const inferred = performance.now();
     const pooled = new Float32Array(rows * hiddenSize);
     if (pooledByGraph) copyPooledRows(outputs, batch.modes, pooled);
@@ -123,7 +134,7 @@ try {
     tokenStateOutputs: stateOutputs,
     graphPooling,
     // A classifier-only export pools nothing: no reason to report.
-    graphPoolingReason: hasHidden ? rewritten.reason : undefined,
+    graphPoolingReason: hasHidden ? graphPoolingReason : undefined,
   });
 } catch (error) {
   post({ type: "failed", message: (error as Error).message });

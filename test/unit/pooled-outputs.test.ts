@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import * as ort from "onnxruntime-node";
 import { POOLED_OUTPUTS, withPooledOutputs } from "../../src/backends/onnx/pooled-outputs.js";
+import { joinChunks } from "../../tools/onnx/protobuf.js";
 import { DataType, encodeModel, intAttr, intsAttr } from "../../tools/onnx/writer.js";
 import { ROOT } from "../helpers/server-process.js";
 
@@ -33,7 +34,7 @@ function feeds(session: ort.InferenceSession): Record<string, ort.Tensor> {
  */
 function opset11Model(): Uint8Array {
   const width = 8;
-  const { chunks, byteLength } = encodeModel({
+  return joinChunks(encodeModel({
     irVersion: 6,
     opsetVersion: 11,
     producerName: "test",
@@ -54,14 +55,7 @@ function opset11Model(): Uint8Array {
       ],
       outputs: [{ name: "last_hidden_state", elemType: DataType.FLOAT, shape: ["batch", "sequence", width] }],
     },
-  });
-  const bytes = new Uint8Array(byteLength);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  }));
 }
 
 /** The model of `dir` (or `bytes`) against its rewrite. */

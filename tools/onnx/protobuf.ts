@@ -72,3 +72,15 @@ export class ProtoMessage {
     this.length += chunk.byteLength;
   }
 }
+
+/** Chunks of a message's wire form as one array (the one chunk itself when there is only one). */
+export function joinChunks({ chunks, byteLength }: { readonly chunks: readonly Uint8Array[]; readonly byteLength: number }): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const joined = new Uint8Array(byteLength);
+  let at = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return joined;
+}

@@ -9,7 +9,7 @@
 
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { ProtoMessage } from "./protobuf.js";
+import { ProtoMessage, joinChunks } from "./protobuf.js";
 import { floatValues, initializerBytes, type InitializerView, type ModelView, type NodeView, OnnxFormatError, readModelView, type Span, TensorType } from "./model-proto.js";
 
 /** Ops that mean the graph is quantized already. */
@@ -327,15 +327,7 @@ export function quantizeModelBytes(bytes: Uint8Array, baseDir: string, options: 
 
 function concat(m: ProtoMessage): Uint8Array {
   // A nested-message field already framed by the sink (field 5): its chunks joined for raw().
-  const { chunks, byteLength } = m.finish();
-  if (chunks.length === 1) return chunks[0];
-  const joined = new Uint8Array(byteLength);
-  let at = 0;
-  for (const c of chunks) {
-    joined.set(c, at);
-    at += c.byteLength;
-  }
-  return joined;
+  return joinChunks(m.finish());
 }
 
 function writeAll(fd: number, chunks: readonly Uint8Array[]): void {

@@ -6,7 +6,7 @@
 // into the model (ONNX Runtime then builds the session from bytes, with no directory to read them from).
 
 import { bytesPerElement, initializerBytes, readModelView, type InitializerView, type ModelView } from "../../../tools/onnx/model-proto.js";
-import { ProtoMessage } from "../../../tools/onnx/protobuf.js";
+import { ProtoMessage, joinChunks } from "../../../tools/onnx/protobuf.js";
 
 export const POOLED_OUTPUTS = { mean: "bertd_pooled_mean", cls: "bertd_pooled_cls" } as const;
 
@@ -114,12 +114,5 @@ export function withPooledOutputs(bytes: Uint8Array, baseDir: string): PooledMod
     if (span.field === 7) rewritten.message(7, graphField);
     else rewritten.raw(span.bytes);
   }
-  const { chunks, byteLength } = rewritten.finish();
-  const out = new Uint8Array(byteLength);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return { bytes: out };
+  return { bytes: joinChunks(rewritten.finish()) };
 }

@@ -122,6 +122,9 @@ describe("TOKEN heads: Adapt over words and tags, Encoder.Tag", () => {
     const shadowed = { continuous: true, publishEveryExamples: 10, shadowExamples: 5 };
     await rejects(heads.unary("setHeadPolicy")({ head: "toy", policy: shadowed }), status.INVALID_ARGUMENT, /policy\.shadow_examples: shadow scoring is for MULTICLASS and MULTILABEL heads, not TOKEN heads/);
     await rejects(adapt(heads, { ...CONFIG, policy: shadowed }, []), status.INVALID_ARGUMENT, /config\.policy\.shadow_examples: shadow scoring is for MULTICLASS/);
+    // A text with no words has no entities (its inputs read no token state: nothing runs for them).
+    const empty = await tag({ head: "toy", texts: ["", " "] });
+    assert.deepEqual(empty.results.map((r) => r.entities.length), [0, 0]);
     // Nothing broke: the head still tags.
     const after = await tag({ head: "toy", texts: ["Erin Taylor met Frank Wilson in Rome."] });
     assert.deepEqual(after.results[0].entities.filter((e) => e.type === "PER").map((e) => e.text), ["Erin Taylor", "Frank Wilson"]);

@@ -28,6 +28,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import { POOLED_OUTPUTS, withPooledOutputs } from "../src/backends/onnx/pooled-outputs.js";
+import { asFloat32 } from "../src/backends/onnx/outputs.js";
 import { openSession } from "../src/backends/onnx/session.js";
 import { parseDevice } from "../src/config.js";
 import { Encoding, Pooling } from "../src/gen/bertd/v1/encoder_pb.js";
@@ -349,6 +350,37 @@ async function main(): Promise<void> {
     }
   }
 
+  // 3b. Fused attention: the first model with each layer's self-attention as ONNX Runtime's
+  // MultiHeadAttention contrib op, against standard ops, direct, at the longest sequence.
+  const fusedPreset = args.models[0];
+  const fusedDir = join(ROOT, "bench", "out", `model-${fusedPreset}-fused-both`);
+  if (!existsSync(join(fusedDir, "model.onnx")) || !existsSync(join(fusedDir, "model_fp16.onnx"))) {
+    log(`generating the ${fusedPreset} model with fused attention (fp32 and fp16) in ${fusedDir} …`);
+    await generateBertModel({ outDir: fusedDir, ...PRESETS[fusedPreset], seed: 42, precision: "both", fusedAttention: true });
+  }
+  const fusedCells: { precision: string; batch: number; sequence: number; standardSeqPerSec: number; fusedSeqPerSec: number; maxAbsDiff: number }[] = [];
+  const fusedSequence = args.sequences.at(-1)!;
+  for (const precision of ["fp32", "fp16"] as const) {
+    const name = precision === "fp16" ? "model_fp16.onnx" : "model.onnx";
+    const [standard, fused] = await Promise.all([dirs.get(fusedPreset)!, fusedDir].map((dir) => ort.InferenceSession.create(join(dir, name), { graphOptimizationLevel: "all", executionProviders: [provider] })));
+    for (const batch of args.batches.filter((b) => b > 1)) {
+      const f = feeds(batch, fusedSequence);
+      // Padding in every other row, so the fused op's mask is exercised.
+      const mask = f.attention_mask.data as BigInt64Array;
+      for (let b = 1; b < batch; b += 2) mask.fill(0n, b * fusedSequence + fusedSequence / 2, (b + 1) * fusedSequence);
+      const [a, c] = await Promise.all([standard.run(f, ["last_hidden_state"]), fused.run(f, ["last_hidden_state"])]);
+      const x = asFloat32(a.last_hidden_state);
+      const y = asFloat32(c.last_hidden_state);
+      let maxAbsDiff = 0;
+      for (let i = 0; i < x.length; i++) if (mask[Math.floor(i / (x.length / mask.length))]) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(x[i] - y[i]));
+      const standardRate = (await timed(directRun(standard, f, ["last_hidden_state"]))).perSec * batch;
+      const fusedRate = (await timed(directRun(fused, f, ["last_hidden_state"]))).perSec * batch;
+      fusedCells.push({ precision, batch, sequence: fusedSequence, standardSeqPerSec: standardRate, fusedSeqPerSec: fusedRate, maxAbsDiff });
+      log(`${fusedPreset} ${precision} seq ${fusedSequence} batch ${batch}: standard attention ${standardRate.toFixed(0)} seq/s, MultiHeadAttention ${fusedRate.toFixed(0)} seq/s (×${(fusedRate / standardRate).toFixed(2)}), max abs diff ${maxAbsDiff.toExponential(2)}`);
+    }
+    await Promise.all([standard.release(), fused.release()]);
+  }
+
   // 3. Adapt: one stream of labelled texts against Embed on the same texts and server.
   const adaptModel = args.models.includes("minilm") ? "minilm" : args.models[0];
   const rows = readSplit("train").slice(0, args.quick ? 400 : 4000);
@@ -367,7 +399,7 @@ async function main(): Promise<void> {
   await adaptServer.stop();
   const adaptResult = { model: adaptModel, examples: rows.length, embedTextsPerSec, adaptExamplesPerSec, holdoutAccuracy: adapted.committed[0]?.holdout?.accuracy };
   log(`adapt on ${adaptModel} fp32, ${rows.length} examples: ${adaptExamplesPerSec.toFixed(0)} examples/s; embed on the same texts (64 per call, one caller): ${embedTextsPerSec.toFixed(0)} texts/s`);
-  writeFileSync(join(outDir, "results.json"), `${JSON.stringify({ device: args.device, card: cardName, diffs, cells, cpuDirect: Object.fromEntries(cpuDirect), adapt: adaptResult }, null, 2)}\n`);
+  writeFileSync(join(outDir, "results.json"), `${JSON.stringify({ device: args.device, card: cardName, diffs, cells, cpuDirect: Object.fromEntries(cpuDirect), adapt: adaptResult, fusedAttention: fusedCells }, null, 2)}\n`);
 
   // 4. The table.
   const date = new Date().toISOString().slice(0, 16).replace("T", " ");
@@ -389,6 +421,14 @@ async function main(): Promise<void> {
     }),
     "",
   ];
+  lines.push(
+    `Fused attention, direct ONNX Runtime (${fusedPreset}, sequence ${fusedSequence}, every other row half padding): each layer's self-attention as the MultiHeadAttention contrib op against standard ops.`,
+    "",
+    "| prec | batch | standard seq/s | MultiHeadAttention seq/s | fused/standard | max abs diff |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ...fusedCells.map((c) => `| ${c.precision} | ${c.batch} | ${c.standardSeqPerSec.toFixed(0)} | ${c.fusedSeqPerSec.toFixed(0)} | ${(c.fusedSeqPerSec / c.standardSeqPerSec).toFixed(2)} | ${c.maxAbsDiff.toExponential(2)} |`),
+    "",
+  );
   const table = lines.join("\n");
   if (args.append) {
     mkdirSync(join(args.out, ".."), { recursive: true });

@@ -296,6 +296,27 @@ void describe("variants", () => {
     }
   });
 
+  void test("--fused-attention: ONNX Runtime's MultiHeadAttention gives the standard graph's states", async () => {
+    const standard = await gen("tiny-standard-attention", TINY);
+    const fused = await gen("tiny-fused-attention", { ...TINY, fusedAttention: true });
+    const ids = [tokens(12, 3, 50, 1), [...tokens(5, 3, 50, 2), ...Array<number>(7).fill(0)]];
+    const mask = [Array<number>(12).fill(1), [...Array<number>(5).fill(1), ...Array<number>(7).fill(0)]];
+    const [a, b] = await Promise.all([open(standard.modelPath), open(fused.modelPath)]);
+    try {
+      const x = floats((await a.run(feeds(a, ids, mask, null))).last_hidden_state);
+      const y = floats((await b.run(feeds(b, ids, mask, null))).last_hidden_state);
+      const width = x.length / 24;
+      const real = (values: Float32Array) => values.filter((_, i) => mask.flat()[Math.floor(i / width)] === 1);
+      assert.ok(maxAbsDiff(real(x), real(y)) < 1e-5, `max abs diff over real tokens ${maxAbsDiff(real(x), real(y))}`);
+      const graph = readOnnxModel(new Uint8Array(await readFile(fused.modelPath)));
+      assert.equal(graph.nodes.filter((n) => n.opType === "MultiHeadAttention" && n.domain === "com.microsoft").length, TINY.layers);
+      assert.ok(graph.opsets.some((o) => o.domain === "com.microsoft"), "imports the com.microsoft opset");
+      assert.equal(graph.nodes.filter((n) => n.opType === "Softmax").length, 0);
+    } finally {
+      await Promise.all([a.release(), b.release()]);
+    }
+  });
+
   void test("rejects inconsistent options", async () => {
     const outDir = join(workDir, "rejected");
     await assert.rejects(generateBertModel({ ...TINY, outDir, heads: 5 }), /multiple of numHeads/);

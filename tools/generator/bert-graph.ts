@@ -53,6 +53,8 @@ export interface BertGraphOptions {
    * cross-encoder reranker): no last_hidden_state, pooler_output or hidden states.
    */
   readonly classifierOnly?: boolean;
+  /** Each layer's self-attention as ONNX Runtime's MultiHeadAttention contrib op (com.microsoft) instead of standard ops. */
+  readonly fusedAttention?: boolean;
   /**
    * Trained weights by BertModel state-dict name, in PyTorch's layout (a Linear weight is [out, in]);
    * without them the weights are random (seeded). Every weight the graph needs must be present.
@@ -164,22 +166,34 @@ export function buildBertGraph(o: BertGraphOptions): OnnxModel {
 
   // Additive attention mask [B, 1, 1, S]: 0 where attention_mask is 1, MASK_FILL where it is 0.
   scope = "/extended_attention_mask";
-  const maskFloat = b.op("Cast", scope, [b.op("Unsqueeze", scope, ["attention_mask", axes12])], { to: intAttr(DataType.FLOAT) });
-  const mask = b.op("Mul", scope, [b.op("Sub", scope, [floatOne, maskFloat]), maskFill]);
+  // Fused: ONNX Runtime's MultiHeadAttention takes the mask as int32 [B, S] (key_padding_mask).
+  const maskIndex = o.fusedAttention ? b.op("Cast", scope, ["attention_mask"], { to: intAttr(DataType.INT32) }) : undefined;
+  const maskFloat = o.fusedAttention ? undefined : b.op("Cast", scope, [b.op("Unsqueeze", scope, ["attention_mask", axes12])], { to: intAttr(DataType.FLOAT) });
+  const mask = maskFloat && b.op("Mul", scope, [b.op("Sub", scope, [floatOne, maskFloat]), maskFill]);
 
   for (let i = 0; i < o.numLayers; i++) {
     const name = `encoder.layer.${i}`;
     scope = `/encoder/layer.${i}`;
     const heads = (s: string, x: string, perm: number[]) =>
       b.op("Transpose", s, [b.op("Reshape", s, [x, headsShape])], { perm: intsAttr(perm) });
-    const q = heads(`${scope}/attention/self/query`, linear(`${scope}/attention/self/query`, `${name}.attention.self.query`, hidden, h, h), [0, 2, 1, 3]);
-    const k = heads(`${scope}/attention/self/key`, linear(`${scope}/attention/self/key`, `${name}.attention.self.key`, hidden, h, h), [0, 2, 3, 1]);
-    const v = heads(`${scope}/attention/self/value`, linear(`${scope}/attention/self/value`, `${name}.attention.self.value`, hidden, h, h), [0, 2, 1, 3]);
     const s = `${scope}/attention/self`;
-    const scores = b.op("Add", s, [b.op("Div", s, [b.op("MatMul", s, [q, k]), scoreScale]), mask]); // [B, A, S, S]
-    const probs = b.op("Softmax", s, [scores], { axis: intAttr(-1) });
-    const context = b.op("Transpose", s, [b.op("MatMul", s, [probs, v])], { perm: intsAttr([0, 2, 1, 3]) });
-    const merged = b.op("Reshape", s, [context, hiddenShape]); // [B, S, H]
+    // Each projection, then (unfused) its split into heads: in this order, so the unfused bytes stay as they were.
+    const projection = (part: string, perm: number[]): string => {
+      const projected = linear(`${scope}/attention/self/${part}`, `${name}.attention.self.${part}`, hidden, h, h);
+      return o.fusedAttention ? projected : heads(`${scope}/attention/self/${part}`, projected, perm);
+    };
+    const q = projection("query", [0, 2, 1, 3]);
+    const k = projection("key", [0, 2, 3, 1]);
+    const v = projection("value", [0, 2, 1, 3]);
+    let merged: string; // [B, S, H]
+    if (o.fusedAttention) {
+      merged = b.contribOp("MultiHeadAttention", s, [q, k, v, "", maskIndex!], { num_heads: intAttr(o.numHeads) });
+    } else {
+      const scores = b.op("Add", s, [b.op("Div", s, [b.op("MatMul", s, [q, k]), scoreScale]), mask!]); // [B, A, S, S]
+      const probs = b.op("Softmax", s, [scores], { axis: intAttr(-1) });
+      const context = b.op("Transpose", s, [b.op("MatMul", s, [probs, v])], { perm: intsAttr([0, 2, 1, 3]) });
+      merged = b.op("Reshape", s, [context, hiddenShape]);
+    }
     const attnOut = linear(`${scope}/attention/output/dense`, `${name}.attention.output.dense`, merged, h, h);
     const attnResidual = b.op("Add", `${scope}/attention/output`, [attnOut, hidden]);
     const attention = layerNorm(`${scope}/attention/output/LayerNorm`, `${name}.attention.output.LayerNorm`, attnResidual);

@@ -29,6 +29,7 @@ const USAGE = `usage: generate.ts [options]
   --classifier-only       with --classifier: logits is the only output (a sequence-classification
                           export such as a cross-encoder reranker; --classifier relevant for one logit)
   --hidden-states         also output each layer but the last as hidden_states.N
+  --fused-attention       self-attention as ONNX Runtime's MultiHeadAttention contrib op (com.microsoft)
   --precision P           fp32 (model.onnx, default), fp16 (model_fp16.onnx: float16 weights and
                           compute, float32 outputs, for GPUs) or both
   --quiet                 print nothing on success`;
@@ -70,6 +71,7 @@ async function main(argv: string[]): Promise<void> {
       multilabel: { type: "boolean" },
       "hidden-states": { type: "boolean" },
       "classifier-only": { type: "boolean" },
+      "fused-attention": { type: "boolean" },
       quiet: { type: "boolean" },
       precision: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -110,6 +112,7 @@ async function main(argv: string[]): Promise<void> {
     multilabel: values.multilabel ?? false,
     hiddenStates: values["hidden-states"] ?? false,
     classifierOnly: values["classifier-only"] ?? false,
+    fusedAttention: values["fused-attention"] ?? false,
     precision: precisionOf(values.precision),
   };
   if (options.labels?.some((label) => label === "")) throw new Error(`--classifier has an empty label: "${values.classifier}"`);

@@ -54,6 +54,8 @@ export interface GenerateOptions {
   readonly hiddenStates?: boolean;
   /** With labels: `logits` is the only output (a sequence-classification export such as a cross-encoder). */
   readonly classifierOnly?: boolean;
+  /** Default false: self-attention as ONNX Runtime's MultiHeadAttention contrib op (to measure fused attention). */
+  readonly fusedAttention?: boolean;
   /** fp32 writes model.onnx (default), fp16 model_fp16.onnx (float16 weights, float32 outputs), both writes both. */
   readonly precision?: "fp32" | "fp16" | "both";
 }
@@ -104,6 +106,7 @@ export async function resolveGraphOptions(options: GenerateOptions): Promise<Ber
     labels: options.labels && options.labels.length > 0 ? [...options.labels] : null,
     hiddenStates: options.hiddenStates ?? false,
     classifierOnly: options.classifierOnly ?? false,
+    fusedAttention: options.fusedAttention ?? false,
   };
   validateGraphOptions(graph);
   if (!Number.isInteger(graph.seed) || graph.seed < 0 || graph.seed > 0xffffffff) {

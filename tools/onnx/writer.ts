@@ -26,6 +26,8 @@ export type OnnxAttribute =
 export interface OnnxNode {
   readonly name: string;
   readonly opType: string;
+  /** The operator set's domain ("com.microsoft" for ONNX Runtime's contrib ops); absent: ONNX's own. */
+  readonly domain?: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
   readonly attributes: Readonly<Record<string, OnnxAttribute>>;
@@ -89,6 +91,14 @@ export class GraphBuilder {
     const name = this.uniqueNodeName(`${scope}/${opType}`);
     const out = output ?? `${name}_output_0`;
     this.nodes.push({ name, opType, inputs, outputs: [out], attributes });
+    return out;
+  }
+
+  /** An ONNX Runtime contrib op (domain com.microsoft); returns its output's name. */
+  contribOp(opType: string, scope: string, inputs: readonly string[], attributes: Record<string, OnnxAttribute> = {}): string {
+    const name = this.uniqueNodeName(`${scope}/${opType}`);
+    const out = `${name}_output_0`;
+    this.nodes.push({ name, opType, domain: "com.microsoft", inputs, outputs: [out], attributes });
     return out;
   }
 
@@ -163,6 +173,7 @@ function encodeNode(node: OnnxNode): ProtoMessage {
   for (const output of node.outputs) m.string(2, output);
   m.string(3, node.name).string(4, node.opType);
   for (const [name, attr] of Object.entries(node.attributes)) m.message(5, encodeAttribute(name, attr));
+  if (node.domain) m.string(7, node.domain);
   return m;
 }
 
@@ -196,6 +207,8 @@ export function encodeModel(model: OnnxModel): { chunks: readonly Uint8Array[]; 
     .string(6, model.docString)
     .message(7, encodeGraph(model.graph));
   m.message(8, new ProtoMessage().string(1, "").int64(2, model.opsetVersion)); // opset_import
+  const domains = new Set(model.graph.nodes.map((n) => n.domain).filter((d): d is string => !!d));
+  for (const domain of domains) m.message(8, new ProtoMessage().string(1, domain).int64(2, 1));
   for (const [key, value] of Object.entries(model.metadata)) {
     m.message(14, new ProtoMessage().string(1, key).string(2, value)); // metadata_props
   }

@@ -313,7 +313,7 @@ async function main(): Promise<void> {
       await session.release();
       // The same runs as the server's worker makes them: its session options (one worker: all cores as
       // intra-op threads, no spinning) and its graph with pooled outputs, fetching the mean-pooled rows.
-      const pooledGraph = withPooledOutputs(readFileSync(file), dir);
+      const pooledGraph = onGpu ? withPooledOutputs(readFileSync(file), dir) : { reason: "on the CPU the server pools in JavaScript" };
       const serverOptions = await openSession({ modelPath: file, modelBytes: "bytes" in pooledGraph ? pooledGraph.bytes : undefined, device, intraOpThreads: cpus().length });
       const workerFetches = "bytes" in pooledGraph ? [POOLED_OUTPUTS.mean] : fetchesOf(serverOptions.session);
       const withServerOptions = new Map<string, number>();

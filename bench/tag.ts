@@ -112,7 +112,7 @@ async function offline(dir: string, name: string): Promise<Run & { words: number
     workers: 1,
     intraOpThreads: 0,
     spinning: false,
-    graphPooling: true,
+    graphPooling: false,
     limits: { maxBatchTokens: 8192, maxBackgroundBatchTokens: 8192, maxBatchSize: 128, maxBatchDelayMs: 0, maxPaddingRatio: 1.2, maxQueueTokens: 1 << 24, maxQueueRequests: 1 << 16 },
     maxClientBatchSize: 1 << 16,
     maxInputChars: 1 << 20,

@@ -98,7 +98,7 @@ describe("batcher priorities (in process, real worker)", () => {
       workers: 1,
       intraOpThreads: 1,
       spinning: false,
-      graphPooling: true,
+      graphPooling: false,
       limits: { ...LIMITS, ...limits },
       maxClientBatchSize: 256,
       maxInputChars: 100_000,

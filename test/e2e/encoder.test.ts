@@ -76,20 +76,20 @@ describe("Encoder over gRPC on loopback", () => {
     await Promise.all(calls);
   });
 
-  it("pools mean and CLS rows in the graph, and answers as JavaScript pooling does (--no-graph-pooling)", async () => {
-    assert.equal(server.logs.find((line) => line.msg === "serving")?.pooledIn, "graph");
-    const plain = await startServer(["--no-graph-pooling"]);
+  it("pools mean and CLS rows in the graph with --graph-pooling (the CUDA default), and answers as JavaScript pooling does", async () => {
+    assert.equal(server.logs.find((line) => line.msg === "serving")?.pooledIn, "javascript", "the CPU default");
+    const pooledInGraph = await startServer(["--graph-pooling"]);
     try {
-      assert.equal(plain.logs.find((line) => line.msg === "serving")?.pooledIn, "javascript");
+      assert.equal(pooledInGraph.logs.find((line) => line.msg === "serving")?.pooledIn, "graph");
       for (const pooling of [Pooling.MEAN, Pooling.CLS]) {
-        const [inGraph, inJs] = await Promise.all([server, plain].map((s) => s.encoder().unary("embed")({ inputs: TEXTS, pooling })));
+        const [inJs, inGraph] = await Promise.all([server, pooledInGraph].map((s) => s.encoder().unary("embed")({ inputs: TEXTS, pooling })));
         inGraph.embeddings.forEach((embedding, i) => {
           const diff = maxAbsDiff(embedding.values, inJs.embeddings[i].values);
           assert.ok(diff <= 1e-5, `pooling ${pooling}, input ${i}: max abs diff ${diff}`);
         });
       }
     } finally {
-      assert.equal(await plain.stop(), 0);
+      assert.equal(await pooledInGraph.stop(), 0);
     }
   });
 

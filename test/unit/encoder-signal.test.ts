@@ -21,7 +21,7 @@ describe("inference calls sharing one long-lived signal", () => {
       workers: 1,
       intraOpThreads: 1,
       spinning: false,
-      graphPooling: true,
+      graphPooling: false,
       limits: config,
       maxClientBatchSize: config.maxClientBatchSize,
       maxInputChars: config.maxInputChars,

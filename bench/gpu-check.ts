@@ -11,9 +11,11 @@
  *     the speedup; from the server's /metrics, where its
  *     time went (ONNX Runtime run and pooling per batch inside the worker, batch size, tokenize and queue
  *     per call);
- *  3. Adapt on the device: examples/s of one Adapt stream (no replay) next to Embed texts/s on the same
+ *  3. fused attention, direct: the first model with each layer's self-attention as ONNX Runtime's
+ *     MultiHeadAttention op against standard ops, at the longest sequence;
+ *  4. Adapt on the device: examples/s of one Adapt stream (no replay) next to Embed texts/s on the same
  *     texts, model and server (the MiniLM-shaped one when measured, else the first);
- *  4. a short table printed last and appended to docs/benchmarks/serving.md with the card and the date.
+ *  5. a short table printed last and appended to docs/benchmarks/serving.md with the card and the date.
  *
  *   npm run gpu:check                              # on the GPU machine (see docs/gpu.md)
  *   npm run gpu:check -- --device cpu --quick      # dry run anywhere: small model and sizes, no append
@@ -350,7 +352,7 @@ async function main(): Promise<void> {
     }
   }
 
-  // 3b. Fused attention: the first model with each layer's self-attention as ONNX Runtime's
+  // 3. Fused attention: the first model with each layer's self-attention as ONNX Runtime's
   // MultiHeadAttention contrib op, against standard ops, direct, at the longest sequence.
   const fusedPreset = args.models[0];
   const fusedDir = join(ROOT, "bench", "out", `model-${fusedPreset}-fused-both`);
@@ -381,7 +383,7 @@ async function main(): Promise<void> {
     await Promise.all([standard.release(), fused.release()]);
   }
 
-  // 3. Adapt: one stream of labelled texts against Embed on the same texts and server.
+  // 4. Adapt: one stream of labelled texts against Embed on the same texts and server.
   const adaptModel = args.models.includes("minilm") ? "minilm" : args.models[0];
   const rows = readSplit("train").slice(0, args.quick ? 400 : 4000);
   const adaptServer = await startServer([...serverArgs(dirs.get(adaptModel)!, args.device, "fp32"), "--adapt-examples-per-second", "0"], {}, quiet);
@@ -401,7 +403,7 @@ async function main(): Promise<void> {
   log(`adapt on ${adaptModel} fp32, ${rows.length} examples: ${adaptExamplesPerSec.toFixed(0)} examples/s; embed on the same texts (64 per call, one caller): ${embedTextsPerSec.toFixed(0)} texts/s`);
   writeFileSync(join(outDir, "results.json"), `${JSON.stringify({ device: args.device, card: cardName, diffs, cells, cpuDirect: Object.fromEntries(cpuDirect), adapt: adaptResult, fusedAttention: fusedCells }, null, 2)}\n`);
 
-  // 4. The table.
+  // 5. The table.
   const date = new Date().toISOString().slice(0, 16).replace("T", " ");
   const shape = (m: string) => `${PRESETS[m as keyof typeof PRESETS].layers}×${PRESETS[m as keyof typeof PRESETS].hidden}`;
   const lines = [

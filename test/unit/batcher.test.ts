@@ -289,10 +289,16 @@ describe("Batcher with a fake runner", () => {
   });
 
   describe("waiting for more inputs (maxBatchDelayMs)", () => {
+    /** A one-slot runner and a batcher that waits up to `maxBatchDelayMs`. */
+    function waiting(maxBatchDelayMs: number): { runner: FakeRunner; batcher: Batcher } {
+      const runner = new FakeRunner(1);
+      return { runner, batcher: new Batcher(runner, { ...LIMITS, maxBatchDelayMs }) };
+    }
+
     /** One call runs while four queue; then the four run as one batch and are answered. */
-    async function burst(batcher: Batcher, runner: FakeRunner): Promise<void> {
-      const first = batcher.submit([input(1, 4)]);
-      const queued = [2, 3, 4, 5].map((id) => batcher.submit([input(id, 4)]));
+    async function burst(batcher: Batcher, runner: FakeRunner, priority: "interactive" | "background" = "interactive"): Promise<void> {
+      const first = batcher.submit([input(1, 4)], { priority });
+      const queued = [2, 3, 4, 5].map((id) => batcher.submit([input(id, 4)], { priority }));
       runner.finish();
       await first;
       assert.equal(runner.batches.at(-1)!.lengths.length, 4, "the queued four run together");
@@ -301,8 +307,7 @@ describe("Batcher with a fake runner", () => {
     }
 
     it("never holds back a lone call on an idle server", async () => {
-      const runner = new FakeRunner(1);
-      const batcher = new Batcher(runner, { ...LIMITS, maxBatchDelayMs: 1000 });
+      const { runner, batcher } = waiting(1000);
       const lone = batcher.submit([input(1, 4)]);
       assert.equal(runner.batches.length, 1, "dispatched at once");
       runner.finish();
@@ -310,8 +315,7 @@ describe("Batcher with a fake runner", () => {
     });
 
     it("after a burst, runs one caller's calls at once though the burst's load has not decayed", async () => {
-      const runner = new FakeRunner(1);
-      const batcher = new Batcher(runner, { ...LIMITS, maxBatchDelayMs: 30 });
+      const { runner, batcher } = waiting(30);
       await burst(batcher, runner);
       await sleep(60);
       for (let i = 0; i < 3; i++) {
@@ -324,8 +328,7 @@ describe("Batcher with a fake runner", () => {
     });
 
     it("waits for the clients whose answers just went out, and batches them together", async () => {
-      const runner = new FakeRunner(1);
-      const batcher = new Batcher(runner, { ...LIMITS, maxBatchDelayMs: 1000 });
+      const { runner, batcher } = waiting(1000);
       await burst(batcher, runner);
       const before = runner.batches.length;
       const again = [12, 13, 14].map((id) => batcher.submit([input(id, 4)]));
@@ -338,14 +341,8 @@ describe("Batcher with a fake runner", () => {
     });
 
     it("does not hold an interactive call back for the clients of background work", async () => {
-      const runner = new FakeRunner(1);
-      const batcher = new Batcher(runner, { ...LIMITS, maxBatchDelayMs: 1000 });
-      const first = batcher.submit([input(1, 4)], { priority: "background" });
-      const queued = [2, 3, 4, 5].map((id) => batcher.submit([input(id, 4)], { priority: "background" }));
-      runner.finish();
-      await first;
-      runner.finish();
-      await Promise.all(queued);
+      const { runner, batcher } = waiting(1000);
+      await burst(batcher, runner, "background");
       const call = batcher.submit([input(30, 4)]);
       assert.equal(runner.batches.length, 3, "dispatched at once");
       runner.finish();
@@ -353,8 +350,7 @@ describe("Batcher with a fake runner", () => {
     });
 
     it("waits no longer than maxBatchDelayMs for clients that do not come back", async () => {
-      const runner = new FakeRunner(1);
-      const batcher = new Batcher(runner, { ...LIMITS, maxBatchDelayMs: 40 });
+      const { runner, batcher } = waiting(40);
       await burst(batcher, runner);
       const started = performance.now();
       const call = batcher.submit([input(20, 4)]);

@@ -146,7 +146,7 @@ export function rawData(data: TensorData): Uint8Array {
   return swapped;
 }
 
-function encodeTensor(tensor: OnnxTensor): ProtoMessage {
+export function encodeTensor(tensor: OnnxTensor): ProtoMessage {
   const m = new ProtoMessage();
   for (const d of tensor.dims) m.int64(1, d); // dims
   m.int32(2, dataTypeOf(tensor.data)); // data_type
@@ -167,7 +167,7 @@ function encodeAttribute(name: string, attr: OnnxAttribute): ProtoMessage {
   }
 }
 
-function encodeNode(node: OnnxNode): ProtoMessage {
+export function encodeNode(node: OnnxNode): ProtoMessage {
   const m = new ProtoMessage();
   for (const input of node.inputs) m.string(1, input);
   for (const output of node.outputs) m.string(2, output);
@@ -177,7 +177,7 @@ function encodeNode(node: OnnxNode): ProtoMessage {
   return m;
 }
 
-function encodeValueInfo(info: OnnxValueInfo): ProtoMessage {
+export function encodeValueInfo(info: OnnxValueInfo): ProtoMessage {
   const shape = new ProtoMessage(); // TensorShapeProto
   for (const d of info.shape) {
     const dim = new ProtoMessage(); // TensorShapeProto.Dimension: dim_value 1, dim_param 2

@@ -7,11 +7,10 @@
 
 import { bytesPerElement, initializerBytes, readModelView, type InitializerView, type ModelView } from "../../../tools/onnx/model-proto.js";
 import { ProtoMessage, joinChunks } from "../../../tools/onnx/protobuf.js";
+import { DataType, GraphBuilder, encodeNode, encodeTensor, encodeValueInfo, intAttr, intsAttr, type OnnxAttribute } from "../../../tools/onnx/writer.js";
 
 export const POOLED_OUTPUTS = { mean: "bertd_pooled_mean", cls: "bertd_pooled_cls" } as const;
 
-const FLOAT = 1;
-const INT64 = 7;
 const PREFIX = "bertd_pool/";
 const MAX_REWRITTEN_BYTES = 2 ** 30;
 
@@ -42,58 +41,34 @@ export function withPooledOutputs(bytes: Uint8Array, baseDir: string): PooledMod
   if ([...taken].some((name) => name.startsWith(PREFIX) || name === POOLED_OUTPUTS.mean || name === POOLED_OUTPUTS.cls)) {
     return { reason: "the graph already uses bertd's pooling names" };
   }
-
-  const additions = new ProtoMessage();
-  const node = (opType: string, inputs: string[], output: string, ...attributes: ProtoMessage[]): void => {
-    const m = new ProtoMessage();
-    for (const input of inputs) m.string(1, input);
-    m.string(2, output).string(3, `${PREFIX}${output}`).string(4, opType);
-    for (const attribute of attributes) m.message(5, attribute);
-    additions.message(1, m);
-  };
-  const intAttribute = (name: string, value: number): ProtoMessage => new ProtoMessage().string(1, name).int64(3, value).int32(20, 2);
-  const intsAttribute = (name: string, values: number[]): ProtoMessage => {
-    const m = new ProtoMessage().string(1, name);
-    for (const v of values) m.int64(8, v);
-    return m.int32(20, 7);
-  };
-  const initializer = (name: string, dataType: number, dims: number[], raw: Uint8Array): void => {
-    const m = new ProtoMessage();
-    for (const d of dims) m.int64(1, d);
-    m.int32(2, dataType).string(8, name).bytes(9, raw);
-    additions.message(5, m);
-  };
-  const output = (name: string): void => {
-    const dim = (param: string): ProtoMessage => new ProtoMessage().string(2, param);
-    const shape = new ProtoMessage().message(1, dim("batch")).message(1, dim("hidden"));
-    const tensor = new ProtoMessage().int32(1, FLOAT).message(2, shape);
-    additions.message(12, new ProtoMessage().string(1, name).message(2, new ProtoMessage().message(1, tensor)));
-  };
-  const int64s = (values: number[]): Uint8Array => new Uint8Array(BigInt64Array.from(values, BigInt).buffer);
+  const b = new GraphBuilder();
   const p = (name: string): string => `${PREFIX}${name}`;
-
+  const node = (opType: string, inputs: string[], output: string, attributes: Record<string, OnnxAttribute> = {}): string =>
+    b.op(opType, "bertd_pool", inputs, attributes, output);
   // ReduceSum takes its axes as an attribute before opset 13 and as an input from 13 on.
   const opset = model.opsets.get("") ?? 0;
   const reduceSum = (input: string, output: string, keepDims: number): void => {
-    if (opset >= 13) node("ReduceSum", [input, p("token_axis")], output, intAttribute("keepdims", keepDims));
-    else node("ReduceSum", [input], output, intsAttribute("axes", [1]), intAttribute("keepdims", keepDims));
+    if (opset >= 13) node("ReduceSum", [input, p("token_axis")], output, { keepdims: intAttr(keepDims) });
+    else node("ReduceSum", [input], output, { axes: intsAttr([1]), keepdims: intAttr(keepDims) });
   };
-  initializer(p("column_shape"), INT64, [3], int64s([0, -1, 1]));
-  initializer(p("token_axis"), INT64, [1], int64s([1]));
-  initializer(p("one"), FLOAT, [], new Uint8Array(Float32Array.of(1).buffer));
-  initializer(p("first"), INT64, [], int64s([0]));
-  node("Cast", ["attention_mask"], p("mask"), intAttribute("to", FLOAT));
+  b.int64Vector(p("column_shape"), [0, -1, 1]);
+  b.int64Vector(p("token_axis"), [1]);
+  b.floatScalar(p("one"), 1);
+  b.int64Scalar(p("first"), 0);
+  node("Cast", ["attention_mask"], p("mask"), { to: intAttr(DataType.FLOAT) });
   node("Reshape", [p("mask"), p("column_shape")], p("mask_column"));
-  node("Cast", ["last_hidden_state"], p("hidden"), intAttribute("to", FLOAT));
+  node("Cast", ["last_hidden_state"], p("hidden"), { to: intAttr(DataType.FLOAT) });
   // Elementwise products and sums in float32, not a matrix product: on CUDA, MatMul runs in TF32.
   node("Mul", [p("hidden"), p("mask_column")], p("masked"));
   reduceSum(p("masked"), p("sum"), 0);
   reduceSum(p("mask"), p("count"), 1);
   node("Max", [p("count"), p("one")], p("divisor"));
   node("Div", [p("sum"), p("divisor")], POOLED_OUTPUTS.mean);
-  node("Gather", [p("hidden"), p("first")], POOLED_OUTPUTS.cls, intAttribute("axis", 1));
-  output(POOLED_OUTPUTS.mean);
-  output(POOLED_OUTPUTS.cls);
+  node("Gather", [p("hidden"), p("first")], POOLED_OUTPUTS.cls, { axis: intAttr(1) });
+  const additions = new ProtoMessage();
+  for (const n of b.nodes) additions.message(1, encodeNode(n));
+  for (const t of b.initializers) additions.message(5, encodeTensor(t));
+  for (const name of [POOLED_OUTPUTS.mean, POOLED_OUTPUTS.cls]) additions.message(12, encodeValueInfo({ name, elemType: DataType.FLOAT, shape: ["batch", "hidden"] }));
 
   const graphField = new ProtoMessage();
   for (const span of graph.fields) {

@@ -5,7 +5,8 @@
  * Options: --model minilm|default|base (shape generated with a fixed seed) or --model-dir DIR (a model
  * directory, e.g. models/default), --texts N, --quick. CPU per sequence: --reps N (rounds, interleaved
  * with the ceiling), --baseline DIR (another checkout of bertd, measured in the same run),
- * --variant "name:--option value …" (this checkout with other options; repeatable), --cpu-only (only
+ * --variant "name:--option value … node:--v8-flag" (this checkout with other options, node's own prefixed
+ * node:; repeatable), --cpu-only (only
  * that section and latency at concurrency 1; replaces that section of the report).
  */
 import { spawnSync } from "node:child_process";
@@ -61,7 +62,10 @@ const variants: ServerVariant[] = [
   { name: args.baseline ? "this branch" : "server" },
   ...args.variant.map((spec) => {
     const colon = spec.indexOf(":");
-    return { name: spec.slice(0, colon), args: spec.slice(colon + 1).trim().split(/\s+/).filter(Boolean) };
+    const words = spec.slice(colon + 1).trim().split(/\s+/).filter(Boolean);
+    // "node:--flag" words are node's own options (V8 flags); the rest are bertd's.
+    const nodeArgs = words.filter((word) => word.startsWith("node:")).map((word) => word.slice("node:".length));
+    return { name: spec.slice(0, colon), args: words.filter((word) => !word.startsWith("node:")), nodeArgs };
   }),
 ];
 const cpuTexts = corpora.short;

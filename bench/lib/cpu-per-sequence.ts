@@ -12,6 +12,8 @@ export interface ServerVariant {
   readonly name: string;
   readonly root?: string;
   readonly args?: readonly string[];
+  /** Options for node itself (V8 flags such as --max-semi-space-size), before the script. */
+  readonly nodeArgs?: readonly string[];
 }
 
 export interface CpuOptions {
@@ -82,17 +84,20 @@ export interface CeilingResult {
   readonly layoutCpuPerSequence: number;
 }
 
-/** The transport's floor (transport-floor.ts) under the same loads: CPU seconds per sequence, median over reps. */
+/** A transport floor under the same loads: CPU seconds per sequence, median over reps. */
 export interface FloorResult {
   readonly cpuPerSequence: Record<ShapeKey, number>;
-  /** p50 of one text at concurrency 1: grpc-js's round trip on loopback, client and server. */
+  /** p50 of one text at concurrency 1: the round trip on loopback, client and server. */
   readonly singleP50Ms: number;
 }
 
 export interface CpuResult {
   readonly ceilings: CeilingResult[];
   readonly variants: VariantResult[];
+  /** grpc-js's floor (transport-floor.ts). */
   readonly floor: FloorResult;
+  /** Node's HTTP/2 alone under it (http2-floor.ts). */
+  readonly http2Floor: FloorResult;
 }
 
 /** How long the latency ceiling's thread idles before each single run (about one loopback client's round trip). */
@@ -101,10 +106,12 @@ const FP32_FILE = "model.onnx";
 
 const CEILING = fileURLToPath(new URL("./ceiling.ts", import.meta.url));
 const FLOOR = fileURLToPath(new URL("./transport-floor.ts", import.meta.url));
+const HTTP2_FLOOR = fileURLToPath(new URL("./http2-floor.ts", import.meta.url));
+const FLOOR_PASSES = 3;
 
 /** The floor server in its own process, answering with vectors of `dimensions` floats. */
-async function startFloor(dimensions: number): Promise<{ child: ChildProcess; embed: ServiceClient<typeof Encoder>; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", FLOOR, String(dimensions)], { stdio: ["ignore", "pipe", "inherit"] });
+async function startFloor(dimensions: number, script = FLOOR): Promise<{ child: ChildProcess; embed: ServiceClient<typeof Encoder>; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", script, String(dimensions)], { stdio: ["ignore", "pipe", "inherit"] });
   const [chunk] = (await once(child.stdout, "data")) as [Buffer];
   const client = new ServiceClient(Encoder, `127.0.0.1:${chunk.toString().trim()}`);
   return {
@@ -182,12 +189,16 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
   const servers: ServerProcess[] = [];
   for (const variant of options.variants) {
     const args = ["--model-dir", options.modelDir, "--max-batch-size", String(options.maxBatchSize), "--max-batch-tokens", String(options.maxBatchTokens), ...(variant.args ?? [])];
-    servers.push(await startServer(args, {}, { captureLogs: false, root: variant.root }));
+    servers.push(await startServer(args, {}, { captureLogs: false, root: variant.root, nodeArgs: variant.nodeArgs }));
   }
   const infos = await Promise.all(servers.map((server) => server.encoder().unary("getModelInfo")({})));
   const served = infos.map((info) => info.modelFile || FP32_FILE);
   const floor = await startFloor(infos[0].hiddenSize);
-  const floorCpu = { one: [] as number[], eight: [] as number[] };
+  const http2Floor = await startFloor(infos[0].hiddenSize, HTTP2_FLOOR);
+  const floors = [
+    { name: "transport floor", server: floor, cpu: { one: [] as number[], eight: [] as number[] } },
+    { name: "node:http2 floor", server: http2Floor, cpu: { one: [] as number[], eight: [] as number[] } },
+  ];
   const files = [...new Set([FP32_FILE, ...served])];
   const ceilingRuns = new Map(files.map((file) => [file, { cpu: [] as number[], rate: [] as number[], layout: [] as number[] }]));
   const perVariant = options.variants.map(() => ({
@@ -218,15 +229,16 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
             `in the server's layout ${(layout * 1e3).toFixed(3)} ms CPU/seq`,
         );
       }
-      {
-        const embed = floor.embed.unary("embed");
+      for (const { name, server, cpu } of floors) {
+        const embed = server.embed.unary("embed");
         for (const shape of SHAPES) {
           const call = (i: number): Promise<void> => embed({ inputs: texts.slice(i * shape.perRequest, (i + 1) * shape.perRequest) }).then(() => {});
           await closedLoop(2 * shape.concurrency, shape.concurrency, call);
-          const before = processCpuSeconds(floor.child.pid!);
-          await closedLoop(Math.ceil(texts.length / shape.perRequest), shape.concurrency, call);
-          floorCpu[shape.key].push((processCpuSeconds(floor.child.pid!) - before) / texts.length);
-          log(`rep ${rep + 1}: transport floor, ${shape.label}: ${(floorCpu[shape.key].at(-1)! * 1e3).toFixed(3)} ms CPU/seq`);
+          // A floor costs a tenth of a server: FLOOR_PASSES over the texts give /proc's 10 ms ticks enough to count.
+          const before = processCpuSeconds(server.child.pid!);
+          await closedLoop(FLOOR_PASSES * Math.ceil(texts.length / shape.perRequest), shape.concurrency, (i) => call(i % Math.ceil(texts.length / shape.perRequest)));
+          cpu[shape.key].push((processCpuSeconds(server.child.pid!) - before) / (FLOOR_PASSES * texts.length));
+          log(`rep ${rep + 1}: ${name}, ${shape.label}: ${(cpu[shape.key].at(-1)! * 1e3).toFixed(3)} ms CPU/seq`);
         }
       }
       for (const [v, server] of servers.entries()) {
@@ -307,17 +319,21 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
         singleP50Ms: single.percentile(50),
       });
     }
-    const floorSingle = new Latencies();
-    const floorEmbed = floor.embed.unary("embed");
-    for (const text of texts.slice(0, options.singles)) {
-      const t0 = performance.now();
-      await floorEmbed({ inputs: [text] });
-      floorSingle.add(performance.now() - t0);
+    const floorResults: FloorResult[] = [];
+    for (const { server, cpu } of floors) {
+      const single = new Latencies();
+      const embed = server.embed.unary("embed");
+      for (const text of texts.slice(0, options.singles)) {
+        const t0 = performance.now();
+        await embed({ inputs: [text] });
+        single.add(performance.now() - t0);
+      }
+      floorResults.push({ cpuPerSequence: { one: median(cpu.one), eight: median(cpu.eight) }, singleP50Ms: single.percentile(50) });
     }
-    const floorResult = { cpuPerSequence: { one: median(floorCpu.one), eight: median(floorCpu.eight) }, singleP50Ms: floorSingle.percentile(50) };
-    return { ceilings, variants, floor: floorResult };
+    return { ceilings, variants, floor: floorResults[0], http2Floor: floorResults[1] };
   } finally {
     await floor.stop();
+    await http2Floor.stop();
     for (const server of servers) await server.stop();
   }
 }
@@ -350,7 +366,10 @@ export function cpuSection(result: CpuResult, describe: string): string {
       SHAPES.map((shape) => `| ${v.name} (${v.modelFile}) | ${shape.label} | ${ms(v.cpuPerSequence[shape.key])} | — | ${x(v.layoutRatios[shape.key])} |`),
     ),
   ];
-  const floorRows = SHAPES.map((shape) => `| transport floor: bare grpc-js, a fixed vector per text, no model | ${shape.label} | ${ms(result.floor.cpuPerSequence[shape.key])} | — | — | — | — | — |`);
+  const floorRows = [
+    ...SHAPES.map((shape) => `| transport floor: bare grpc-js, a fixed vector per text, no model | ${shape.label} | ${ms(result.floor.cpuPerSequence[shape.key])} | — | — | — | — | — |`),
+    ...SHAPES.map((shape) => `| under it: bare node:http2, gRPC framing by hand, no grpc-js | ${shape.label} | ${ms(result.http2Floor.cpuPerSequence[shape.key])} | — | — | — | — | — |`),
+  ];
   const floorShares = result.ceilings.map(
     (c) => `${c.modelFile}: ${SHAPES.map((shape) => `${((result.floor.cpuPerSequence[shape.key] / c.cpuPerSequence) * 100).toFixed(0)}% (${shape.label})`).join(", ")}`,
   );
@@ -375,6 +394,8 @@ Target: ≤ 1.15× the ceiling of the same file. Padding is what the batches ran
 tokens: the server's from its metrics (bertd_batch_tokens ÷ bertd_input_tokens), the ceiling's from its
 length-sorted batches; it costs ONNX Runtime about as much CPU as real tokens. The transport floor alone (what grpc-js and Node's HTTP/2 cost
 per call, measured the same way) is, as a share of each ceiling's CPU per sequence: ${floorShares.join("; ")}.
+Node's HTTP/2 alone, without grpc-js, costs ${SHAPES.map((shape) => `${((result.http2Floor.cpuPerSequence[shape.key] / result.floor.cpuPerSequence[shape.key]) * 100).toFixed(0)}%`).join(" and ")} of
+that floor: what grpc-js adds is the rest.
 
 The same servers against the ceiling in the server's own layout: ${fp32.threads} ceiling processes of one intra-op
 thread each, on the same batches at once, as the inference workers run (each rep beside the ceiling above).
@@ -388,6 +409,7 @@ ${layoutRows.join("\n")}
 | --- | ---: | ---: | ---: | ---: | ---: |
 ${latency.join("\n")}
 | transport floor: bare grpc-js, a fixed vector, no model | ${result.floor.singleP50Ms.toFixed(2)} | — | — | — | — |
+| under it: bare node:http2, no grpc-js | ${result.http2Floor.singleP50Ms.toFixed(2)} | — | — | — | — |
 
 Target: ≤ direct ONNX Runtime on the same file + 1 ms. The direct runs go back to back, with
 ${threadsLabel} and with one (an inference worker runs one; for one short text, waking a second thread

@@ -373,6 +373,16 @@ export function cpuSection(result: CpuResult, describe: string): string {
   const floorShares = result.ceilings.map(
     (c) => `${c.modelFile}: ${SHAPES.map((shape) => `${((result.floor.cpuPerSequence[shape.key] / c.cpuPerSequence) * 100).toFixed(0)}% (${shape.label})`).join(", ")}`,
   );
+  // The least any Node.js server can spend: Node's HTTP/2 per call plus ONNX Runtime's own work, in the cheaper layout.
+  const bounds = [...new Set(result.variants.map((v) => v.modelFile))].map((file) => {
+    const c = own(file);
+    const inference = Math.min(c.cpuPerSequence, c.layoutCpuPerSequence);
+    return `${file}: ${SHAPES.map((shape) => {
+      const bound = result.http2Floor.cpuPerSequence[shape.key] + inference;
+      const left = 1.15 * c.cpuPerSequence - bound;
+      return `${ms(bound)} ms (${(bound / c.cpuPerSequence).toFixed(2)}× its ceiling) at ${shape.label}, leaving ${ms(Math.max(0, left) * shape.perRequest)} ms per call under the 1.15× bar`;
+    }).join("; ")}`;
+  });
   const threads = result.variants.map((v) => `| ${v.name} | ${v.threads.slice(0, 6).map(([name, share]) => `${name} ${(share * 100).toFixed(0)}%`).join(", ")} |`);
   const mainRows = result.variants.flatMap((v) =>
     SHAPES.map((shape) => {
@@ -395,7 +405,9 @@ tokens: the server's from its metrics (bertd_batch_tokens ÷ bertd_input_tokens)
 length-sorted batches; it costs ONNX Runtime about as much CPU as real tokens. The transport floor alone (what grpc-js and Node's HTTP/2 cost
 per call, measured the same way) is, as a share of each ceiling's CPU per sequence: ${floorShares.join("; ")}.
 Node's HTTP/2 alone, without grpc-js, costs ${SHAPES.map((shape) => `${((result.http2Floor.cpuPerSequence[shape.key] / result.floor.cpuPerSequence[shape.key]) * 100).toFixed(0)}%`).join(" and ")} of
-that floor: what grpc-js adds is the rest.
+that floor: what grpc-js adds is the rest. Node's HTTP/2 floor plus the lower of the two ceilings below is
+the least a Node.js server can spend per sequence, before it tokenizes, batches or encodes anything:
+${bounds.join("; ")}.
 
 The same servers against the ceiling in the server's own layout: ${fp32.threads} ceiling processes of one intra-op
 thread each, on the same batches at once, as the inference workers run (each rep beside the ceiling above).

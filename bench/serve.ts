@@ -5,9 +5,9 @@
  * Options: --model minilm|default|base (shape generated with a fixed seed) or --model-dir DIR (a model
  * directory, e.g. models/default), --texts N, --quick. CPU per sequence: --reps N (rounds, interleaved
  * with the ceiling), --baseline DIR (another checkout of bertd, measured in the same run),
- * --variant "name:--option value … node:--v8-flag" (this checkout with other options, node's own prefixed
- * node:; repeatable), --cpu-only (only
- * that section and latency at concurrency 1; replaces that section of the report).
+ * --variant "name:--option value … node:--v8-flag" (this checkout with other options; words prefixed node:
+ * go to node itself; repeatable), --cpu-only (only that section and latency at concurrency 1; replaces
+ * that section of the report).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";

@@ -234,7 +234,7 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
         for (const shape of SHAPES) {
           const call = (i: number): Promise<void> => embed({ inputs: texts.slice(i * shape.perRequest, (i + 1) * shape.perRequest) }).then(() => {});
           await closedLoop(2 * shape.concurrency, shape.concurrency, call);
-          // A floor costs a tenth of a server: FLOOR_PASSES over the texts give /proc's 10 ms ticks enough to count.
+          // A floor's call costs about a tenth of a server's: FLOOR_PASSES over the texts give /proc's 10 ms ticks enough to count.
           const before = processCpuSeconds(server.child.pid!);
           await closedLoop(FLOOR_PASSES * Math.ceil(texts.length / shape.perRequest), shape.concurrency, (i) => call(i % Math.ceil(texts.length / shape.perRequest)));
           cpu[shape.key].push((processCpuSeconds(server.child.pid!) - before) / (FLOOR_PASSES * texts.length));

@@ -21,7 +21,7 @@ import { Pooling } from "../src/gen/bertd/v1/encoder_pb.js";
 import { generateBertModel, PRESETS } from "../tools/generator/index.js";
 import { ROOT, startServer } from "../test/helpers/server-process.js";
 import { longTexts, shortTexts } from "./lib/corpus.js";
-import { CEILING_BATCH_SIZES, cpuSection, measureCpuPerSequence, type ServerVariant } from "./lib/cpu-per-sequence.js";
+import { CEILING_BATCH_SIZES, ceilingBatchSizes, cpuSection, measureCpuPerSequence, type ServerVariant } from "./lib/cpu-per-sequence.js";
 import { Latencies, closedLoop, openLoop } from "./lib/latency.js";
 import { paddedFeeds } from "./lib/padded-feeds.js";
 
@@ -125,7 +125,7 @@ const ceiling: Record<string, number> = {};
 for (const [name, texts] of Object.entries(corpora)) {
   // The fastest of the batch limits the CPU section tries: ONNX Runtime is fastest well below 128 rows.
   ceiling[name] = 0;
-  for (const size of new Set(CEILING_BATCH_SIZES.map((limit) => Math.min(limit, MAX_BATCH_SIZE)))) {
+  for (const size of ceilingBatchSizes(MAX_BATCH_SIZE)) {
     const batches = idealBatches(texts, size);
     await runDirect(batches[0]);
     const started = performance.now();

@@ -116,7 +116,8 @@ const FLOOR_PASSES = 3;
  */
 export const CEILING_BATCH_SIZES = [32, 128];
 
-function ceilingBatchSizes(maxBatchSize: number): number[] {
+/** CEILING_BATCH_SIZES capped at `maxBatchSize`, each once. */
+export function ceilingBatchSizes(maxBatchSize: number): number[] {
   return [...new Set(CEILING_BATCH_SIZES.map((size) => Math.min(size, maxBatchSize)))];
 }
 

@@ -212,6 +212,7 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
     { name: "node:http2 floor", server: http2Floor, cpu: { one: [] as number[], eight: [] as number[] } },
   ];
   const files = [...new Set([FP32_FILE, ...served])];
+  const sizes = ceilingBatchSizes(options.maxBatchSize);
   const ceilingRuns = new Map(files.map((file) => [file, { cpu: [] as number[], rate: [] as number[], layout: [] as number[] }]));
   const perVariant = options.variants.map(() => ({
     cpu: { one: [] as number[], eight: [] as number[] },
@@ -229,7 +230,6 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
       const ceilingOf = new Map<string, number>();
       const layoutOf = new Map<string, number>();
       for (const file of files) {
-        const sizes = ceilingBatchSizes(options.maxBatchSize);
         const ceiling = sizes.map((size) => runCeiling({ ...options, maxBatchSize: size }, 0, file)).reduce((a, b) => (b.cpuSecondsPerSequence < a.cpuSecondsPerSequence ? b : a));
         ceilingRuns.get(file)!.cpu.push(ceiling.cpuSecondsPerSequence);
         ceilingRuns.get(file)!.rate.push(ceiling.sequencesPerSecond);
@@ -246,11 +246,12 @@ export async function measureCpuPerSequence(options: CpuOptions): Promise<CpuRes
       for (const { name, server, cpu } of floors) {
         const embed = server.embed.unary("embed");
         for (const shape of SHAPES) {
-          const call = (i: number): Promise<void> => embed({ inputs: texts.slice(i * shape.perRequest, (i + 1) * shape.perRequest) }).then(() => {});
+          const requests = Math.ceil(texts.length / shape.perRequest);
+          const call = (i: number): Promise<void> => embed({ inputs: texts.slice((i % requests) * shape.perRequest, ((i % requests) + 1) * shape.perRequest) }).then(() => {});
           await closedLoop(2 * shape.concurrency, shape.concurrency, call);
           // A floor's call costs about a tenth of a server's: FLOOR_PASSES over the texts give /proc's 10 ms ticks enough to count.
           const before = processCpuSeconds(server.child.pid!);
-          await closedLoop(FLOOR_PASSES * Math.ceil(texts.length / shape.perRequest), shape.concurrency, (i) => call(i % Math.ceil(texts.length / shape.perRequest)));
+          await closedLoop(FLOOR_PASSES * requests, shape.concurrency, call);
           cpu[shape.key].push((processCpuSeconds(server.child.pid!) - before) / (FLOOR_PASSES * texts.length));
           log(`rep ${rep + 1}: ${name}, ${shape.label}: ${(cpu[shape.key].at(-1)! * 1e3).toFixed(3)} ms CPU/seq`);
         }
